@@ -1,0 +1,28 @@
+# Two commands: `make run` (set up, then launch the chat page on the bundled corpus) and
+# `make test` (set up, then run the tests). Both create .venv on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+# PyTorch's CPU build. Where pip cannot find a CPU wheel of torch 2.13.0 by itself, use
+#   make run TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
+PIP = $(VENV)/bin/python -m pip
+
+.PHONY: run test setup test-all clean-index
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(TORCH_PIP_ARGS) "torch==2.13.0"
+	$(PIP) install --quiet -c constraints.txt -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(VENV)/bin/python app.py
+
+test: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest
+
+clean-index:
+	rm -rf index

@@ -1,0 +1,371 @@
+"""Building and updating an index: documents in, a new published generation out.
+
+Every build or update writes a fresh generation folder and publishes it by replacing
+``manifest.json`` (see ``manifest.py``); until then the previous index keeps serving. The
+embedding cache lives outside the generations, so an interrupted build loses no finished
+vectors and a rerun of the same command carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import secrets
+import shutil
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from . import __version__
+from .chunking import ChunkingConfig, chunk_documents
+from .embedding import Embedder, EmbeddingCache, embed_with_cache
+from .errors import IndexBusyError, NothingToIndexError, SendSearchError
+from .keyword import Analyzer, KeywordConfig, KeywordIndex
+from .manifest import Manifest, read_manifest, write_manifest
+from .readers import ReadReport, read_paths
+from .schema import Chunk, Document, Skipped
+from .store import Store
+from .vectors import HNSW_THRESHOLD, VectorIndex
+
+__all__ = ["IndexConfig", "BuildReport", "build_index", "update_index", "CACHE_PATH"]
+
+CACHE_PATH = Path("cache") / "embeddings.sqlite"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Settings fixed when an index is built; they are recorded in its manifest."""
+
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    keyword: KeywordConfig = field(default_factory=KeywordConfig)
+    # How a chunk's vector carries what was asked: "mix" averages the chunk's vector with
+    # that of its heading and question (each embedded once, so repeated answers cost
+    # nothing); "prefix" embeds them as one text; "none" ignores them.
+    context: Literal["mix", "prefix", "none"] = "mix"
+    context_weight: float = 0.3
+    hnsw_threshold: int = HNSW_THRESHOLD
+
+    def embedding_dict(self, precision: str) -> dict[str, object]:
+        return {"context": self.context, "context_weight": self.context_weight, "precision": precision}
+
+
+@dataclass
+class BuildReport:
+    """What a build or update did, for the summary a person reads."""
+
+    index: Path
+    documents: int = 0
+    chunks: int = 0
+    files: int = 0
+    added: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    not_found: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    embedded: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    published: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["index"] = str(self.index)
+        data["skipped"] = [str(s) for s in self.skipped]
+        return data
+
+
+@contextmanager
+def index_lock(directory: Path) -> Iterator[None]:
+    """Hold the index's write lock: one build or update at a time; readers never wait."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(f"another build or update is running on {directory}; try again when it ends") from None
+        yield
+
+
+def _new_generation(directory: Path) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    path = directory / f"gen-{stamp}-{secrets.token_hex(3)}"
+    path.mkdir()
+    return path
+
+
+def _collect_garbage(directory: Path, keep: set[str]) -> None:
+    """Delete generations other than the current and the previous one (which a reader
+    that has not reloaded yet may still be using), and leftovers of interrupted builds."""
+    for path in directory.glob("gen-*"):
+        if path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _fingerprint(hashes: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for doc_id in sorted(hashes):
+        digest.update(f"{doc_id}\x1f{hashes[doc_id]}\n".encode())
+    return digest.hexdigest()
+
+
+def _read_unique(paths: Iterable[str | Path], report: ReadReport, progress: bool) -> list[Document]:
+    """Documents from paths, the last of any repeated id winning, in first-seen order."""
+    documents: dict[str, Document] = {}
+    stream = read_paths(paths, report)
+    if progress:
+        from tqdm import tqdm
+
+        stream = tqdm(stream, desc="reading", unit=" docs", leave=False)
+    for document in stream:
+        documents[document.doc_id] = document
+    return list(documents.values())
+
+
+def _chunk(documents: list[Document], embedder: Embedder, config: IndexConfig, report: BuildReport) -> tuple[list[Document], list[list[Chunk]]]:
+    chunks = chunk_documents(documents, embedder.count_tokens, config.chunking)
+    kept_docs, kept_chunks = [], []
+    for document, doc_chunks in zip(documents, chunks):
+        if doc_chunks:
+            kept_docs.append(document)
+            kept_chunks.append(doc_chunks)
+        else:
+            report.skipped.append(Skipped(document.source or document.doc_id, "no text to index"))
+    return kept_docs, kept_chunks
+
+
+def _embed(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], embedder: Embedder, cache: EmbeddingCache, config: IndexConfig, report: BuildReport, progress: bool) -> np.ndarray:
+    """One unit vector per chunk, from the cache where it holds them."""
+    texts: list[str] = []
+    contexts: list[str] = []
+    for document, doc_chunks in zip(documents, chunks):
+        context = document.context
+        for chunk in doc_chunks:
+            if config.context == "prefix" and context:
+                texts.append(f"{context}\n{chunk.text}")
+            else:
+                texts.append(chunk.text)
+            contexts.append(context)
+    extra = sorted({c for c in contexts if c}) if config.context == "mix" else []
+    inputs = texts + extra
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(inputs), desc="embedding", unit=" chunks", smoothing=0.05)
+        bar.set_postfix(docs=len(documents))
+    try:
+        matrix, embedded = embed_with_cache(inputs, embedder, cache, progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    report.embedded += embedded
+    report.reused += len(inputs) - embedded
+    vectors = matrix[: len(texts)]
+    if extra:
+        row_of = {context: len(texts) + i for i, context in enumerate(extra)}
+        weight = config.context_weight
+        for i, context in enumerate(contexts):
+            if context:
+                vectors[i] = (1 - weight) * vectors[i] + weight * matrix[row_of[context]]
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def chunk_terms(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], analyzer: Analyzer, config: KeywordConfig) -> list[list[str]]:
+    """BM25 terms of each chunk: its text plus its document's heading and question."""
+    result = []
+    for document, doc_chunks in zip(documents, chunks):
+        context = analyzer.terms(document.title or "") * config.title_weight
+        context += analyzer.terms(document.question or "") * config.question_weight
+        for chunk in doc_chunks:
+            result.append(context + analyzer.terms(chunk.text) * config.text_weight)
+    return result
+
+
+def _manifest(generation: Path, embedder: Embedder, config: IndexConfig, store: Store, vectors: VectorIndex, sources: list[str], built_at: str | None) -> Manifest:
+    documents, chunks = store.counts()
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return Manifest(
+        generation=generation.name,
+        sendsearch_version=__version__,
+        model=embedder.name,
+        dimension=embedder.dimension,
+        chunking=config.chunking.to_dict(),
+        keyword=config.keyword.to_dict(),
+        embedding=config.embedding_dict(getattr(embedder, "precision", "fp32")),
+        vectors={"kind": vectors.kind, "hnsw_threshold": config.hnsw_threshold, "ef_search": vectors.ef_search},
+        documents=documents,
+        chunks=chunks,
+        corpus_fingerprint=_fingerprint(store.content_hashes()),
+        built_at=built_at or now,
+        updated_at=now,
+        sources=sources,
+    )
+
+
+def _publish(directory: Path, generation: Path, manifest: Manifest, previous: str | None) -> None:
+    (generation / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    write_manifest(directory, manifest)
+    _collect_garbage(directory, {generation.name} | ({previous} if previous else set()))
+
+
+@contextmanager
+def _generation(directory: Path) -> Iterator[Path]:
+    """A new generation folder, removed again if anything goes wrong before publishing."""
+    generation = _new_generation(directory)
+    try:
+        yield generation
+    except OSError as error:
+        shutil.rmtree(generation, ignore_errors=True)
+        if error.errno == errno.ENOSPC:
+            raise SendSearchError(f"the disk is full; {directory} still holds the previous index, unchanged") from None
+        raise
+    except BaseException:
+        shutil.rmtree(generation, ignore_errors=True)
+        raise
+
+
+def build_index(paths: Sequence[str | Path], directory: Path, embedder: Embedder, *, config: IndexConfig = IndexConfig(), progress: bool = False) -> BuildReport:
+    """Build a complete index of ``paths`` into ``directory`` and publish it."""
+    started = time.perf_counter()
+    report = BuildReport(index=directory)
+    with index_lock(directory):
+        read = ReadReport()
+        documents = _read_unique(paths, read, progress)
+        report.files, report.skipped = read.files, list(read.skipped)
+        documents, chunks = _chunk(documents, embedder, config, report)
+        if not documents:
+            raise NothingToIndexError(
+                "nothing to index: no readable documents in " + ", ".join(map(str, paths))
+                + (f" ({len(report.skipped)} skipped, e.g. {report.skipped[0]})" if report.skipped else "")
+            )
+        previous = _current_generation(directory)
+        with _generation(directory) as generation:
+            store = Store.create(generation / "store.sqlite")
+            chunk_ids = store.insert(documents, chunks, first_chunk_id=0)
+            vectors = VectorIndex.create(embedder.dimension, len(chunk_ids), hnsw_threshold=config.hnsw_threshold)
+            cache = EmbeddingCache(directory / CACHE_PATH, embedder.dimension)
+            try:
+                vectors.add(np.asarray(chunk_ids), _embed(documents, chunks, embedder, cache, config, report, progress))
+            finally:
+                cache.close()
+            vectors.save(generation / "vectors.faiss")
+            KeywordIndex.build(chunk_ids, chunk_terms(documents, chunks, Analyzer(), config.keyword), config.keyword).save(generation / "keyword")
+            store.finish()
+            store = Store(generation / "store.sqlite")
+            manifest = _manifest(generation, embedder, config, store, vectors, [str(p) for p in paths], None)
+            store.close()
+            _publish(directory, generation, manifest, previous)
+        report.added = len(documents)
+        report.documents, report.chunks = manifest.documents, manifest.chunks
+        report.published = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _current_generation(directory: Path) -> str | None:
+    try:
+        return read_manifest(directory).generation
+    except SendSearchError:
+        return None
+
+
+def config_from_manifest(manifest: Manifest) -> IndexConfig:
+    """The settings an existing index was built with, so updates match them."""
+    return IndexConfig(
+        chunking=ChunkingConfig(**manifest.chunking),
+        keyword=KeywordConfig(**manifest.keyword),
+        context=manifest.embedding.get("context", "mix"),
+        context_weight=float(manifest.embedding.get("context_weight", 0.3)),
+        hnsw_threshold=int(manifest.vectors.get("hnsw_threshold", HNSW_THRESHOLD)),
+    )
+
+
+def update_index(directory: Path, embedder: Embedder, *, add: Sequence[str | Path] = (), remove: Sequence[str] = (), progress: bool = False) -> BuildReport:
+    """Add, replace or remove documents in an existing index without re-embedding the rest.
+
+    A document whose id is already indexed is replaced when its content changed and left
+    alone when it did not. The result is published as a new generation.
+    """
+    started = time.perf_counter()
+    report = BuildReport(index=directory)
+    with index_lock(directory):
+        manifest = read_manifest(directory)
+        config = config_from_manifest(manifest)
+        read = ReadReport()
+        incoming = _read_unique(add, read, progress) if add else []
+        report.files, report.skipped = read.files, list(read.skipped)
+        if add and not incoming and not remove:
+            raise NothingToIndexError(
+                "nothing to add: no readable documents in " + ", ".join(map(str, add))
+                + (f" ({report.skipped[0]})" if report.skipped else "")
+            )
+        try:
+            _apply_update(directory, manifest, config, incoming, remove, embedder, report, progress, add)
+        except _NothingChanged:
+            report.documents, report.chunks = manifest.documents, manifest.chunks
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _apply_update(directory: Path, manifest: Manifest, config: IndexConfig, incoming: list[Document], remove: Sequence[str], embedder: Embedder, report: BuildReport, progress: bool, add: Sequence[str | Path]) -> None:
+    """Write and publish the next generation of an update (see ``update_index``)."""
+    current = directory / manifest.generation
+    with _generation(directory) as generation:
+        shutil.copyfile(current / "store.sqlite", generation / "store.sqlite")
+        store = Store(generation / "store.sqlite", readonly=False)
+        hashes = store.content_hashes()
+        changed = [d for d in incoming if hashes.get(d.doc_id) != d.content_hash]
+        report.unchanged = len(incoming) - len(changed)
+        report.replaced = sum(1 for d in changed if d.doc_id in hashes)
+        report.added = len(changed) - report.replaced
+        to_remove = [doc_id for doc_id in dict.fromkeys(remove) if doc_id in hashes]
+        report.not_found = [doc_id for doc_id in dict.fromkeys(remove) if doc_id not in hashes]
+        report.removed = len(to_remove)
+        if not changed and not to_remove:
+            store.close()
+            raise _NothingChanged()
+        removed_chunks = store.delete([d.doc_id for d in changed if d.doc_id in hashes] + to_remove)
+        changed, chunks = _chunk(changed, embedder, config, report)
+        new_ids = store.insert(changed, chunks, first_chunk_id=store.max_chunk_id() + 1)
+        vectors = VectorIndex.load(current / "vectors.faiss", manifest.vectors["kind"], manifest.vectors.get("ef_search", 128))
+        vectors.remove(np.asarray(removed_chunks, dtype=np.int64))
+        cache = EmbeddingCache(directory / CACHE_PATH, embedder.dimension)
+        try:
+            vectors.add(np.asarray(new_ids, dtype=np.int64), _embed(changed, chunks, embedder, cache, config, report, progress))
+        finally:
+            cache.close()
+        vectors = _right_sized(vectors, config)
+        vectors.save(generation / "vectors.faiss")
+        keyword = KeywordIndex.load(current / "keyword")
+        keyword.updated(removed_chunks, new_ids, chunk_terms(changed, chunks, Analyzer(), keyword.config)).save(generation / "keyword")
+        store.finish()
+        store = Store(generation / "store.sqlite")
+        new_manifest = _manifest(generation, embedder, config, store, vectors, manifest.sources + [str(p) for p in add], manifest.built_at)
+        store.close()
+        _publish(directory, generation, new_manifest, manifest.generation)
+    report.documents, report.chunks = new_manifest.documents, new_manifest.chunks
+    report.published = True
+
+
+class _NothingChanged(Exception):
+    """Raised inside the generation context so the unused folder is removed."""
+
+
+def _right_sized(vectors: VectorIndex, config: IndexConfig) -> VectorIndex:
+    """Switch between exact and HNSW when an update moves the index across the threshold."""
+    wanted = "hnsw" if len(vectors) >= config.hnsw_threshold else "flat"
+    if wanted == vectors.kind:
+        return vectors
+    ids = vectors.ids()
+    resized = VectorIndex.create(vectors.dimension, len(ids), hnsw_threshold=config.hnsw_threshold)
+    resized.add(ids, vectors.vectors(ids))
+    return resized

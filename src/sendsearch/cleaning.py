@@ -1,0 +1,124 @@
+"""Cleaning: HTML to plain text with paragraph breaks, and removal of page furniture."""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from .text import normalise
+
+__all__ = ["html_to_text", "html_title", "strip_furniture"]
+
+# Elements whose content is never document text.
+_DROP = {"script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
+         "head", "button", "select", "input", "textarea", "form"}
+# Elements that are navigation or chrome on a full web page.
+_PAGE_CHROME = {"nav", "header", "footer", "aside"}
+_BLOCK = {"p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "dl",
+          "table", "tbody", "thead", "tfoot", "h1", "h2", "h3", "h4", "h5", "h6", "figure",
+          "figcaption", "address", "hr", "details", "summary", "caption"}
+_LINE = {"tr", "dt", "dd"}
+_CELL = {"td", "th"}
+_EMPTY_LINE = re.compile(r"[•|\s]+")
+
+
+def _parse(markup: str) -> etree._Element | None:
+    try:
+        return lxml_html.document_fromstring(markup)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def html_to_text(markup: str, *, full_page: bool = False) -> str:
+    """Visible text of an HTML fragment or page, with paragraphs separated by blank lines.
+
+    Tables keep one row per line with cells joined by " | ", list items become "• " lines.
+    Scripts, styles and (for full pages) navigation, headers and footers are dropped.
+    Nothing is evaluated: the text comes out as text, never as markup.
+    """
+    if not markup or not markup.strip():
+        return ""
+    root = _parse(markup)
+    if root is None:
+        return ""
+    drop = _DROP | (_PAGE_CHROME if full_page else set())
+    pieces: list[str] = []
+
+    def walk(element: etree._Element) -> None:
+        tag = element.tag if isinstance(element.tag, str) else ""
+        tag = tag.lower()
+        if tag in drop or not tag:  # comments and processing instructions have no str tag
+            if element.tail:
+                pieces.append(element.tail)
+            return
+        if tag in _BLOCK:
+            pieces.append("\n\n")
+        elif tag in _LINE:
+            pieces.append("\n")
+        elif tag == "li":
+            pieces.append("\n• ")
+        elif tag == "br":
+            pieces.append("\n")
+        elif tag in _CELL and element.getprevious() is not None:
+            pieces.append(" | ")
+        if element.text:
+            pieces.append(element.text)
+        for child in element:
+            walk(child)
+        if tag in _BLOCK:
+            pieces.append("\n\n")
+        if element.tail:
+            pieces.append(element.tail)
+
+    body = root.find("body")
+    walk(body if body is not None else root)
+    text = normalise("".join(pieces))
+    # A "•" line left by an empty <li>, or a row of only cell separators, is noise.
+    text = "\n".join(line for line in text.split("\n") if not _EMPTY_LINE.fullmatch(line))
+    return normalise(text)
+
+
+def html_title(markup: str) -> str | None:
+    """The page's main heading: the first <h1>, else <title>."""
+    root = _parse(markup)
+    if root is None:
+        return None
+    for path in (".//h1", ".//title"):
+        element = root.find(path)
+        if element is not None:
+            title = normalise(element.text_content())
+            if title:
+                return title
+    return None
+
+
+# Lines that are site chrome on the pages the corpus was scraped from (UK Parliament's
+# written-question pages as republished, and council news pages), never content.
+_FURNITURE_LINES = [
+    r"skip to (main )?content",
+    r"view source",
+    r"read more news",
+    r"reticulating splines",
+    r"add to calendar",
+    r"back to top",
+    r"share (this|on) .{0,30}",
+    r"print (this )?page",
+    r"cookies? (settings|policy|preferences)",
+    r"to match an exact phrase, use quotation marks.*",
+    r"keep yourself up-to-date with the latest developments.*",
+]
+_FURNITURE = re.compile(r"^(?:" + "|".join(_FURNITURE_LINES) + r")$", re.IGNORECASE)
+_TRAILING_VIEW_SOURCE = re.compile(r"\s*-\s*View Source\s*$", re.IGNORECASE)
+
+
+def strip_furniture(text: str) -> str:
+    """Remove site chrome lines and the " - View Source" suffix from a scraped page."""
+    kept = []
+    for line in text.split("\n"):
+        line = _TRAILING_VIEW_SOURCE.sub("", line)
+        if _FURNITURE.match(line.strip()):
+            continue
+        kept.append(line)
+    return normalise("\n".join(kept))

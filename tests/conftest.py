@@ -1,0 +1,106 @@
+"""Shared fixtures. All state lives under pytest's tmp_path; nothing touches index/."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SHARED = ROOT.parent / "shared"
+SEND_ANSWERS = SHARED / "data" / "send-written-answers.jsonl"
+ALL_ANSWERS = SHARED / "data" / "commons-written-answers.jsonl.gz"
+EVAL = SHARED / "eval"
+
+needs_shared = pytest.mark.skipif(not SEND_ANSWERS.exists(), reason="../shared/data is not present on this machine")
+
+
+class FakeEmbedder:
+    """A deterministic bag-of-words embedder: similar words give similar vectors.
+
+    Each lower-cased word (and its 5-letter prefix, a crude stem) is hashed to a signed
+    coordinate. It records every text it encodes, so tests can check what was embedded.
+    """
+
+    def __init__(self, dimension: int = 64, name: str = "fake-hash-64") -> None:
+        self.name = name
+        self.dimension = dimension
+        self.max_tokens = 254
+        self.precision = "fp32"
+        self.encoded: list[str] = []
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        for word in re.findall(r"[a-z0-9£]+", text.lower()):
+            for feature in (word, word[:5]):
+                digest = hashlib.md5(feature.encode()).digest()
+                vector[digest[0] % self.dimension] += 1.0 if digest[1] % 2 else -1.0
+        norm = np.linalg.norm(vector)
+        if norm == 0:
+            vector[0] = 1.0
+            return vector
+        return vector / norm
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        self.encoded.extend(texts)
+        return np.vstack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) * 4 // 3 + 1 for t in texts]
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def use_fake_embedder(monkeypatch: pytest.MonkeyPatch, fake_embedder: FakeEmbedder) -> FakeEmbedder:
+    """Make every model load in the library (CLI included) return the fake embedder."""
+    from sendsearch import embedding
+
+    monkeypatch.setattr(embedding, "_load_embedder", lambda model, precision: fake_embedder)
+    monkeypatch.delenv("SENDSEARCH_MODEL", raising=False)
+    return fake_embedder
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A private copy of the bundled corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target)
+    return target
+
+
+@pytest.fixture
+def seed_index(tmp_path: Path, corpus_copy: Path, fake_embedder: FakeEmbedder):
+    """An index of the five seed documents built with the fake embedder."""
+    from sendsearch import Index
+
+    index, _ = Index.build([corpus_copy], tmp_path / "index", embedder=fake_embedder)
+    return index
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The real all-MiniLM-L6-v2, loaded once per test session."""
+    from sendsearch.embedding import load_embedder
+
+    return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def eval_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator:
+    """The evaluation corpus (seeds + 721 SEND written answers) indexed with the real model."""
+    if not SEND_ANSWERS.exists():
+        pytest.skip("../shared/data is not present on this machine")
+    from sendsearch import Index
+
+    index, report = Index.build([SHARED / "seeds", SEND_ANSWERS], tmp_path_factory.mktemp("eval") / "index", embedder=real_embedder)
+    yield index

@@ -1,0 +1,90 @@
+"""The command line, run in-process with the fake embedder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from sendsearch.cli import main
+
+
+@pytest.fixture
+def run(use_fake_embedder, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: str):
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_build_then_search_json(run, corpus_copy, tmp_path):
+    result = run("build", str(corpus_copy), "--index", "ix", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "Indexed 5 documents" in result.output and "Embedded" in result.output
+    result = run("search", "How much does Stockport spend on SEND?", "--index", "ix", "--json", "-k", "3")
+    assert result.exit_code == 0
+    passages = json.loads(result.output)
+    assert len(passages) == 3
+    assert passages[0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"  # the real-model test checks "£32m"
+    for field in ("doc_id", "text", "score", "title", "source", "date_answered", "answered_by", "department", "highlights", "citation", "start", "end"):
+        assert field in passages[0]
+
+
+def test_build_defaults_to_corpus_and_index(run, corpus_copy, tmp_path):
+    result = run("build", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "index" / "manifest.json").exists()
+    result = run("search", "Stockport consultation")
+    assert result.exit_code == 0 and "1. Have your say" in result.output
+
+
+def test_build_reports_skipped_files(run, corpus_copy):
+    (corpus_copy / "notes.docx").write_bytes(b"PK")
+    (corpus_copy / "blank.md").write_text("")
+    result = CliRunner().invoke(main, ["build", str(corpus_copy), "--index", "ix", "-q"])
+    assert result.exit_code == 0
+    assert "Skipped 2 inputs" in result.output
+    assert "notes.docx: unsupported file type '.docx'" in result.output
+    assert "blank.md: empty file" in result.output
+
+
+def test_add_remove_and_info(run, corpus_copy, tmp_path):
+    run("build", str(corpus_copy), "--index", "ix", "-q")
+    page = tmp_path / "extra.html"
+    page.write_text("<h1>Short breaks</h1><p>Short breaks for disabled children in Stockport.</p>", encoding="utf-8")
+    result = run("add", str(page), "--index", "ix", "-q")
+    assert result.exit_code == 0 and "1 added, 0 replaced, 0 unchanged" in result.output
+    result = run("remove", "extra.html", "--index", "ix")
+    assert "1 removed" in result.output
+    result = run("info", "--index", "ix")
+    assert "Documents:    5" in result.output and "fake-hash-64" in result.output
+    details = json.loads(run("info", "--index", "ix", "--json").output)
+    assert details["documents"] == 5 and details["format_version"] == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["search", "SEND", "--index", "missing"], "no index at missing"),
+        (["search", "   ", "--index", "ix"], "the query is empty"),
+        (["search", "SEND", "--index", "ix", "--from", "yesterday"], "must be a date"),
+        (["build", "nothing-here", "--index", "ix2", "-q"], "nothing to index"),
+        (["add", "nothing-here", "--index", "ix", "-q"], "nothing to add"),
+    ],
+)
+def test_errors_are_one_clear_line_without_traceback(run, corpus_copy, args, message):
+    run("build", str(corpus_copy), "--index", "ix", "-q")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.output.startswith("Error:") or "\nError:" in result.output
+
+
+def test_every_command_has_an_example_in_its_help(run):
+    for command in ("build", "add", "remove", "search", "info"):
+        result = run(command, "--help")
+        assert "Example" in result.output, command
