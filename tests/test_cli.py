@@ -85,6 +85,20 @@ def test_errors_are_one_clear_line_without_traceback(run, corpus_copy, args, mes
 
 
 def test_every_command_has_an_example_in_its_help(run):
-    for command in ("build", "add", "remove", "search", "info"):
+    for command in ("build", "add", "remove", "search", "info", "eval", "serve"):
         result = run(command, "--help")
         assert "Example" in result.output, command
+
+
+def test_eval_prints_a_table_and_json(run, corpus_copy, tmp_path):
+    run("build", str(corpus_copy), "--index", "ix", "-q")
+    (tmp_path / "q.jsonl").write_text('{"qid": "q1", "query": "Stockport SEND consultation"}\n')
+    (tmp_path / "qrels.txt").write_text("q1 0 001_96ab44ec7aed3ea8.txt 2\n")
+    (tmp_path / "facts.jsonl").write_text('{"qid": "f1", "query": "How much does Stockport spend on SEND?", "answer": "Stockport", "doc_id": "001_96ab44ec7aed3ea8.txt"}\n')
+    args = ["eval", "--index", "ix", "--queries", "q.jsonl", "--qrels", "qrels.txt", "--facts", "facts.jsonl"]
+    result = run(*args)
+    assert result.exit_code == 0 and "hybrid" in result.output and "facts in top 3: 1/1" in result.output
+    data = json.loads(run(*args, "--json").output)
+    assert set(data["modes"]) == {"bm25", "dense", "hybrid"}
+    assert data["modes"]["hybrid"]["ndcg@10"] == 1.0 and data["facts"]["top3"] == 1.0
+    assert "q1" in data["unjudged_in_top10"]["hybrid"]

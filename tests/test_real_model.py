@@ -42,14 +42,14 @@ def test_evaluation_corpus_indexes_726_documents(eval_index):
 
 
 def test_one_answer_cited_from_the_record_and_the_seed_page(eval_index):
+    """Record 1698603 and seed page 002 carry the same answer: one passage cites both,
+    with who answered and when (which only the scraped page states)."""
     passages = eval_index.search("Stockport EHC plan assessment capacity", k=5)
-    by_id = {p.doc_id: p for p in passages}
-    assert "1698603" in by_id and "002_30c036443f88d855.txt" in by_id
-    page = by_id["002_30c036443f88d855.txt"]
-    assert page.answered_by == "David Johnston" and page.date_answered.isoformat() == "2024-04-18"
-    assert "1698603" in page.same_answer_as
-    record = by_id["1698603"]
-    assert record.source.endswith("/1698603") and record.department == "Department for Education"
+    [passage] = [p for p in passages if {"1698603", "002_30c036443f88d855.txt"} & ({p.doc_id} | set(p.same_answer_as))]
+    assert {"1698603", "002_30c036443f88d855.txt"} <= {passage.doc_id} | set(passage.same_answer_as)
+    assert passage.answered_by == "David Johnston" and passage.date_answered.isoformat() == "2024-04-18"
+    assert passage.department == "Department for Education"
+    assert "1698603" in passage.to_dict()["citation"] or "1698603" in passage.same_answer_as
 
 
 def test_filters_on_the_real_corpus(eval_index):
@@ -57,3 +57,32 @@ def test_filters_on_the_real_corpus(eval_index):
     assert passages and all(p.department == "Department of Health and Social Care" for p in passages)
     dated = eval_index.search("EHC plans", k=10, date_from="2024-01-01", date_to="2024-12-31")
     assert dated and all("2024-01-01" <= (p.date_answered or p.date_asked).isoformat() <= "2024-12-31" for p in dated)
+
+
+def test_dev_set_quality_guard(eval_index):
+    """CI's regression guard: the shipped defaults on the dev questions (target 0.86; fail below 0.80)."""
+    from sendsearch.evaluation import DEPTH, evaluate, load_facts, load_qrels, load_queries
+
+    from .conftest import EVAL
+
+    report = evaluate(
+        lambda query, mode: eval_index.search(query, DEPTH, mode=mode),
+        load_queries(EVAL / "dev-queries.jsonl"),
+        load_qrels(EVAL / "dev-qrels.txt"),
+        modes=("bm25", "dense", "hybrid"),
+        facts=load_facts(EVAL / "dev-facts.jsonl"),
+    )
+    print(json.dumps(report.modes, indent=1))
+    hybrid = report.modes["hybrid"]
+    assert hybrid["ndcg@10"] >= 0.80
+    assert hybrid["ndcg@10"] > max(report.modes["bm25"]["ndcg@10"], report.modes["dense"]["ndcg@10"])
+    assert report.facts["top3"] == 1.0, report.facts
+
+
+@pytest.mark.parametrize("query, concept", [("EHCP delays", "~ehcp"), ("SENCO training", "~senco"), ("DSG deficits", "~dsg"), ("AP places", "~ap")])
+def test_acronym_questions_find_documents_about_the_concept(eval_index, query, concept):
+    from sendsearch.glossary import concept_terms
+
+    passages = eval_index.search(query, k=10)
+    about = [p for p in passages if concept in concept_terms(f"{p.title or ''}\n{p.question or ''}\n{p.text}")]
+    assert len(about) >= 9, [p.doc_id for p in passages]

@@ -26,6 +26,7 @@ import numpy as np
 from . import __version__
 from .chunking import ChunkingConfig, chunk_documents
 from .embedding import Embedder, EmbeddingCache, embed_with_cache
+from .glossary import concept_terms
 from .errors import IndexBusyError, NothingToIndexError, SendSearchError
 from .keyword import Analyzer, KeywordConfig, KeywordIndex
 from .manifest import Manifest, read_manifest, write_manifest
@@ -116,10 +117,10 @@ def _fingerprint(hashes: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def _read_unique(paths: Iterable[str | Path], report: ReadReport, progress: bool) -> list[Document]:
+def _read_unique(paths: Iterable[str | Path], report: ReadReport, progress: bool, source_prefix: str | None = None) -> list[Document]:
     """Documents from paths, the last of any repeated id winning, in first-seen order."""
     documents: dict[str, Document] = {}
-    stream = read_paths(paths, report)
+    stream = read_paths(paths, report, source_prefix=source_prefix)
     if progress:
         from tqdm import tqdm
 
@@ -180,13 +181,17 @@ def _embed(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], emb
 
 
 def chunk_terms(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], analyzer: Analyzer, config: KeywordConfig) -> list[list[str]]:
-    """BM25 terms of each chunk: its text plus its document's heading and question."""
+    """BM25 terms of each chunk: its text plus its document's heading and question, and
+    the SEND concepts any of them mention."""
     result = []
     for document, doc_chunks in zip(documents, chunks):
         context = analyzer.terms(document.title or "") * config.title_weight
         context += analyzer.terms(document.question or "") * config.question_weight
         for chunk in doc_chunks:
-            result.append(context + analyzer.terms(chunk.text) * config.text_weight)
+            terms = context + analyzer.terms(chunk.text) * config.text_weight
+            if config.glossary:
+                terms += concept_terms(f"{document.context}\n{chunk.text}")
+            result.append(terms)
     return result
 
 
@@ -289,7 +294,7 @@ def config_from_manifest(manifest: Manifest) -> IndexConfig:
     )
 
 
-def update_index(directory: Path, embedder: Embedder, *, add: Sequence[str | Path] = (), remove: Sequence[str] = (), progress: bool = False) -> BuildReport:
+def update_index(directory: Path, embedder: Embedder, *, add: Sequence[str | Path] = (), remove: Sequence[str] = (), progress: bool = False, source_prefix: str | None = None) -> BuildReport:
     """Add, replace or remove documents in an existing index without re-embedding the rest.
 
     A document whose id is already indexed is replaced when its content changed and left
@@ -301,7 +306,7 @@ def update_index(directory: Path, embedder: Embedder, *, add: Sequence[str | Pat
         manifest = read_manifest(directory)
         config = config_from_manifest(manifest)
         read = ReadReport()
-        incoming = _read_unique(add, read, progress) if add else []
+        incoming = _read_unique(add, read, progress, source_prefix) if add else []
         report.files, report.skipped = read.files, list(read.skipped)
         if add and not incoming and not remove:
             raise NothingToIndexError(
@@ -309,14 +314,14 @@ def update_index(directory: Path, embedder: Embedder, *, add: Sequence[str | Pat
                 + (f" ({report.skipped[0]})" if report.skipped else "")
             )
         try:
-            _apply_update(directory, manifest, config, incoming, remove, embedder, report, progress, add)
+            _apply_update(directory, manifest, config, incoming, remove, embedder, report, progress, [source_prefix or str(p) for p in add])
         except _NothingChanged:
             report.documents, report.chunks = manifest.documents, manifest.chunks
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _apply_update(directory: Path, manifest: Manifest, config: IndexConfig, incoming: list[Document], remove: Sequence[str], embedder: Embedder, report: BuildReport, progress: bool, add: Sequence[str | Path]) -> None:
+def _apply_update(directory: Path, manifest: Manifest, config: IndexConfig, incoming: list[Document], remove: Sequence[str], embedder: Embedder, report: BuildReport, progress: bool, sources: Sequence[str]) -> None:
     """Write and publish the next generation of an update (see ``update_index``)."""
     current = directory / manifest.generation
     with _generation(directory) as generation:
@@ -349,7 +354,7 @@ def _apply_update(directory: Path, manifest: Manifest, config: IndexConfig, inco
         keyword.updated(removed_chunks, new_ids, chunk_terms(changed, chunks, Analyzer(), keyword.config)).save(generation / "keyword")
         store.finish()
         store = Store(generation / "store.sqlite")
-        new_manifest = _manifest(generation, embedder, config, store, vectors, manifest.sources + [str(p) for p in add], manifest.built_at)
+        new_manifest = _manifest(generation, embedder, config, store, vectors, [*manifest.sources, *dict.fromkeys(s for s in sources if s not in manifest.sources)], manifest.built_at)
         store.close()
         _publish(directory, generation, new_manifest, manifest.generation)
     report.documents, report.chunks = new_manifest.documents, new_manifest.chunks

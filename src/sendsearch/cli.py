@@ -68,7 +68,7 @@ def _print_report(report: Any, verb: str) -> None:
         if not report.published:
             click.echo("Nothing changed, so the index was left as it was.")
         click.echo(f"The index now holds {report.documents:,} documents ({report.chunks:,} chunks).")
-    click.echo(f"Embedded {report.embedded:,} new texts; {report.reused:,} came from the cache.")
+    click.echo(f"Embedded {report.embedded:,} texts; reused {report.reused:,} vectors (repeated text or cached).")
     if report.skipped:
         click.echo(f"Skipped {len(report.skipped):,} inputs (reasons above).")
     for doc_id in report.not_found:
@@ -240,6 +240,72 @@ def info(index_dir: Path | None, as_json: bool) -> None:
     click.echo(f"Built:        {details['built_at']} (updated {details['updated_at']})")
     click.echo(f"Fingerprint:  {details['corpus_fingerprint'][:16]}")
     click.echo(f"sendsearch:   {details['sendsearch_version']} (format {details['format_version']})")
+
+
+@main.command()
+@index_option
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or $SENDSEARCH_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default 7860, or $SENDSEARCH_PORT).")
+@handle_errors
+def serve(index_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the chat page and its /search API (the same app as `python app.py`).
+
+    Builds the index from corpus/ if there is none yet. Set SENDSEARCH_ADMIN_PASSWORD to
+    allow adding answers from the page.
+
+    \b
+    Example:
+      sendsearch serve --index eval-index --port 8080
+    """
+    import os
+
+    from .ui import launch, open_or_build
+
+    index = open_or_build(_index_dir(index_dir))
+    launch(index, host=host, port=port, admin_password=os.environ.get("SENDSEARCH_ADMIN_PASSWORD") or None)
+
+
+@main.command(name="eval")
+@index_option
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True, help="JSONL of {qid, query}.")
+@click.option("--qrels", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True, help="TREC qrels: qid 0 doc_id grade.")
+@click.option("--facts", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="JSONL of {qid, query, answer, doc_id}.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "all"]), default="all", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handle_errors
+def evaluate(index_dir: Path | None, queries: Path, qrels: Path, facts: Path | None, mode: str, as_json: bool) -> None:
+    """Score retrieval on judged questions: nDCG@10, Recall@10/20, MRR@10, facts in the top 3.
+
+    \b
+    Example:
+      sendsearch eval --index eval-index --queries ../shared/eval/dev-queries.jsonl \\
+        --qrels ../shared/eval/dev-qrels.txt --facts ../shared/eval/dev-facts.jsonl
+    """
+    from .evaluation import DEPTH, evaluate as run_evaluation, load_facts, load_qrels, load_queries
+    from .index import Index
+
+    index = Index.open(_index_dir(index_dir))
+    modes = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]
+    report = run_evaluation(
+        lambda query, m: index.search(query, DEPTH, mode=m),  # type: ignore[arg-type]
+        load_queries(queries),
+        load_qrels(qrels),
+        modes=modes,
+        facts=load_facts(facts) if facts else (),
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    names = ["ndcg@10", "recall@10", "recall@20", "mrr@10"]
+    click.echo(f"{'mode':<8}" + "".join(f"{n:>11}" for n in names))
+    for m, scores in report.modes.items():
+        click.echo(f"{m:<8}" + "".join(f"{scores[n]:>11.3f}" for n in names))
+    if report.facts is not None:
+        found = report.facts["found"]
+        click.echo(f"facts in top 3: {sum(found.values())}/{len(found)}" + "".join(f"  {q}:{'yes' if ok else 'NO'}" for q, ok in found.items()))
+    for m, per_query in report.unjudged.items():
+        count = sum(len(v) for v in per_query.values())
+        click.echo(f"{m}: {count} unjudged documents in the top 10 across {len(per_query)} queries (--json lists them)")
 
 
 if __name__ == "__main__":  # pragma: no cover

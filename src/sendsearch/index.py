@@ -23,6 +23,7 @@ import numpy as np
 
 from .builder import BuildReport, IndexConfig, build_index, update_index
 from .embedding import Embedder, configured_model, load_embedder
+from .glossary import expand_query
 from .errors import IndexFormatError, ModelMismatchError, QueryError, SendSearchError
 from .keyword import Analyzer, KeywordIndex
 from .manifest import MANIFEST_NAME, Manifest, read_manifest
@@ -80,7 +81,8 @@ class Index:
         self._reload_lock = threading.Lock()
         self._analyzer = Analyzer()
         self._embedder: Embedder | None = None
-        self._filter_cache: OrderedDict[Filters, np.ndarray] = OrderedDict()
+        self._filter_cache: OrderedDict[tuple[str, Filters], np.ndarray] = OrderedDict()
+        self._filter_lock = threading.Lock()
         self.search_config = search_config
 
     # -- opening and building -------------------------------------------------------------
@@ -107,9 +109,9 @@ class Index:
         index._embedder = embedder
         return index, report
 
-    def add(self, paths: Sequence[str | Path], *, progress: bool = False) -> BuildReport:
+    def add(self, paths: Sequence[str | Path], *, progress: bool = False, source_prefix: str | None = None) -> BuildReport:
         """Add or replace documents from files; unchanged documents are left as they are."""
-        report = update_index(self.directory, self.embedder, add=paths, progress=progress)
+        report = update_index(self.directory, self.embedder, add=paths, progress=progress, source_prefix=source_prefix)
         self.reload()
         return report
 
@@ -150,7 +152,6 @@ class Index:
             if fresh.manifest.generation == current.manifest.generation:
                 return False
             self._snapshot = fresh
-            self._filter_cache.clear()
             return True
 
     def _current(self) -> _Snapshot:
@@ -159,6 +160,10 @@ class Index:
         except SendSearchError:
             pass  # a damaged new manifest must not stop the loaded index from serving
         return self._snapshot
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The cleaned full text of a document (for "show the full answer")."""
+        return self._current().store.document_text(doc_id)
 
     def info(self) -> dict[str, Any]:
         """The manifest plus what the store knows (departments, dates), for `sendsearch info`."""
@@ -172,21 +177,31 @@ class Index:
         }
 
     # -- searching ------------------------------------------------------------------------
-    def plan(self, query: str) -> QueryPlan:
-        """How each side will read a query."""
+    def plan(self, query: str, config: SearchConfig | None = None) -> QueryPlan:
+        """How each side will read a query: BM25 terms (with SEND concepts) and the dense text."""
+        config = config or self.search_config
         text = clean_query(query)
         terms = dict.fromkeys(self._analyzer.terms(text), 1.0)
-        return QueryPlan(text=text, dense_text=text, terms=terms)
+        dense_text, concepts, matched = expand_query(text)
+        if config.concept_weight > 0:
+            for words in matched:
+                for term in self._analyzer.terms(words):
+                    terms[term] = min(terms.get(term, 1.0), config.literal_weight)
+            terms.update(dict.fromkeys(concepts, config.concept_weight))
+        return QueryPlan(text=text, dense_text=dense_text if config.expand_dense else text, terms=terms)
 
     def _allowed(self, snapshot: _Snapshot, filters: Filters) -> np.ndarray | None:
         if not filters:
             return None
-        cached = self._filter_cache.get(filters)
+        key = (snapshot.manifest.generation, filters)
+        with self._filter_lock:
+            cached = self._filter_cache.get(key)
         if cached is None:
             cached = snapshot.store.filtered_chunk_ids(filters)
-            self._filter_cache[filters] = cached
-            while len(self._filter_cache) > 64:
-                self._filter_cache.popitem(last=False)
+            with self._filter_lock:
+                self._filter_cache[key] = cached
+                while len(self._filter_cache) > 64:
+                    self._filter_cache.popitem(last=False)
         return cached
 
     def search(
@@ -210,10 +225,10 @@ class Index:
         """
         if not isinstance(k, int) or k < 1:
             raise QueryError("k must be a positive whole number")
-        plan = self.plan(query)
+        config = self.search_config.with_overrides(**overrides) if overrides else self.search_config
+        plan = self.plan(query, config)
         filters = _filters(date_from, date_to, department, kind)
         snapshot = self._current()
-        config = self.search_config.with_overrides(**overrides) if overrides else self.search_config
         return run_search(
             plan,
             k,

@@ -50,6 +50,8 @@ class KeywordConfig:
     title_weight: int = 1
     question_weight: int = 1
     text_weight: int = 1
+    # Add SEND concept markers (see glossary.py) to each chunk's terms.
+    glossary: bool = True
 
     def to_dict(self) -> dict[str, float | str]:
         return asdict(self)
@@ -160,6 +162,18 @@ class KeywordIndex:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
         order = candidates[np.argsort(-scores[candidates], kind="stable")]
         return self.chunk_ids[order], scores[order]
+
+    def feedback_terms(self, chunk_ids: np.ndarray, count: int) -> list[str]:
+        """The ``count`` terms that best characterise some chunks (summed tf x idf), for
+        pseudo-relevance feedback. Concept markers are left out: they are added by rule."""
+        weights: dict[int, float] = {}
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        for row in self.rows_for(chunk_ids):
+            ids, tf = np.unique(self._tokens[self._offsets[row] : self._offsets[row + 1]], return_counts=True)
+            for term_id, n in zip(ids.tolist(), tf.tolist()):
+                weights[term_id] = weights.get(term_id, 0.0) + n
+        scored = [(w * self.idf(terms[t]), terms[t]) for t, w in weights.items() if not terms[t].startswith("~")]
+        return [term for _, term in sorted(scored, reverse=True)[:count]]
 
     def rows_for(self, chunk_ids: np.ndarray) -> np.ndarray:
         """Row positions of chunk ids (for filter masks).

@@ -151,10 +151,11 @@ def _read_file(path: Path, doc_id: str, display: str) -> Iterator[Document | Ski
         yield Skipped(display, str(error))
 
 
-def read_paths(paths: Iterable[str | Path], report: ReadReport | None = None) -> Iterator[Document]:
+def read_paths(paths: Iterable[str | Path], report: ReadReport | None = None, *, source_prefix: str | None = None) -> Iterator[Document]:
     """Documents from files and folders (searched recursively), in a stable order.
 
-    Skipped inputs are recorded in ``report``. When two inputs give the same document id
+    A file's ``source`` is its path, or ``source_prefix`` + its id when given (for files
+    read from a temporary folder, such as uploads). Skipped inputs are recorded in ``report``. When two inputs give the same document id
     the later one wins, as it would in an update; ``report.duplicate_ids`` counts them.
     """
     report = report if report is not None else ReadReport()
@@ -171,7 +172,7 @@ def read_paths(paths: Iterable[str | Path], report: ReadReport | None = None) ->
         for path in files:
             report.files += 1
             doc_id = path.relative_to(root).as_posix()
-            display = path.as_posix()
+            display = f"{source_prefix}{doc_id}" if source_prefix is not None else path.as_posix()
             try:
                 for item in _read_file(path, doc_id, display):
                     if isinstance(item, Skipped):

@@ -121,6 +121,9 @@ class Passage:
     department: str | None = None
     highlights: tuple[tuple[int, int], ...] = ()
     same_answer_as: tuple[str, ...] = ()
+    # Set when answered_by/dates were missing from this document's own record and were
+    # taken from this document, which carries the same answer (grouped questions).
+    cited_from: str | None = None
     explanation: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -135,7 +138,7 @@ class Passage:
         if self.answered_by:
             who = self.answered_by
             if self.answered_by_role:
-                who += f" ({self.answered_by_role})"
+                who += f", {self.answered_by_role}"
             parts.append(f"answered by {who}")
         elif self.department:
             parts.append(self.department)
@@ -143,6 +146,8 @@ class Passage:
             parts.append(f"answered {self.date_answered:%-d %B %Y}")
         elif self.date_asked:
             parts.append(f"asked {self.date_asked:%-d %B %Y}")
+        if self.cited_from:
+            parts.append(f"details from {self.cited_from}, which has the same answer")
         if self.source:
             parts.append(self.source)
         return ", ".join(parts)

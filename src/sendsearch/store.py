@@ -62,9 +62,18 @@ _DOC_FIELDS = (
 )
 
 
-def answer_key(text: str) -> str:
-    """Identifies an answer up to case and spacing: ministers give one answer to many questions."""
-    return hashlib.sha1(normalise_for_match(text).encode()).hexdigest()[:20]
+# Ministers answer grouped questions with one answer, repeated word for word; such answers
+# are shown once. Short repeated answers are boilerplate ("It has not proved possible to
+# respond ... before prorogation" answers 255 unrelated questions), so they stay apart.
+MIN_SHARED_ANSWER_CHARS = 400
+
+
+def answer_key(doc_id: str, text: str) -> str:
+    """Identifies a substantive answer up to case and spacing; unique for short answers."""
+    normalised = normalise_for_match(text)
+    if len(normalised) < MIN_SHARED_ANSWER_CHARS:
+        normalised = f"{doc_id}\x1f{normalised}"
+    return hashlib.sha1(normalised.encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,7 @@ class Store:
         for document in documents:
             values = [getattr(document, name) for name in _DOC_FIELDS]
             values = [v.isoformat() if isinstance(v, date) else v for v in values]
-            doc_rows.append((*values, document.content_hash, answer_key(document.text)))
+            doc_rows.append((*values, document.content_hash, answer_key(document.doc_id, document.text)))
         chunk_rows = []
         chunk_ids = []
         next_id = first_chunk_id
@@ -211,15 +220,17 @@ class Store:
             result[int(row[0])] = StoredChunk(int(row[0]), document["doc_id"], row[1], row[2], row[3], row[4], document)
         return result
 
-    def chunk_documents(self, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, str]:
-        """The document of each chunk id."""
+    def chunk_documents(self, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, tuple[str, str]]:
+        """(doc_id, answer_key) of each chunk id."""
         if not len(chunk_ids):
             return {}
         marks = ",".join("?" * len(chunk_ids))
         return {
-            int(chunk_id): doc_id
-            for chunk_id, doc_id in self.db.execute(
-                f"SELECT chunk_id, doc_id FROM chunks WHERE chunk_id IN ({marks})", [int(c) for c in chunk_ids]
+            int(chunk_id): (doc_id, key)
+            for chunk_id, doc_id, key in self.db.execute(
+                f"SELECT c.chunk_id, c.doc_id, d.answer_key FROM chunks c JOIN documents d USING (doc_id) "
+                f"WHERE c.chunk_id IN ({marks})",
+                [int(c) for c in chunk_ids],
             )
         }
 
@@ -238,6 +249,15 @@ class Store:
     def document_text(self, doc_id: str) -> str | None:
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
+
+    def citation_fields(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Who answered, when and for which department, per document."""
+        if not doc_ids:
+            return {}
+        marks = ",".join("?" * len(doc_ids))
+        names = ("answered_by", "answered_by_role", "date_answered", "date_asked", "department")
+        rows = self.db.execute(f"SELECT doc_id, {', '.join(names)} FROM documents WHERE doc_id IN ({marks})", list(doc_ids))
+        return {row[0]: dict(zip(names, row[1:])) for row in rows}
 
     def documents_with_answer(self, keys: Sequence[str]) -> dict[str, list[str]]:
         """All doc ids sharing each answer key (grouped questions get one answer)."""

@@ -69,10 +69,16 @@ class VectorIndex:
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
-        """The stored vectors for chunk ids (for rebuilding and tests)."""
-        return np.vstack([self._index.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros(
-            (0, self.dimension), dtype=np.float32
-        )
+        """The stored vectors of chunk ids."""
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Inner product of one query vector with the stored vectors of ``ids``."""
+        if not len(ids):
+            return np.zeros(0, dtype=np.float32)
+        return self.vectors(ids) @ np.asarray(query, dtype=np.float32).reshape(-1)
 
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None

@@ -1,0 +1,105 @@
+"""The evaluation harness on a hand-computed case, and the glossary."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from sendsearch.evaluation import evaluate, evaluate_rankings, fact_found, load_facts, load_qrels, load_queries, ranked_documents
+from sendsearch.glossary import concept_terms, expand_query
+from sendsearch.schema import Passage
+
+
+def passage(doc_id: str, text: str = "", same=()) -> Passage:
+    return Passage(doc_id=doc_id, text=text, score=1.0, rank=1, kind="written_answer", start=0, end=len(text), same_answer_as=tuple(same))
+
+
+def test_metrics_match_a_hand_computation():
+    qrels = {"q": {"a": 2, "b": 1, "c": 0}, "r": {"x": 1}}
+    rankings = {"q": ["c", "b", "z", "a"], "r": ["y"]}
+    aggregate, per_query = evaluate_rankings(rankings, qrels)
+    # q: gains 0, 1, 0, 2 at ranks 1-4 (linear gains, as trec_eval); ideal 2, 1.
+    dcg = 1 / math.log2(3) + 2 / math.log2(5)
+    ideal = 2 + 1 / math.log2(3)
+    assert per_query["q"]["ndcg@10"] == pytest.approx(dcg / ideal)
+    assert per_query["q"]["recall@10"] == 1.0 and per_query["q"]["mrr@10"] == 0.5
+    assert per_query["r"] == {"ndcg@10": 0.0, "recall@10": 0.0, "recall@20": 0.0, "mrr@10": 0.0}
+    assert aggregate["ndcg@10"] == pytest.approx(dcg / ideal / 2)
+    assert aggregate["mrr@10"] == 0.25
+
+
+def test_recall_cuts_at_ten():
+    qrels = {"q": {f"d{i}": 1 for i in range(12)}}
+    aggregate, _ = evaluate_rankings({"q": [f"d{i}" for i in range(12)]}, qrels)
+    assert aggregate["recall@10"] == pytest.approx(10 / 12) and aggregate["recall@20"] == 1.0
+
+
+def test_a_collapsed_passage_ranks_the_documents_it_cites_after_it():
+    passages = [passage("a", same=("b", "c")), passage("d", same=("a",)), passage("e")]
+    assert ranked_documents(passages) == ["a", "b", "c", "d", "e"]
+
+
+def test_facts_compare_after_nfkc_and_whitespace():
+    assert fact_found([passage("x", "Stockport spends £32m\u00a0on SEND")], "£32m on  SEND")
+    assert not fact_found([passage("x"), passage("y"), passage("z"), passage("w", "£32m")], "£32m")
+
+
+def test_evaluate_reports_modes_unjudged_and_facts(tmp_path):
+    def search(query, mode):
+        return [passage("good"), passage("unknown", "the answer is 42")] if mode == "hybrid" else [passage("bad")]
+
+    from sendsearch.evaluation import Fact
+
+    report = evaluate(search, {"q": "question"}, {"q": {"good": 2, "bad": 0}}, modes=("bm25", "hybrid"), facts=[Fact("f", "q", "42", "unknown")])
+    data = report.to_dict()
+    assert data["modes"]["hybrid"]["ndcg@10"] == 1.0 and data["modes"]["bm25"]["ndcg@10"] == 0.0
+    assert data["unjudged_in_top10"]["hybrid"]["q"] == ["unknown"]
+    assert data["facts"]["top3"] == 1.0
+    json.dumps(data)
+
+
+def test_loaders_read_the_shared_formats_and_reject_bad_lines(tmp_path):
+    (tmp_path / "q.jsonl").write_text('{"qid": "q1", "query": "EHC plans"}\n\n')
+    (tmp_path / "qrels.txt").write_text("q1 0 123 2\nq1 0 doc.txt 0\n")
+    (tmp_path / "facts.jsonl").write_text('{"qid": "f1", "query": "How much?", "answer": "£1", "doc_id": "d"}\n')
+    assert load_queries(tmp_path / "q.jsonl") == {"q1": "EHC plans"}
+    assert load_qrels(tmp_path / "qrels.txt") == {"q1": {"123": 2, "doc.txt": 0}}
+    assert load_facts(tmp_path / "facts.jsonl")[0].answer == "£1"
+    from sendsearch import SendSearchError
+
+    (tmp_path / "bad.txt").write_text("q1 123 2\n")
+    with pytest.raises(SendSearchError, match="bad.txt:1"):
+        load_qrels(tmp_path / "bad.txt")
+
+
+@pytest.mark.parametrize(
+    "text, concept",
+    [
+        ("Education, Health and Care Plans (EHCPs)", "~ehcp"),
+        ("an EHC plan", "~ehcp"),
+        ("the Dedicated Schools Grant", "~dsg"),
+        ("pupils in Alternative Provision (AP)", "~ap"),
+        ("a written statement of action", "~wsoa"),
+        ("the SENDCo", "~senco"),
+        ("children with special educational needs", "~send"),
+        ("the safety valve programme", "~safety_valve"),
+        ("the Delivering Better Value programme", "~dbv"),
+    ],
+)
+def test_concepts_found_in_text(text, concept):
+    assert concept in concept_terms(text)
+
+
+@pytest.mark.parametrize("text", ["we will send letters", "a mobile app", "the ap chemistry exam", "la la land"])
+def test_words_that_look_like_acronyms_are_not_concepts(text):
+    assert concept_terms(text) == []
+
+
+def test_query_expansion_both_ways_and_send_the_verb():
+    dense, terms, matched = expand_query("support without an EHCP")
+    assert dense == "support without an EHCP (education, health and care plan)" and terms == ["~ehcp"] and matched == ["EHCP"]
+    assert expand_query("education, health and care plan delays")[1] == ["~ehcp"]
+    assert "~send" in expand_query("send support in schools")[1]
+    assert "~send" not in expand_query("can the council send my son to another school")[1]
