@@ -65,7 +65,7 @@ def use_fake_embedder(monkeypatch: pytest.MonkeyPatch, fake_embedder: FakeEmbedd
     """Make every model load in the library (CLI included) return the fake embedder."""
     from sendsearch import embedding
 
-    monkeypatch.setattr(embedding, "_load_embedder", lambda model, precision: fake_embedder)
+    monkeypatch.setattr(embedding, "_load_embedder", lambda model, precision, backend: fake_embedder)
     monkeypatch.delenv("SENDSEARCH_MODEL", raising=False)
     return fake_embedder
 

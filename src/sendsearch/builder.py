@@ -340,8 +340,9 @@ def _apply_update(directory: Path, manifest: Manifest, config: IndexConfig, inco
             raise _NothingChanged()
         removed_chunks = store.delete([d.doc_id for d in changed if d.doc_id in hashes] + to_remove)
         changed, chunks = _chunk(changed, embedder, config, report)
-        new_ids = store.insert(changed, chunks, first_chunk_id=store.max_chunk_id() + 1)
         vectors = VectorIndex.load(current / "vectors.faiss", manifest.vectors["kind"], manifest.vectors.get("ef_search", 128))
+        # New ids come after every id ever used: an HNSW index still holds deleted ones.
+        new_ids = store.insert(changed, chunks, first_chunk_id=max(store.max_chunk_id(), vectors.max_id()) + 1)
         vectors.remove(np.asarray(removed_chunks, dtype=np.int64))
         cache = EmbeddingCache(directory / CACHE_PATH, embedder.dimension)
         try:
