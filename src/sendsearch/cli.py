@@ -158,8 +158,8 @@ def _show_passage(passage: Any) -> None:
     heading = passage.title or passage.doc_id
     click.secho(f"{passage.rank}. {heading}", bold=True)
     meta = [passage.kind.replace("_", " ")]
-    if passage.answered_by:
-        meta.append(f"answered by {passage.answered_by}" + (f", {passage.answered_by_role}" if passage.answered_by_role else ""))
+    if passage.answerer:
+        meta.append(f"answered by {passage.answerer}")
     if passage.department:
         meta.append(passage.department)
     if passage.date_answered:

@@ -86,9 +86,16 @@ _TEXT_PATTERNS = [(c, _compile(c, query=False)) for c in CONCEPTS]
 _QUERY_PATTERNS = [(c, _compile(c, query=True)) for c in CONCEPTS]
 
 
-def concept_terms(text: str) -> list[str]:
-    """Marker terms (``~ehcp``) for every concept a document text mentions, once each."""
-    return [CONCEPT_PREFIX + concept.name for concept, pattern in _TEXT_PATTERNS if pattern.search(text)]
+def concept_terms(text: str, among: set[str] | None = None) -> list[str]:
+    """Marker terms (``~ehcp``) for every concept a document text mentions, once each.
+
+    ``among`` limits the check to those markers (highlighting needs only the question's).
+    """
+    return [
+        CONCEPT_PREFIX + concept.name
+        for concept, pattern in _TEXT_PATTERNS
+        if (among is None or CONCEPT_PREFIX + concept.name in among) and pattern.search(text)
+    ]
 
 
 def _query_concepts(query: str) -> list[tuple[Concept, re.Match[str]]]:

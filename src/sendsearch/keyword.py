@@ -38,6 +38,7 @@ STOPWORDS = frozenset(
 _MONEY = re.compile(r"£\s?(\d[\d,]*(?:\.\d+)?)\s?(bn|m|k)?\b", re.I)
 _MONEY_UNITS = {"bn": " billion", "m": " million", "k": " thousand"}
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,11 @@ class Analyzer:
         """BM25 terms of a text."""
         return self.stem([w for w in self.words(text) if w not in STOPWORDS])
 
+    def plain_terms(self, text: str) -> set[str]:
+        """Stemmed words of ``text`` without the money and number rewriting of ``terms``:
+        a faster approximation for highlighting."""
+        return set(self.stem([w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]))
+
 
 class KeywordIndex:
     """BM25 over chunks, rows aligned with chunk ids, saved as bm25s files plus token ids."""
@@ -103,6 +109,16 @@ class KeywordIndex:
         self._offsets = offsets
         self.vocab = vocab
         self.config = config
+        self._terms = sorted(vocab, key=vocab.__getitem__)
+        # Plain array views of the (memory-mapped) score matrix: cheaper to slice per term.
+        matrix = getattr(model, "scores", None) or {}
+        self._data = np.asarray(matrix.get("data", np.zeros(0, np.float32))).view(np.ndarray)
+        self._indices = np.asarray(matrix.get("indices", np.zeros(0, np.int32))).view(np.ndarray)
+        self._indptr = np.asarray(matrix.get("indptr", np.zeros(1, np.int64))).view(np.ndarray)
+        # Lucene IDF of every term, from its posting count (the same formula bm25s uses).
+        n = len(chunk_ids)
+        df = np.diff(self._indptr[: len(vocab) + 1]).astype(np.float64) if len(self._indptr) > len(vocab) else np.zeros(len(vocab))
+        self._idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     # -- building -----------------------------------------------------------------------
     @classmethod
@@ -139,8 +155,7 @@ class KeywordIndex:
         result = np.zeros(len(self.chunk_ids), dtype=np.float32)
         if not len(self.chunk_ids):
             return result
-        matrix = self._model.scores
-        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        data, indices, indptr = self._data, self._indices, self._indptr
         for term, weight in weighted_terms.items():
             column = self.vocab.get(term)
             if column is None:
@@ -166,14 +181,14 @@ class KeywordIndex:
     def feedback_terms(self, chunk_ids: np.ndarray, count: int) -> list[str]:
         """The ``count`` terms that best characterise some chunks (summed tf x idf), for
         pseudo-relevance feedback. Concept markers are left out: they are added by rule."""
-        weights: dict[int, float] = {}
-        terms = sorted(self.vocab, key=self.vocab.__getitem__)
-        for row in self.rows_for(chunk_ids):
-            ids, tf = np.unique(self._tokens[self._offsets[row] : self._offsets[row + 1]], return_counts=True)
-            for term_id, n in zip(ids.tolist(), tf.tolist()):
-                weights[term_id] = weights.get(term_id, 0.0) + n
-        scored = [(w * self.idf(terms[t]), terms[t]) for t, w in weights.items() if not terms[t].startswith("~")]
-        return [term for _, term in sorted(scored, reverse=True)[:count]]
+        rows = self.rows_for(chunk_ids)
+        if not len(rows):
+            return []
+        tokens = np.concatenate([self._tokens[self._offsets[r] : self._offsets[r + 1]] for r in rows])
+        ids, tf = np.unique(tokens, return_counts=True)
+        weights = tf * self._idf[ids]
+        ranked = ids[np.argsort(-weights, kind="stable")]
+        return [term for term in (self._terms[i] for i in ranked) if not term.startswith("~")][:count]
 
     def rows_for(self, chunk_ids: np.ndarray) -> np.ndarray:
         """Row positions of chunk ids (for filter masks).
@@ -189,12 +204,7 @@ class KeywordIndex:
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term, for weighing words in highlights."""
         column = self.vocab.get(term)
-        if column is None or not len(self.chunk_ids):
-            return 0.0
-        indptr = self._model.scores["indptr"]
-        df = int(indptr[column + 1] - indptr[column])
-        n = len(self.chunk_ids)
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return 0.0 if column is None or not len(self.chunk_ids) else float(self._idf[column])
 
     # -- persistence --------------------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -204,8 +214,7 @@ class KeywordIndex:
         np.save(folder / "chunk_ids.npy", self.chunk_ids, allow_pickle=False)
         np.save(folder / "tokens.npy", self._tokens, allow_pickle=False)
         np.save(folder / "offsets.npy", self._offsets, allow_pickle=False)
-        terms = sorted(self.vocab, key=self.vocab.__getitem__)
-        (folder / "terms.json").write_text(json.dumps(terms), encoding="utf-8")
+        (folder / "terms.json").write_text(json.dumps(self._terms), encoding="utf-8")
         (folder / "config.json").write_text(json.dumps(self.config.to_dict()), encoding="utf-8")
 
     @classmethod

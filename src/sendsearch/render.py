@@ -123,9 +123,8 @@ def render_passage(passage: Passage, number: int, full_text: str | None = None) 
     """One numbered passage with its citation, question, highlighted text and full answer."""
     kind = "Written answer" if passage.kind == "written_answer" else "Web page" if passage.kind == "web_page" else "Document"
     meta = [kind]
-    if passage.answered_by:
-        who = passage.answered_by + (f", {passage.answered_by_role}" if passage.answered_by_role else "")
-        meta.append(f"answered by {escape(who)}")
+    if passage.answerer:
+        meta.append(f"answered by {escape(passage.answerer)}")
     if passage.department:
         meta.append(escape(passage.department))
     when = _when(passage)

@@ -132,14 +132,18 @@ class Passage:
         return [self.text[s - self.start : e - self.start] for s, e in self.highlights]
 
     @property
+    def answerer(self) -> str | None:
+        """Who answered, with their role where known: "David Johnston, Parliamentary ..."."""
+        if not self.answered_by:
+            return None
+        return f"{self.answered_by}, {self.answered_by_role}" if self.answered_by_role else self.answered_by
+
+    @property
     def citation(self) -> str:
         """A one-line citation: title, who answered, date, source."""
         parts = [self.title or self.doc_id]
-        if self.answered_by:
-            who = self.answered_by
-            if self.answered_by_role:
-                who += f", {self.answered_by_role}"
-            parts.append(f"answered by {who}")
+        if self.answerer:
+            parts.append(f"answered by {self.answerer}")
         elif self.department:
             parts.append(self.department)
         if self.date_answered:

@@ -18,7 +18,7 @@ from .errors import QueryError
 from .glossary import concept_terms
 from .keyword import Analyzer, KeywordIndex
 from .schema import Passage
-from .store import Filters, Store, StoredChunk
+from .store import Store, StoredChunk
 from .text import sentence_spans
 from .vectors import VectorIndex
 
@@ -92,10 +92,12 @@ def _highlights(chunk: StoredChunk, plan: QueryPlan, analyzer: Analyzer, keyword
     query_terms = {term for term, weight in plan.terms.items() if weight >= 1.0}
     if not query_terms:
         return ()
+    concepts = {term for term in query_terms if term.startswith("~")}
     scored = []
     for start, end in sentence_spans(chunk.text):
-        sentence = chunk.text[start:end]
-        terms = (set(analyzer.terms(sentence)) | set(concept_terms(sentence))) & query_terms
+        terms = analyzer.plain_terms(chunk.text[start:end]) & query_terms
+        if concepts:
+            terms.update(concept_terms(chunk.text[start:end], among=concepts))
         score = sum(keyword.idf(term) for term in terms)
         if score > 0:
             scored.append((score, start, end))
@@ -262,7 +264,6 @@ def run_search(
     keyword: KeywordIndex,
     analyzer: Analyzer,
     encode: Callable[[str], np.ndarray],
-    filters: Filters,
     allowed: np.ndarray | None,
     mode: Mode,
     config: SearchConfig,

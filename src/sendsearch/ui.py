@@ -133,7 +133,7 @@ def _safe_name(name: str) -> str:
     return stem[:120]
 
 
-def add_uploads(index: Index, files: list[str] | None, password: str, admin_password: str | None, progress: Any = None) -> str:
+def add_uploads(index: Index, files: list[str] | None, password: str, admin_password: str | None) -> str:
     """Add uploaded files to the index; the reply says what happened to each."""
     if not admin_password:
         return "Adding answers is turned off on this server."
@@ -189,7 +189,8 @@ def create_app(index: Index, *, admin_password: str | None = None):
         return [p.to_dict() for p in passages]
 
     def upload(files, password, progress=gr.Progress(track_tqdm=True)):
-        message = add_uploads(index, files, password, admin_password, progress)
+        # gr.Progress(track_tqdm=True) shows the tqdm bars that `add` draws while embedding.
+        message = add_uploads(index, files, password, admin_password)
         return message, status_line(index), gr.update(choices=departments())
 
     with gr.Blocks(title="sendsearch: SEND support and funding, with sources") as app:
