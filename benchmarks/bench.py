@@ -194,23 +194,26 @@ def run_step(name: str, *args: str) -> dict:
 
 # -- driver -----------------------------------------------------------------------------------
 
-def subset(n: int | None, folder: Path) -> tuple[Path, Path]:
-    """The first n records (all when None) as the corpus, and 200 changed copies of later
-    records for the update step (new ids, edited answers: nothing is cached for them)."""
+def _edited(record: dict, note: str) -> dict:
+    """The record with `note` at the end of every paragraph, so no chunk text is cached."""
+    text = record.get("answerText") or ""
+    text = re.sub(r"</p>", f" ({note})</p>", text) if "</p>" in text else f"{text} ({note})"
+    return {**record, "answerText": text}
+
+
+def subset(n: int | None, folder: Path, stamp: str = "") -> tuple[Path, Path]:
+    """The first n records (all when None) as the corpus, and 200 update records: 100 new
+    answers (answered records under new ids) and 100 edits of indexed answers, each with
+    every paragraph changed so that nothing is cached for them."""
     with gzip.open(ALL, "rt", encoding="utf-8") as handle:
         lines = handle.read().splitlines()
     chosen = lines if n is None else lines[:n]
     corpus = folder / f"corpus-{n or 'all'}.jsonl"
     corpus.write_text("\n".join(chosen))
-    updates = []
-    for i, line in enumerate(lines[-200:] if n is None else lines[n : n + 200]):
-        record = json.loads(line)
-        if i < 100:  # new answers
-            record["id"] = 900_000_000 + record["id"]
-        else:  # existing answers, replaced with an edited text
-            record = json.loads(chosen[i])
-        record["answerText"] = (record.get("answerText") or "") + "<p>This answer was updated for the benchmark.</p>"
-        updates.append(json.dumps(record))
+    answered = [json.loads(line) for line in (lines[::-1] if n is None else lines[n:])]
+    answered = [r for r in answered if len(re.sub(r"<[^>]+>", "", r.get("answerText") or "")) > 200][:100]
+    updates = [json.dumps(_edited({**r, "id": 900_000_000 + r["id"]}, f"benchmark copy{stamp}")) for r in answered]
+    updates += [json.dumps(_edited(json.loads(line), f"benchmark edit{stamp}")) for line in chosen[100:200]]
     (folder / "updates.jsonl").write_text("\n".join(updates))
     return corpus, folder / "updates.jsonl"
 
@@ -232,8 +235,29 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,all")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "work")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench.json")
+    parser.add_argument("--update-only", metavar="SIZE", help="rerun only the add/replace/delete step on an index built earlier")
+    parser.add_argument("--serve-only", metavar="SIZE", help="rerun only the query and memory step on an index built earlier")
     args = parser.parse_args()
     import shutil
+
+    if args.serve_only:
+        results = json.loads(args.out.read_text())
+        serve = run_step("serve", str(args.work / args.serve_only / "index"))
+        serve["command"] = " ".join(["python", "benchmarks/bench.py", *sys.argv[1:]])
+        results["sizes"][args.serve_only]["serve"] = serve
+        args.out.write_text(json.dumps(results, indent=2))
+        print(args.serve_only, "serve", serve, flush=True)
+        return
+    if args.update_only:
+        folder = args.work / args.update_only
+        _, updates = subset(None if args.update_only == "all" else int(args.update_only), folder, stamp=f" {time.time():.0f}")
+        results = json.loads(args.out.read_text())
+        update = run_step("update", str(folder / "index"), str(updates))
+        update["command"] = " ".join(["python", "benchmarks/bench.py", *sys.argv[1:]])
+        results["sizes"][args.update_only]["update"] = update
+        args.out.write_text(json.dumps(results, indent=2))
+        print(args.update_only, "update", update, flush=True)
+        return
 
     results = {"machine": machine(), "command": " ".join(["python", "benchmarks/bench.py", *sys.argv[1:]]), "sizes": {}}
     for size in args.sizes.split(","):

@@ -35,7 +35,7 @@ def main() -> None:
     print(f"{len(ids):,} vectors, {len(queries)} questions")
     for k in (10, 100):
         _, truth = exact.search(queries, k)
-        for ef in (64, 128, 256):
+        for ef in (64, 128, 256, 512):
             vectors.ef_search = ef
             began = time.perf_counter()
             found = np.vstack([vectors.search(q, k)[1] for q in queries])

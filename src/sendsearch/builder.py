@@ -33,7 +33,7 @@ from .manifest import Manifest, read_manifest, write_manifest
 from .readers import ReadReport, read_paths
 from .schema import Chunk, Document, Skipped
 from .store import Store
-from .vectors import HNSW_THRESHOLD, VectorIndex
+from .vectors import HNSW_EF_SEARCH, HNSW_THRESHOLD, VectorIndex
 
 __all__ = ["IndexConfig", "BuildReport", "build_index", "update_index", "CACHE_PATH"]
 
@@ -340,7 +340,7 @@ def _apply_update(directory: Path, manifest: Manifest, config: IndexConfig, inco
             raise _NothingChanged()
         removed_chunks = store.delete([d.doc_id for d in changed if d.doc_id in hashes] + to_remove)
         changed, chunks = _chunk(changed, embedder, config, report)
-        vectors = VectorIndex.load(current / "vectors.faiss", manifest.vectors["kind"], manifest.vectors.get("ef_search", 128))
+        vectors = VectorIndex.load(current / "vectors.faiss", manifest.vectors["kind"], manifest.vectors.get("ef_search", HNSW_EF_SEARCH))
         # New ids come after every id ever used: an HNSW index still holds deleted ones.
         new_ids = store.insert(changed, chunks, first_chunk_id=max(store.max_chunk_id(), vectors.max_id()) + 1)
         vectors.remove(np.asarray(removed_chunks, dtype=np.int64))

@@ -31,7 +31,7 @@ from .manifest import MANIFEST_NAME, Manifest, read_manifest
 from .schema import KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, Passage
 from .search import Mode, QueryPlan, SearchConfig, clean_query, run_search
 from .store import Filters, Store
-from .vectors import VectorIndex
+from .vectors import HNSW_EF_SEARCH, VectorIndex
 
 __all__ = ["Index", "search", "DEFAULT_INDEX"]
 
@@ -60,7 +60,7 @@ def _load_snapshot(directory: Path) -> _Snapshot:
     try:
         store = Store(generation / "store.sqlite")
         documents, chunks = store.counts()
-        vectors = VectorIndex.load(generation / "vectors.faiss", manifest.vectors.get("kind", "flat"), manifest.vectors.get("ef_search", 128))
+        vectors = VectorIndex.load(generation / "vectors.faiss", manifest.vectors.get("kind", "flat"), manifest.vectors.get("ef_search", HNSW_EF_SEARCH))
         keyword = KeywordIndex.load(generation / "keyword")
     except (OSError, RuntimeError, ValueError, KeyError, TypeError, sqlite3.Error) as error:
         # FAISS reports a bad file as RuntimeError, SQLite as DatabaseError.
