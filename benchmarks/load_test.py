@@ -45,8 +45,18 @@ def run_load(url: str, clients: int = 20, rounds: int = 10) -> LoadResult:
     start = threading.Barrier(clients)
 
     def worker(number: int) -> None:
-        client = Client(url, verbose=False)
-        start.wait()
+        try:
+            client = Client(url, verbose=False)
+        except Exception as error:  # noqa: BLE001 - counted, and the others must not wait for it
+            with lock:
+                result.errors.append(f"client {number}: {error}")
+            client = None
+        try:
+            start.wait(timeout=300)
+        except threading.BrokenBarrierError:
+            pass  # a client failed to connect; the rest start anyway
+        if client is None:
+            return
         for r in range(rounds):
             question, expected = QUESTIONS[(number + r) % len(QUESTIONS)]
             began = time.perf_counter()

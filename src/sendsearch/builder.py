@@ -160,8 +160,10 @@ def _embed(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], emb
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(inputs), desc="embedding", unit=" chunks", smoothing=0.05)
-        bar.set_postfix(docs=len(documents))
+        # The total counts texts: every chunk plus each document's heading and question
+        # (embedded once as context); text already in the cache goes by without a model call.
+        bar = tqdm(total=len(inputs), desc="embedding", unit=" texts", smoothing=0.05)
+        bar.set_postfix(docs=len(documents), chunks=len(texts))
     try:
         matrix, embedded = embed_with_cache(inputs, embedder, cache, progress=bar.update if bar else None)
     finally:

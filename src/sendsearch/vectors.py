@@ -16,8 +16,8 @@ import numpy as np
 
 __all__ = ["VectorIndex", "HNSW_THRESHOLD"]
 
-# Exact search is memory-bound: about 0.19 ms per 1,000 384-dimensional vectors on the
-# 2-core machine (5.3 ms at 25k, 9.7 ms at 50k), and a query searches twice (feedback).
+# Exact search grows with the vectors: 5.3 ms at 25k and 9.7 ms at 50k on a 2-core AVX2
+# machine, 4.2 ms at 70k on an AVX-512 one, and a query searches twice (feedback).
 # Past 20,000 vectors HNSW answers in about a millisecond; docs/performance.md has the
 # measurements and its recall against exact search on the real vectors.
 HNSW_THRESHOLD = 20_000
