@@ -235,28 +235,25 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,all")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "work")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench.json")
-    parser.add_argument("--update-only", metavar="SIZE", help="rerun only the add/replace/delete step on an index built earlier")
-    parser.add_argument("--serve-only", metavar="SIZE", help="rerun only the query and memory step on an index built earlier")
+    parser.add_argument("--only", nargs=2, metavar=("STEP", "SIZE"),
+                        help="rerun one step (serve or update) on the index of SIZE built earlier, e.g. --only serve all")
     args = parser.parse_args()
     import shutil
 
-    if args.serve_only:
+    if args.only:
+        step, size = args.only
+        folder = args.work / size
+        extra = []
+        if step == "update":  # fresh edits, so nothing of the last run is cached
+            extra = [str(subset(None if size == "all" else int(size), folder, stamp=f" {time.time():.0f}")[1])]
+        elif step != "serve":
+            parser.error("--only reruns serve or update")
         results = json.loads(args.out.read_text())
-        serve = run_step("serve", str(args.work / args.serve_only / "index"))
-        serve["command"] = " ".join(["python", "benchmarks/bench.py", *sys.argv[1:]])
-        results["sizes"][args.serve_only]["serve"] = serve
+        rerun = run_step(step, str(folder / "index"), *extra)
+        rerun["command"] = " ".join(["python", "benchmarks/bench.py", *sys.argv[1:]])
+        results["sizes"][size][step] = rerun
         args.out.write_text(json.dumps(results, indent=2))
-        print(args.serve_only, "serve", serve, flush=True)
-        return
-    if args.update_only:
-        folder = args.work / args.update_only
-        _, updates = subset(None if args.update_only == "all" else int(args.update_only), folder, stamp=f" {time.time():.0f}")
-        results = json.loads(args.out.read_text())
-        update = run_step("update", str(folder / "index"), str(updates))
-        update["command"] = " ".join(["python", "benchmarks/bench.py", *sys.argv[1:]])
-        results["sizes"][args.update_only]["update"] = update
-        args.out.write_text(json.dumps(results, indent=2))
-        print(args.update_only, "update", update, flush=True)
+        print(size, step, rerun, flush=True)
         return
 
     results = {"machine": machine(), "command": " ".join(["python", "benchmarks/bench.py", *sys.argv[1:]]), "sizes": {}}

@@ -183,7 +183,8 @@ class SentenceTransformerEmbedder:
 
     ``precision="auto"`` computes in bfloat16 only on CPUs that do it natively (AVX-512
     BF16 or AMX), where it was measured 1.7x faster than fp32 through OpenVINO with cosine
-    above 0.9999; elsewhere in fp32. ``backend`` is "openvino", "torch" (sentence-transformers' own encode) or "auto".
+    above 0.9999; elsewhere in fp32. ``backend`` is "openvino", "torch"
+    (sentence-transformers' own encode) or "auto".
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, precision: str = "auto", backend: str = "auto") -> None:

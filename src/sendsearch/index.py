@@ -19,7 +19,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from .builder import BuildReport, IndexConfig, build_index, update_index
@@ -82,9 +81,6 @@ class Index:
         self._reload_lock = threading.Lock()
         self._analyzer = Analyzer()
         self._embedder: Embedder | None = None
-        # One question per thread: FAISS's own threads only contend with each other (a
-        # single-question search took 0.1-2 ms with two OpenMP threads, 0.1-0.2 ms with one).
-        faiss.omp_set_num_threads(1)
         self._filter_cache: OrderedDict[tuple[str, Filters], np.ndarray] = OrderedDict()
         self._filter_lock = threading.Lock()
         self.search_config = search_config

@@ -38,7 +38,6 @@ STOPWORDS = frozenset(
 _MONEY = re.compile(r"£\s?(\d[\d,]*(?:\.\d+)?)\s?(bn|m|k)?\b", re.I)
 _MONEY_UNITS = {"bn": " billion", "m": " million", "k": " thousand"}
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
-_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -93,11 +92,6 @@ class Analyzer:
         """BM25 terms of a text."""
         return self.stem([w for w in self.words(text) if w not in STOPWORDS])
 
-    def plain_terms(self, text: str) -> set[str]:
-        """Stemmed words of ``text`` without the money and number rewriting of ``terms``:
-        a faster approximation for highlighting."""
-        return set(self.stem([w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]))
-
 
 class KeywordIndex:
     """BM25 over chunks, rows aligned with chunk ids, saved as bm25s files plus token ids."""
@@ -116,9 +110,8 @@ class KeywordIndex:
         self._indices = np.asarray(matrix.get("indices", np.zeros(0, np.int32))).view(np.ndarray)
         self._indptr = np.asarray(matrix.get("indptr", np.zeros(1, np.int64))).view(np.ndarray)
         # Lucene IDF of every term, from its posting count (the same formula bm25s uses).
-        n = len(chunk_ids)
-        df = np.diff(self._indptr[: len(vocab) + 1]).astype(np.float64) if len(self._indptr) > len(vocab) else np.zeros(len(vocab))
-        self._idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        df = np.diff(self._indptr).astype(np.float64)
+        self._idf = np.log1p((len(chunk_ids) - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     # -- building -----------------------------------------------------------------------
     @classmethod

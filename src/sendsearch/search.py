@@ -95,9 +95,10 @@ def _highlights(chunk: StoredChunk, plan: QueryPlan, analyzer: Analyzer, keyword
     concepts = {term for term in query_terms if term.startswith("~")}
     scored = []
     for start, end in sentence_spans(chunk.text):
-        terms = analyzer.plain_terms(chunk.text[start:end]) & query_terms
+        sentence = chunk.text[start:end]
+        terms = set(analyzer.terms(sentence)) & query_terms
         if concepts:
-            terms.update(concept_terms(chunk.text[start:end], among=concepts))
+            terms.update(concept_terms(sentence, among=concepts))
         score = sum(keyword.idf(term) for term in terms)
         if score > 0:
             scored.append((score, start, end))
