@@ -236,22 +236,28 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "work")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench.json")
     parser.add_argument("--only", nargs=2, metavar=("STEP", "SIZE"),
-                        help="rerun one step (serve or update) on the index of SIZE built earlier, e.g. --only serve all")
+                        help="rerun one step of an earlier run at SIZE: build (a fresh index; the ratio uses that run's baseline), serve or update, e.g. --only serve all")
     args = parser.parse_args()
     import shutil
 
     if args.only:
         step, size = args.only
         folder = args.work / size
-        extra = []
-        if step == "update":  # fresh edits, so nothing of the last run is cached
-            extra = [str(subset(None if size == "all" else int(size), folder, stamp=f" {time.time():.0f}")[1])]
-        elif step != "serve":
-            parser.error("--only reruns serve or update")
+        index = folder / "index"
         results = json.loads(args.out.read_text())
-        rerun = run_step(step, str(folder / "index"), *extra)
+        entry = results["sizes"][size]
+        if step == "build":  # a fresh index and cache from the same corpus file
+            shutil.rmtree(index, ignore_errors=True)
+            rerun = run_step("build", str(folder / f"corpus-{size}.jsonl"), str(index))
+            entry["throughput_ratio"] = rerun["chunks_per_s"] / entry["baseline"]["chunks_per_s"]
+        elif step == "update":  # fresh edits, so nothing of the last run is cached
+            rerun = run_step("update", str(index), str(subset(None if size == "all" else int(size), folder, stamp=f" {time.time():.0f}")[1]))
+        elif step == "serve":
+            rerun = run_step("serve", str(index))
+        else:
+            parser.error("--only reruns build, serve or update")
         rerun["command"] = " ".join(["python", "benchmarks/bench.py", *sys.argv[1:]])
-        results["sizes"][size][step] = rerun
+        entry[step] = rerun
         args.out.write_text(json.dumps(results, indent=2))
         print(size, step, rerun, flush=True)
         return

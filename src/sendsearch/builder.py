@@ -182,19 +182,23 @@ def _embed(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], emb
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def chunk_terms(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], analyzer: Analyzer, config: KeywordConfig) -> list[list[str]]:
-    """BM25 terms of each chunk: its text plus its document's heading and question, and
-    the SEND concepts any of them mention."""
-    result = []
+def chunk_terms(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], analyzer: Analyzer, config: KeywordConfig) -> Iterator[list[str]]:
+    """BM25 terms of each chunk: its text plus its document's heading and question (each
+    with its adjacent pairs when ``config.phrases``; no pair spans two fields), and the
+    SEND concepts any of them mention. A generator: the keyword index turns each chunk's
+    strings into integers before the next chunk's are made."""
+
+    def field(text: str, weight: int) -> list[str]:
+        words = analyzer.terms(text)
+        return (words + analyzer.pairs(words) if config.phrases else words) * weight
+
     for document, doc_chunks in zip(documents, chunks):
-        context = analyzer.terms(document.title or "") * config.title_weight
-        context += analyzer.terms(document.question or "") * config.question_weight
+        context = field(document.title or "", config.title_weight) + field(document.question or "", config.question_weight)
         for chunk in doc_chunks:
-            terms = context + analyzer.terms(chunk.text) * config.text_weight
+            terms = context + field(chunk.text, config.text_weight)
             if config.glossary:
                 terms += concept_terms(f"{document.context}\n{chunk.text}")
-            result.append(terms)
-    return result
+            yield terms
 
 
 def _manifest(generation: Path, embedder: Embedder, config: IndexConfig, store: Store, vectors: VectorIndex, sources: list[str], built_at: str | None) -> Manifest:
@@ -289,7 +293,8 @@ def config_from_manifest(manifest: Manifest) -> IndexConfig:
     """The settings an existing index was built with, so updates match them."""
     return IndexConfig(
         chunking=ChunkingConfig(**manifest.chunking),
-        keyword=KeywordConfig(**manifest.keyword),
+        # Indexes built before phrase pairs existed record no setting for them.
+        keyword=KeywordConfig(**{"phrases": False, **manifest.keyword}),
         context=manifest.embedding.get("context", "mix"),
         context_weight=float(manifest.embedding.get("context_weight", 0.3)),
         hnsw_threshold=int(manifest.vectors.get("hnsw_threshold", HNSW_THRESHOLD)),

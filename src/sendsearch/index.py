@@ -181,11 +181,15 @@ class Index:
         """How each side will read a query: BM25 terms (with SEND concepts) and the dense text."""
         config = config or self.search_config
         text = clean_query(query)
-        terms = dict.fromkeys(self._analyzer.terms(text), 1.0)
+        words = self._analyzer.terms(text)
+        terms = dict.fromkeys(words, 1.0)
+        if config.phrase_weight > 0:
+            for pair in self._analyzer.pairs(words):
+                terms.setdefault(pair, config.phrase_weight)
         dense_text, concepts, matched = expand_query(text)
         if config.concept_weight > 0:
-            for words in matched:
-                for term in self._analyzer.terms(words):
+            for spelling in matched:
+                for term in self._analyzer.terms(spelling):
                     terms[term] = min(terms.get(term, 1.0), config.literal_weight)
             terms.update(dict.fromkeys(concepts, config.concept_weight))
         return QueryPlan(text=text, dense_text=dense_text if config.expand_dense else text, terms=terms)

@@ -1,9 +1,10 @@
 """The keyword side: BM25 over chunk text (with its heading and question) using bm25s.
 
 bm25s precomputes every (term, chunk) score into a sparse matrix, so a query is a few
-vectorised column sums: about 1 ms over the 49,450-answer corpus, against 35 ms for
-SQLite FTS5 on the same chunks (measured; see docs/performance.md). The token ids of every
-chunk are kept beside the matrix so ``add`` can rebuild it without re-reading text.
+vectorised column sums: 0.6 ms p50 over the 49,450-answer corpus, against 130 ms for
+SQLite FTS5 on the same chunks (benchmarks/keyword_engines.py; docs/performance.md).
+Adjacent term pairs get columns of their own. The column ids of every chunk are kept
+beside the matrix so ``add`` can rebuild it without re-reading text.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import json
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,9 @@ class KeywordConfig:
     text_weight: int = 1
     # Add SEND concept markers (see glossary.py) to each chunk's terms.
     glossary: bool = True
+    # Also index each pair of adjacent terms ("special school"), so that a question's
+    # phrases can count beyond its words (SearchConfig.phrase_weight).
+    phrases: bool = True
 
     def to_dict(self) -> dict[str, float | str]:
         return asdict(self)
@@ -92,16 +97,29 @@ class Analyzer:
         """BM25 terms of a text."""
         return self.stem([w for w in self.words(text) if w not in STOPWORDS])
 
+    @staticmethod
+    def pairs(terms: Sequence[str]) -> list[str]:
+        """Adjacent term pairs ("special school"), stop words already out."""
+        return [f"{a} {b}" for a, b in pairwise(terms)]
+
 
 class KeywordIndex:
-    """BM25 over chunks, rows aligned with chunk ids, saved as bm25s files plus token ids."""
+    """BM25 over chunks, rows aligned with chunk ids, saved as bm25s files plus token ids.
 
-    def __init__(self, model, chunk_ids: np.ndarray, tokens: np.ndarray, offsets: np.ndarray, vocab: dict[str, int], config: KeywordConfig) -> None:
+    Columns are the vocabulary's terms, then (on an index built with ``phrases``) one
+    column per distinct adjacent pair of terms. A pair is known by the ids of its two
+    terms packed into one int64 (``first << 32 | second``) and looked up in a sorted array,
+    so the million or so pairs of a large corpus cost 8 bytes each in memory rather than a
+    Python string and a dictionary entry.
+    """
+
+    def __init__(self, model, chunk_ids: np.ndarray, tokens: np.ndarray, offsets: np.ndarray, vocab: dict[str, int], pair_codes: np.ndarray, config: KeywordConfig) -> None:
         self._model = model
         self.chunk_ids = chunk_ids
-        self._tokens = tokens
+        self._tokens = tokens  # column ids per chunk (terms, then pairs)
         self._offsets = offsets
         self.vocab = vocab
+        self._pair_codes = pair_codes  # sorted; pair i is column len(vocab) + i
         self.config = config
         self._terms = sorted(vocab, key=vocab.__getitem__)
         # Plain array views of the (memory-mapped) score matrix: cheaper to slice per term.
@@ -109,40 +127,64 @@ class KeywordIndex:
         self._data = np.asarray(matrix.get("data", np.zeros(0, np.float32))).view(np.ndarray)
         self._indices = np.asarray(matrix.get("indices", np.zeros(0, np.int32))).view(np.ndarray)
         self._indptr = np.asarray(matrix.get("indptr", np.zeros(1, np.int64))).view(np.ndarray)
-        # Lucene IDF of every term, from its posting count (the same formula bm25s uses).
-        df = np.diff(self._indptr).astype(np.float64)
-        self._idf = np.log1p((len(chunk_ids) - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     # -- building -----------------------------------------------------------------------
     @classmethod
-    def build(cls, chunk_ids: Sequence[int], term_lists: Sequence[Sequence[str]], config: KeywordConfig) -> KeywordIndex:
+    def build(cls, chunk_ids: Sequence[int], term_lists: Iterable[Sequence[str]], config: KeywordConfig) -> KeywordIndex:
+        """An index of chunks given as terms; a term with a space in it is a pair ("special school").
+
+        ``term_lists`` may be a generator: each chunk's strings are turned into integer
+        arrays as they come, so the strings of the whole corpus are never held at once."""
         vocab: dict[str, int] = {}
-        ids = [[vocab.setdefault(term, len(vocab)) for term in terms] for terms in term_lists]
-        return cls._from_ids(np.asarray(chunk_ids, dtype=np.int64), ids, vocab, config)
+        rows = [_encode(terms, vocab) for terms in term_lists]
+        return cls._from_rows(np.asarray(chunk_ids, dtype=np.int64), rows, vocab, config)
 
     @classmethod
-    def _from_ids(cls, chunk_ids: np.ndarray, ids: list[list[int]], vocab: dict[str, int], config: KeywordConfig) -> KeywordIndex:
+    def _from_rows(cls, chunk_ids: np.ndarray, rows: list[tuple[np.ndarray, np.ndarray]], vocab: dict[str, int], config: KeywordConfig) -> KeywordIndex:
+        """Build from (term ids, pair codes) per chunk: pairs get the columns after the terms."""
         import bm25s
 
+        base = len(vocab)
+        pair_codes = np.unique(np.concatenate([codes for _, codes in rows] or [np.zeros(0, np.int64)]))
+        columns = [np.concatenate([terms, (base + np.searchsorted(pair_codes, codes)).astype(np.int32)]) for terms, codes in rows]
+        del rows
         model = bm25s.BM25(k1=config.k1, b=config.b, method=config.method)
-        if ids:
-            model.index((ids, dict(vocab)), show_progress=False)
-        lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
+        if columns:
+            # The low-level entry point: the vocabulary is ours (terms.json, pair_codes.npy),
+            # so bm25s need not hold a second copy of it.
+            model.scores = model.build_index_from_ids(list(range(base + len(pair_codes))), _AsLists(columns), show_progress=False)
+            model.vocab_dict = {}
+        lengths = np.fromiter((len(row) for row in columns), dtype=np.int64, count=len(columns))
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        tokens = np.fromiter((t for row in ids for t in row), dtype=np.int32, count=int(offsets[-1]))
-        return cls(model, chunk_ids, tokens, offsets, vocab, config)
+        tokens = np.concatenate(columns).astype(np.int32) if columns else np.zeros(0, np.int32)
+        return cls(model, chunk_ids, tokens, offsets, vocab, pair_codes, config)
 
-    def updated(self, remove_chunk_ids: Sequence[int], add_chunk_ids: Sequence[int], add_term_lists: Sequence[Sequence[str]]) -> KeywordIndex:
+    def updated(self, remove_chunk_ids: Sequence[int], add_chunk_ids: Sequence[int], add_term_lists: Iterable[Sequence[str]]) -> KeywordIndex:
         """A new index without some chunks and with others; the BM25 statistics are recomputed."""
         removed = set(int(c) for c in remove_chunk_ids)
         keep_rows = [r for r, c in enumerate(self.chunk_ids) if int(c) not in removed]
         vocab = dict(self.vocab)
-        ids = [self._tokens[self._offsets[r] : self._offsets[r + 1]].tolist() for r in keep_rows]
-        ids += [[vocab.setdefault(term, len(vocab)) for term in terms] for terms in add_term_lists]
+        base = len(self.vocab)
+        rows = []
+        for r in keep_rows:
+            columns = np.asarray(self._tokens[self._offsets[r] : self._offsets[r + 1]])
+            rows.append((columns[columns < base], np.asarray(self._pair_codes[columns[columns >= base] - base])))
+        rows += [_encode(terms, vocab) for terms in add_term_lists]
         chunk_ids = np.concatenate([self.chunk_ids[keep_rows], np.asarray(add_chunk_ids, dtype=np.int64)])
-        return KeywordIndex._from_ids(chunk_ids.astype(np.int64), ids, vocab, self.config)
+        return KeywordIndex._from_rows(chunk_ids.astype(np.int64), rows, vocab, self.config)
 
     # -- searching ----------------------------------------------------------------------
+    def _column(self, term: str) -> int | None:
+        if " " not in term:
+            return self.vocab.get(term)
+        first, _, second = term.partition(" ")
+        a, b = self.vocab.get(first), self.vocab.get(second)
+        if a is None or b is None or not len(self._pair_codes):
+            return None
+        code = (a << 32) | b
+        i = int(np.searchsorted(self._pair_codes, code))
+        return len(self.vocab) + i if i < len(self._pair_codes) and self._pair_codes[i] == code else None
+
     def scores(self, weighted_terms: dict[str, float]) -> np.ndarray:
         """BM25 score of every chunk row for terms with weights (1.0 for the user's own words)."""
         result = np.zeros(len(self.chunk_ids), dtype=np.float32)
@@ -150,7 +192,7 @@ class KeywordIndex:
             return result
         data, indices, indptr = self._data, self._indices, self._indptr
         for term, weight in weighted_terms.items():
-            column = self.vocab.get(term)
+            column = self._column(term)
             if column is None:
                 continue
             start, end = indptr[column], indptr[column + 1]
@@ -173,13 +215,14 @@ class KeywordIndex:
 
     def feedback_terms(self, chunk_ids: np.ndarray, count: int) -> list[str]:
         """The ``count`` terms that best characterise some chunks (summed tf x idf), for
-        pseudo-relevance feedback. Concept markers are left out: they are added by rule."""
+        pseudo-relevance feedback. Pairs and concept markers are left out: the markers
+        are added by rule."""
         rows = self.rows_for(chunk_ids)
         if not len(rows):
             return []
         tokens = np.concatenate([self._tokens[self._offsets[r] : self._offsets[r + 1]] for r in rows])
-        ids, tf = np.unique(tokens, return_counts=True)
-        weights = tf * self._idf[ids]
+        ids, tf = np.unique(tokens[tokens < len(self.vocab)], return_counts=True)
+        weights = tf * self._idfs(ids)
         ranked = ids[np.argsort(-weights, kind="stable")]
         return [term for term in (self._terms[i] for i in ranked) if not term.startswith("~")][:count]
 
@@ -196,8 +239,14 @@ class KeywordIndex:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term, for weighing words in highlights."""
-        column = self.vocab.get(term)
-        return 0.0 if column is None or not len(self.chunk_ids) else float(self._idf[column])
+        column = self._column(term)
+        return 0.0 if column is None or not len(self.chunk_ids) else float(self._idfs(np.asarray([column]))[0])
+
+    def _idfs(self, columns: np.ndarray) -> np.ndarray:
+        """Lucene IDF (the formula bm25s uses) from the columns' posting counts, computed
+        when asked: an array for every column would hold a million pair IDFs in memory."""
+        df = (self._indptr[columns + 1] - self._indptr[columns]).astype(np.float64)
+        return np.log1p((len(self.chunk_ids) - df + 0.5) / (df + 0.5))
 
     # -- persistence --------------------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -207,6 +256,7 @@ class KeywordIndex:
         np.save(folder / "chunk_ids.npy", self.chunk_ids, allow_pickle=False)
         np.save(folder / "tokens.npy", self._tokens, allow_pickle=False)
         np.save(folder / "offsets.npy", self._offsets, allow_pickle=False)
+        np.save(folder / "pair_codes.npy", self._pair_codes, allow_pickle=False)
         (folder / "terms.json").write_text(json.dumps(self._terms), encoding="utf-8")
         (folder / "config.json").write_text(json.dumps(self.config.to_dict()), encoding="utf-8")
 
@@ -214,15 +264,44 @@ class KeywordIndex:
     def load(cls, folder: Path) -> KeywordIndex:
         import bm25s
 
-        config = KeywordConfig(**json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        # Indexes saved before pairs existed have neither the setting nor the file.
+        config = KeywordConfig(**{"phrases": False, **json.loads((folder / "config.json").read_text(encoding="utf-8"))})
         chunk_ids = np.load(folder / "chunk_ids.npy", allow_pickle=False)
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
         vocab = {term: i for i, term in enumerate(terms)}
+        pairs_path = folder / "pair_codes.npy"
+        pair_codes = np.load(pairs_path, mmap_mode="r", allow_pickle=False) if pairs_path.exists() else np.zeros(0, np.int64)
         if len(chunk_ids):
             # Memory-mapped: the score matrix is paged in by the OS, not copied per process.
-            model = bm25s.BM25.load(str(folder / "bm25s"), mmap=True, allow_pickle=False)
+            model = bm25s.BM25.load(str(folder / "bm25s"), mmap=True, allow_pickle=False, load_vocab=False)
         else:
             model = bm25s.BM25(k1=config.k1, b=config.b, method=config.method)
         tokens = np.load(folder / "tokens.npy", mmap_mode="r", allow_pickle=False)
         offsets = np.load(folder / "offsets.npy", allow_pickle=False)
-        return cls(model, chunk_ids, tokens, offsets, vocab, config)
+        return cls(model, chunk_ids, tokens, offsets, vocab, pair_codes, config)
+
+
+def _encode(terms: Sequence[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Term ids (new terms added to ``vocab``) and pair codes of one chunk's terms."""
+    ids, codes = [], []
+    for term in terms:
+        if " " in term:
+            first, _, second = term.partition(" ")
+            codes.append((vocab.setdefault(first, len(vocab)) << 32) | vocab.setdefault(second, len(vocab)))
+        else:
+            ids.append(vocab.setdefault(term, len(vocab)))
+    return np.asarray(ids, dtype=np.int32), np.asarray(codes, dtype=np.int64)
+
+
+class _AsLists(Sequence):
+    """Rows of column ids shown to bm25s as the lists of ints it reads, one row at a time:
+    Python lists of every row at once would cost some 400 MB at 70,000 chunks."""
+
+    def __init__(self, rows: list[np.ndarray]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._rows[i].tolist()

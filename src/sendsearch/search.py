@@ -52,6 +52,10 @@ class SearchConfig:
     # a rare spelling does not outweigh the concept shared by all its spellings.
     literal_weight: float = 1.0
     expand_dense: bool = False
+    # Weight of the question's adjacent term pairs ("special school", "mental health") on
+    # an index built with KeywordConfig.phrases: a passage with the phrase scores above one
+    # with both words apart. Below 1 so that the words themselves still lead.
+    phrase_weight: float = 0.2
     # Show one passage for an answer given word for word to several questions; the
     # others are listed in Passage.same_answer_as.
     collapse_duplicates: bool = True
