@@ -293,8 +293,7 @@ def config_from_manifest(manifest: Manifest) -> IndexConfig:
     """The settings an existing index was built with, so updates match them."""
     return IndexConfig(
         chunking=ChunkingConfig(**manifest.chunking),
-        # Indexes built before phrase pairs existed record no setting for them.
-        keyword=KeywordConfig(**{"phrases": False, **manifest.keyword}),
+        keyword=KeywordConfig.from_dict(manifest.keyword),
         context=manifest.embedding.get("context", "mix"),
         context_weight=float(manifest.embedding.get("context_weight", 0.3)),
         hnsw_threshold=int(manifest.vectors.get("hnsw_threshold", HNSW_THRESHOLD)),

@@ -61,6 +61,12 @@ class KeywordConfig:
     def to_dict(self) -> dict[str, float | str]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, saved: dict) -> KeywordConfig:
+        """Settings as saved in a manifest or config.json. Indexes saved before phrase pairs
+        existed record no setting for them, and have none."""
+        return cls(**{"phrases": False, **saved})
+
 
 class Analyzer:
     """Text to BM25 terms: NFKC, lower case, £ amounts spelt out, stop words out, stemmed.
@@ -145,18 +151,19 @@ class KeywordIndex:
         import bm25s
 
         base = len(vocab)
-        pair_codes = np.unique(np.concatenate([codes for _, codes in rows] or [np.zeros(0, np.int64)]))
-        columns = [np.concatenate([terms, (base + np.searchsorted(pair_codes, codes)).astype(np.int32)]) for terms, codes in rows]
-        del rows
+        codes = np.concatenate([c for _, c in rows] or [np.zeros(0, np.int64)])
+        pair_codes = np.unique(codes)
+        pair_columns = np.split((base + np.searchsorted(pair_codes, codes)).astype(np.int32), np.cumsum([len(c) for _, c in rows[:-1]]))
+        lengths = np.fromiter((len(t) + len(c) for t, c in rows), dtype=np.int64, count=len(rows))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        tokens = np.concatenate([part for (t, _), p in zip(rows, pair_columns) for part in (t, p)] or [np.zeros(0, np.int32)])
         model = bm25s.BM25(k1=config.k1, b=config.b, method=config.method)
-        if columns:
+        if rows:
             # The low-level entry point: the vocabulary is ours (terms.json, pair_codes.npy),
             # so bm25s need not hold a second copy of it.
+            columns = np.split(tokens, offsets[1:-1])  # views: the ids are held once
             model.scores = model.build_index_from_ids(list(range(base + len(pair_codes))), _AsLists(columns), show_progress=False)
             model.vocab_dict = {}
-        lengths = np.fromiter((len(row) for row in columns), dtype=np.int64, count=len(columns))
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        tokens = np.concatenate(columns).astype(np.int32) if columns else np.zeros(0, np.int32)
         return cls(model, chunk_ids, tokens, offsets, vocab, pair_codes, config)
 
     def updated(self, remove_chunk_ids: Sequence[int], add_chunk_ids: Sequence[int], add_term_lists: Iterable[Sequence[str]]) -> KeywordIndex:
@@ -264,12 +271,11 @@ class KeywordIndex:
     def load(cls, folder: Path) -> KeywordIndex:
         import bm25s
 
-        # Indexes saved before pairs existed have neither the setting nor the file.
-        config = KeywordConfig(**{"phrases": False, **json.loads((folder / "config.json").read_text(encoding="utf-8"))})
+        config = KeywordConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
         chunk_ids = np.load(folder / "chunk_ids.npy", allow_pickle=False)
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
         vocab = {term: i for i, term in enumerate(terms)}
-        pairs_path = folder / "pair_codes.npy"
+        pairs_path = folder / "pair_codes.npy"  # absent from indexes saved before pairs
         pair_codes = np.load(pairs_path, mmap_mode="r", allow_pickle=False) if pairs_path.exists() else np.zeros(0, np.int64)
         if len(chunk_ids):
             # Memory-mapped: the score matrix is paged in by the OS, not copied per process.
@@ -295,7 +301,8 @@ def _encode(terms: Sequence[str], vocab: dict[str, int]) -> tuple[np.ndarray, np
 
 class _AsLists(Sequence):
     """Rows of column ids shown to bm25s as the lists of ints it reads, one row at a time:
-    Python lists of every row at once would cost some 400 MB at 70,000 chunks."""
+    lists of every row at once would hold a Python int per token (11 million at the full
+    corpus's 70,000 chunks)."""
 
     def __init__(self, rows: list[np.ndarray]) -> None:
         self._rows = rows
