@@ -151,19 +151,18 @@ class KeywordIndex:
         import bm25s
 
         base = len(vocab)
-        codes = np.concatenate([c for _, c in rows] or [np.zeros(0, np.int64)])
-        pair_codes = np.unique(codes)
-        pair_columns = np.split((base + np.searchsorted(pair_codes, codes)).astype(np.int32), np.cumsum([len(c) for _, c in rows[:-1]]))
-        lengths = np.fromiter((len(t) + len(c) for t, c in rows), dtype=np.int64, count=len(rows))
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        tokens = np.concatenate([part for (t, _), p in zip(rows, pair_columns) for part in (t, p)] or [np.zeros(0, np.int32)])
+        pair_codes = np.unique(np.concatenate([codes for _, codes in rows] or [np.zeros(0, np.int64)]))
+        columns = [np.concatenate([terms, (base + np.searchsorted(pair_codes, codes)).astype(np.int32)]) for terms, codes in rows]
         model = bm25s.BM25(k1=config.k1, b=config.b, method=config.method)
-        if rows:
+        if columns:
             # The low-level entry point: the vocabulary is ours (terms.json, pair_codes.npy),
             # so bm25s need not hold a second copy of it.
-            columns = np.split(tokens, offsets[1:-1])  # views: the ids are held once
             model.scores = model.build_index_from_ids(list(range(base + len(pair_codes))), _AsLists(columns), show_progress=False)
             model.vocab_dict = {}
+        lengths = np.fromiter((len(row) for row in columns), dtype=np.int64, count=len(columns))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        # Made after bm25s has finished with its own arrays, so the two do not add up.
+        tokens = np.concatenate(columns) if columns else np.zeros(0, np.int32)
         return cls(model, chunk_ids, tokens, offsets, vocab, pair_codes, config)
 
     def updated(self, remove_chunk_ids: Sequence[int], add_chunk_ids: Sequence[int], add_term_lists: Iterable[Sequence[str]]) -> KeywordIndex:
