@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_PIP_ARGS ?=
 PIP = $(VENV)/bin/python -m pip
 
-.PHONY: run test setup test-all clean-index
+.PHONY: run test check lint setup clean-index
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,18 @@ setup: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(VENV)/bin/python app.py
 
+# The whole suite: real model, real browser, real data where ../shared is present.
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest
+
+# For development, in seconds: lint, types and the tests that need neither the model nor a browser.
+check: lint
+	$(VENV)/bin/python -m pytest -m "not slow and not browser" -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 clean-index:
 	rm -rf index

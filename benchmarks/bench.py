@@ -41,9 +41,12 @@ ALL = DATA / "commons-written-answers.jsonl.gz"
 
 # -- questions ------------------------------------------------------------------------------
 
+
 def questions() -> list[str]:
     """24 dev questions and 240 questions from SEND written questions, formula removed."""
-    found = [json.loads(line)["query"] for line in (EVAL / "dev-queries.jsonl").read_text().splitlines() if line.strip()]
+    found = [
+        json.loads(line)["query"] for line in (EVAL / "dev-queries.jsonl").read_text().splitlines() if line.strip()
+    ]
     for line in (DATA / "send-written-answers.jsonl").read_text().splitlines():
         text = json.loads(line)["questionText"]
         text = re.sub(r"^To ask the .*?,\s*", "", text).split(";")[0].strip()
@@ -74,23 +77,35 @@ def rss_mb() -> float:
 
 # -- child steps (each run as `bench.py _step ...`) -------------------------------------------
 
+
 def step_build(corpus: str, index: str) -> dict:
-    from sendsearch.builder import build_index
+    from sendsearch import Index
     from sendsearch.embedding import load_embedder
 
     embedder = load_embedder()
     started = time.perf_counter()
-    report = build_index([corpus], Path(index), embedder)
+    _, report = Index.build([corpus], index, embedder=embedder)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "documents": report.documents, "chunks": report.chunks, "embedded": report.embedded,
-            "reused": report.reused, "chunks_per_s": report.chunks / seconds, "backend": embedder.backend, "precision": embedder.precision}
+    return {
+        "seconds": seconds,
+        "documents": report.documents,
+        "chunks": report.chunks,
+        "embedded": report.embedded,
+        "reused": report.reused,
+        "chunks_per_s": report.chunks / seconds,
+        "backend": embedder.backend,
+        "precision": embedder.precision,
+    }
 
 
 def _chunk_texts(index: str) -> list[str]:
     from sendsearch.index import Index
 
-    snapshot = Index.open(index)._current()
-    rows = snapshot.store.db.execute("SELECT substr(d.text, c.start + 1, c.end - c.start) FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id")
+    snapshot = Index.open(index).snapshot()
+    rows = snapshot.store.db.execute(
+        "SELECT substr(d.text, c.start + 1, c.end - c.start) "
+        "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
+    )
     return [row[0] for row in rows]
 
 
@@ -113,15 +128,20 @@ def step_baseline(index: str) -> dict:
         flat.search(model.encode([q]), 10)
     end_to_end, search_only = [], []
     encoded = model.encode(asked)
-    for q, vector in zip(asked, encoded):
+    for q, vector in zip(asked, encoded, strict=False):
         began = time.perf_counter()
         flat.search(model.encode([q]), 10)
         end_to_end.append(time.perf_counter() - began)
         began = time.perf_counter()
         flat.search(vector.reshape(1, -1), 10)
         search_only.append(time.perf_counter() - began)
-    return {"seconds": seconds, "chunks": len(texts), "chunks_per_s": len(texts) / seconds,
-            "query_end_to_end": percentiles(end_to_end), "query_search_only": percentiles(search_only)}
+    return {
+        "seconds": seconds,
+        "chunks": len(texts),
+        "chunks_per_s": len(texts) / seconds,
+        "query_end_to_end": percentiles(end_to_end),
+        "query_search_only": percentiles(search_only),
+    }
 
 
 def step_serve(index: str) -> dict:
@@ -131,8 +151,7 @@ def step_serve(index: str) -> dict:
     embedder = load_embedder()
     embedder.encode(["warm up"])
     before = rss_mb()
-    opened = Index.open(index)
-    opened._embedder = embedder
+    opened = Index.open(index, embedder=embedder)
     asked = questions()
     for q in asked[:20]:
         opened.search(q, 10)
@@ -141,10 +160,21 @@ def step_serve(index: str) -> dict:
         began = time.perf_counter()
         opened.search(q, 10)
         end_to_end.append(time.perf_counter() - began)
-    from sendsearch.search import clean_query
+    from sendsearch.analysis import clean_query
 
-    vectors = {clean_query(q): embedder.encode([clean_query(q)]) for q in asked}
-    opened._encode_query = vectors.__getitem__  # the model's time left out
+    class Precomputed:
+        """The same model's vectors, computed before timing: the model's time left out."""
+
+        name, dimension, max_tokens = embedder.name, embedder.dimension, embedder.max_tokens
+
+        def __init__(self, vectors: dict) -> None:
+            self.vectors = vectors
+
+        def encode(self, texts, *, batch_size=32):
+            return self.vectors[texts[0]]
+
+    precomputed = Precomputed({clean_query(q): embedder.encode([clean_query(q)]) for q in asked})
+    opened = Index.open(index, embedder=precomputed)
     search_only = []
     for q in asked:
         began = time.perf_counter()
@@ -154,27 +184,48 @@ def step_serve(index: str) -> dict:
     manifest = opened.manifest
     generation = Path(index) / manifest.generation
     size = sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
-    return {"query_end_to_end": percentiles(end_to_end), "query_search_only": percentiles(search_only),
-            "rss_model_mb": before, "rss_serving_mb": after, "chunks": manifest.chunks, "vectors": manifest.vectors["kind"],
-            "serving_mb_per_1k_chunks": (after - before) / manifest.chunks * 1000,
-            "disk_mb": size / 1e6, "disk_mb_per_1k_chunks": size / 1e6 / manifest.chunks * 1000}
+    return {
+        "query_end_to_end": percentiles(end_to_end),
+        "query_search_only": percentiles(search_only),
+        "rss_model_mb": before,
+        "rss_serving_mb": after,
+        "chunks": manifest.chunks,
+        "vectors": manifest.vectors["kind"],
+        "serving_mb_per_1k_chunks": (after - before) / manifest.chunks * 1000,
+        "disk_mb": size / 1e6,
+        "disk_mb_per_1k_chunks": size / 1e6 / manifest.chunks * 1000,
+    }
 
 
 def step_update(index: str, records: str) -> dict:
-    from sendsearch.builder import update_index
+    from sendsearch import Index
     from sendsearch.embedding import load_embedder
 
-    embedder = load_embedder()
+    opened = Index.open(index, embedder=load_embedder())
     lines = Path(records).read_text().splitlines()
     new, changed = Path(records).with_name("new.jsonl"), Path(records).with_name("changed.jsonl")
     new.write_text("\n".join(lines[:100]))
     changed.write_text("\n".join(lines[100:200]))
     timings = {}
-    for name, kwargs in (("add_100", {"add": [new]}), ("replace_100", {"add": [changed]}), ("delete_100", {"remove": [json.loads(l)["id"] for l in lines[:100]]})):
+    for name, kwargs in (
+        ("add_100", {"add": [new]}),
+        ("replace_100", {"add": [changed]}),
+        ("delete_100", {"remove": [json.loads(line)["id"] for line in lines[:100]]}),
+    ):
         began = time.perf_counter()
-        report = update_index(Path(index), embedder, **{k: [str(x) for x in v] for k, v in kwargs.items()})
-        timings[name] = {"seconds": time.perf_counter() - began, "added": report.added, "replaced": report.replaced,
-                         "removed": report.removed, "embedded": report.embedded, "documents": report.documents}
+        report = (
+            opened.add([str(x) for x in kwargs["add"]])
+            if "add" in kwargs
+            else opened.remove([str(x) for x in kwargs["remove"]])
+        )
+        timings[name] = {
+            "seconds": time.perf_counter() - began,
+            "added": report.added,
+            "replaced": report.replaced,
+            "removed": report.removed,
+            "embedded": report.embedded,
+            "documents": report.documents,
+        }
     return timings
 
 
@@ -193,6 +244,7 @@ def run_step(name: str, *args: str) -> dict:
 
 
 # -- driver -----------------------------------------------------------------------------------
+
 
 def _edited(record: dict, note: str) -> dict:
     """The record with `note` at the end of every paragraph, so no chunk text is cached."""
@@ -220,9 +272,15 @@ def subset(n: int | None, folder: Path, stamp: str = "") -> tuple[Path, Path]:
 
 def machine() -> dict:
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), platform.processor())
-    flags = next((l for l in lscpu.splitlines() if l.startswith("Flags")), "")
-    return {"cpu": model, "cores": os.cpu_count(), "avx512_bf16": "avx512_bf16" in flags, "python": platform.python_version()}
+    rows = lscpu.splitlines()
+    model = next((row.split(":", 1)[1].strip() for row in rows if row.startswith("Model name")), platform.processor())
+    flags = next((row for row in rows if row.startswith("Flags")), "")
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "avx512_bf16": "avx512_bf16" in flags,
+        "python": platform.python_version(),
+    }
 
 
 def main() -> None:
@@ -235,8 +293,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,all")
     parser.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "work")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench.json")
-    parser.add_argument("--only", nargs=2, metavar=("STEP", "SIZE"),
-                        help="rerun one step of an earlier run at SIZE: build (a fresh index; the ratio uses that run's baseline), serve or update, e.g. --only serve all")
+    parser.add_argument(
+        "--only",
+        nargs=2,
+        metavar=("STEP", "SIZE"),
+        help="rerun one step of an earlier run at SIZE: build (a fresh index; the ratio uses that run's baseline), "
+        "serve or update, e.g. --only serve all",
+    )
     args = parser.parse_args()
     import shutil
 
@@ -251,7 +314,11 @@ def main() -> None:
             rerun = run_step("build", str(folder / f"corpus-{size}.jsonl"), str(index))
             entry["throughput_ratio"] = rerun["chunks_per_s"] / entry["baseline"]["chunks_per_s"]
         elif step == "update":  # fresh edits, so nothing of the last run is cached
-            rerun = run_step("update", str(index), str(subset(None if size == "all" else int(size), folder, stamp=f" {time.time():.0f}")[1]))
+            rerun = run_step(
+                "update",
+                str(index),
+                str(subset(None if size == "all" else int(size), folder, stamp=f" {time.time():.0f}")[1]),
+            )
         elif step == "serve":
             rerun = run_step("serve", str(index))
         else:

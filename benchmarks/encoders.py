@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench import _chunk_texts, machine, questions
+
 from sendsearch.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
 
 
@@ -41,9 +41,16 @@ def main() -> None:
             latencies.append(time.perf_counter() - began)
         reference = vectors if reference is None else reference
         cosine = np.sum(vectors * reference, axis=1)
-        rows.append({"backend": backend, "precision": precision, "texts_per_s": len(texts) / seconds,
-                     "question_ms_p50": float(np.median(latencies) * 1000),
-                     "cosine_mean": float(cosine.mean()), "cosine_min": float(cosine.min())})
+        rows.append(
+            {
+                "backend": backend,
+                "precision": precision,
+                "texts_per_s": len(texts) / seconds,
+                "question_ms_p50": float(np.median(latencies) * 1000),
+                "cosine_mean": float(cosine.mean()),
+                "cosine_min": float(cosine.min()),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     print(json.dumps({"machine": machine(), "texts": len(texts), "rows": rows}))
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-
 from bench import questions
+
 from sendsearch.embedding import load_embedder
 from sendsearch.index import Index
 
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     args = parser.parse_args()
     index = Index.open(args.index)
-    vectors = index._current().vectors
+    vectors = index.snapshot().vectors
     assert vectors.kind == "hnsw", f"the index is {vectors.kind}, not hnsw"
     ids = vectors.ids()
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.dimension))
@@ -40,7 +40,7 @@ def main() -> None:
             began = time.perf_counter()
             found = np.vstack([vectors.search(q, k)[1] for q in queries])
             ms = (time.perf_counter() - began) / len(queries) * 1000
-            recall = np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found)])
+            recall = np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found, strict=False)])
             print(f"recall@{k} efSearch {ef}: {recall:.4f}  ({ms:.2f} ms per search)")
     began = time.perf_counter()
     for q in queries:

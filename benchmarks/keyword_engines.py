@@ -19,20 +19,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench import questions
+
+from sendsearch.analysis import Analyzer
 from sendsearch.index import Index
-from sendsearch.keyword import Analyzer
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, required=True)
     args = parser.parse_args()
-    snapshot = Index.open(args.index)._current()
+    snapshot = Index.open(args.index).snapshot()
     rows = snapshot.store.db.execute(
-        "SELECT c.chunk_id, coalesce(d.title, '') || ' ' || coalesce(d.question, '') || ' ' || substr(d.text, c.start + 1, c.end - c.start) "
-        "FROM chunks c JOIN documents d USING (doc_id)").fetchall()
+        "SELECT c.chunk_id, coalesce(d.title, '') || ' ' || coalesce(d.question, '') || ' ' || "
+        "substr(d.text, c.start + 1, c.end - c.start) "
+        "FROM chunks c JOIN documents d USING (doc_id)"
+    ).fetchall()
     asked = questions()
     with tempfile.TemporaryDirectory() as folder:
         db = sqlite3.connect(Path(folder) / "fts.sqlite")
@@ -46,18 +48,23 @@ def main() -> None:
             words = [w for w in re.findall(r"[A-Za-z0-9]+", q) if len(w) > 2]
             match = " OR ".join(f'"{w}"' for w in words)
             began = time.perf_counter()
-            db.execute("SELECT rowid, bm25(chunks) FROM chunks WHERE chunks MATCH ? ORDER BY bm25(chunks) LIMIT 100", (match,)).fetchall()
+            db.execute(
+                "SELECT rowid, bm25(chunks) FROM chunks WHERE chunks MATCH ? ORDER BY bm25(chunks) LIMIT 100", (match,)
+            ).fetchall()
             fts_times.append(time.perf_counter() - began)
     analyzer = Analyzer()
     bm25s_times = []
     for q in asked:
-        terms = {t: 1.0 for t in analyzer.terms(q)}
+        terms = dict.fromkeys(analyzer.terms(q), 1.0)
         began = time.perf_counter()
-        snapshot.keyword.search(terms, 100)
+        snapshot.keyword.search(terms, {}, 100)
         bm25s_times.append(time.perf_counter() - began)
     for name, times in (("FTS5", fts_times), ("bm25s", bm25s_times)):
         ms = np.array(times) * 1000
-        print(f"{name}: p50 {np.percentile(ms, 50):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms per question ({len(ms)} questions)")
+        print(
+            f"{name}: p50 {np.percentile(ms, 50):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms per question "
+            f"({len(ms)} questions)"
+        )
 
 
 if __name__ == "__main__":

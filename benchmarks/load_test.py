@@ -10,6 +10,7 @@ latency (seconds, client side, including queueing) and any errors or wrong answe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import threading
 import time
@@ -51,10 +52,9 @@ def run_load(url: str, clients: int = 20, rounds: int = 10) -> LoadResult:
             with lock:
                 result.errors.append(f"client {number}: {error}")
             client = None
-        try:
+        # A client that failed to connect breaks the barrier; the rest start anyway.
+        with contextlib.suppress(threading.BrokenBarrierError):
             start.wait(timeout=300)
-        except threading.BrokenBarrierError:
-            pass  # a client failed to connect; the rest start anyway
         if client is None:
             return
         for r in range(rounds):
@@ -91,8 +91,10 @@ def main() -> None:
     wall = time.perf_counter() - began
     print(f"{len(result.latencies)} replies, {len(result.errors)} errors, {len(result.wrong)} wrong, in {wall:.1f} s")
     if result.latencies:
-        print(f"latency p50 {result.percentile(0.5):.3f} s, p95 {result.percentile(0.95):.3f} s, "
-              f"mean {statistics.mean(result.latencies):.3f} s, max {max(result.latencies):.3f} s")
+        print(
+            f"latency p50 {result.percentile(0.5):.3f} s, p95 {result.percentile(0.95):.3f} s, "
+            f"mean {statistics.mean(result.latencies):.3f} s, max {max(result.latencies):.3f} s"
+        )
     for line in (result.errors + result.wrong)[:10]:
         print("  ", line)
 

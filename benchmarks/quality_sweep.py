@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sendsearch import Index
+from sendsearch import Index, SearchConfig
 from sendsearch.evaluation import DEPTH, evaluate, load_facts, load_qrels, load_queries
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -38,11 +38,17 @@ def build_variant(folder: Path, variant: dict, cache_from: Path | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--index", action="append", type=Path, required=True)
-    parser.add_argument("--settings", action="append", default=[], help='JSON overrides, e.g. \'{"rrf_k": 20}\'')
+    parser.add_argument("--settings", action="append", default=[], help="JSON overrides, e.g. '{\"rrf_k\": 20}'")
     parser.add_argument("--modes", default="bm25,dense,hybrid")
     parser.add_argument("--per-query", action="store_true")
-    parser.add_argument("--build", type=Path, metavar="DIR", help="first build the evaluation corpus into DIR with --variant settings")
-    parser.add_argument("--variant", default="{}", help='IndexConfig settings as JSON, e.g. \'{"context": "prefix", "chunking": {"max_tokens": 128}}\'')
+    parser.add_argument(
+        "--build", type=Path, metavar="DIR", help="first build the evaluation corpus into DIR with --variant settings"
+    )
+    parser.add_argument(
+        "--variant",
+        default="{}",
+        help='IndexConfig settings as JSON, e.g. \'{"context": "prefix", "chunking": {"max_tokens": 128}}\'',
+    )
     parser.add_argument("--cache-from", type=Path, help="reuse the embedding cache of this index folder (symlinked)")
     args = parser.parse_args()
     if args.build:
@@ -56,10 +62,19 @@ def main() -> None:
         index = Index.open(folder)
         for overrides in settings:
             modes = args.modes.split(",")
-            report = evaluate(lambda q, m: index.search(q, DEPTH, mode=m, **overrides), queries, qrels, modes=modes, facts=facts)
+            config = SearchConfig(**overrides)
+            report = evaluate(
+                lambda q, m, index=index, config=config: index.search(q, DEPTH, mode=m, config=config),
+                queries,
+                qrels,
+                modes=modes,
+                facts=facts,
+            )
             for mode, s in report.modes.items():
                 f = sum(report.facts["found"].values()) if mode == "hybrid" else ""
-                print(f"{folder.name:<22}{json.dumps(overrides):<48}{mode:<8}{s['ndcg@10']:>9.3f}{s['recall@10']:>7.3f}{s['recall@20']:>7.3f}{s['mrr@10']:>8.3f}{f!s:>6}")
+                print(
+                    f"{folder.name:<22}{json.dumps(overrides):<48}{mode:<8}{s['ndcg@10']:>9.3f}{s['recall@10']:>7.3f}{s['recall@20']:>7.3f}{s['mrr@10']:>8.3f}{f!s:>6}"
+                )
                 if args.per_query:
                     print("   ", " ".join(f"{q}:{v['ndcg@10']:.2f}" for q, v in report.per_query[mode].items()))
 

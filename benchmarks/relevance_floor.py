@@ -53,8 +53,11 @@ def main() -> None:
         print(f"{name:<28}{len(v):>5}{v.min():>8.3f}{np.percentile(v, 5):>8.3f}{np.median(v):>8.3f}{v.max():>8.3f}")
     relevant = np.array(by_grade["2"] + by_grade["1"])
     for floor in (0.2, 0.25, 0.3, 0.35, 0.4):
-        print(f"floor {floor:.2f}: keeps {np.mean(relevant >= floor):.1%} of relevant passages, "
-              f"{np.mean(np.array(by_grade['0']) >= floor):.1%} of grade-0 ones; off-topic questions with any passage: {sum(o >= floor for o in off)}/{len(off)}")
+        print(
+            f"floor {floor:.2f}: keeps {np.mean(relevant >= floor):.1%} of relevant passages, "
+            f"{np.mean(np.array(by_grade['0']) >= floor):.1%} of grade-0 ones; "
+            f"off-topic questions with any passage: {sum(o >= floor for o in off)}/{len(off)}"
+        )
 
 
 if __name__ == "__main__":

@@ -61,13 +61,15 @@ def fake_embedder() -> FakeEmbedder:
 
 
 @pytest.fixture
-def use_fake_embedder(monkeypatch: pytest.MonkeyPatch, fake_embedder: FakeEmbedder) -> FakeEmbedder:
-    """Make every model load in the library (CLI included) return the fake embedder."""
-    from sendsearch import embedding
+def use_fake_embedder(monkeypatch: pytest.MonkeyPatch, fake_embedder: FakeEmbedder) -> Iterator[FakeEmbedder]:
+    """Register the fake embedder under its name and make it the configured model, so every
+    command (the CLI included) builds and searches with it, through the public hook."""
+    from sendsearch import register_embedder, unregister_embedder
 
-    monkeypatch.setattr(embedding, "_load_embedder", lambda model, precision, backend: fake_embedder)
-    monkeypatch.delenv("SENDSEARCH_MODEL", raising=False)
-    return fake_embedder
+    register_embedder(fake_embedder.name, lambda: fake_embedder)
+    monkeypatch.setenv("SENDSEARCH_MODEL", fake_embedder.name)
+    yield fake_embedder
+    unregister_embedder(fake_embedder.name)
 
 
 @pytest.fixture
@@ -96,11 +98,13 @@ def real_embedder():
 
 
 @pytest.fixture(scope="session")
-def eval_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator:
+def eval_index(tmp_path_factory: pytest.TempPathFactory, real_embedder):
     """The evaluation corpus (seeds + 721 SEND written answers) indexed with the real model."""
     if not SEND_ANSWERS.exists():
         pytest.skip("../shared/data is not present on this machine")
     from sendsearch import Index
 
-    index, report = Index.build([SHARED / "seeds", SEND_ANSWERS], tmp_path_factory.mktemp("eval") / "index", embedder=real_embedder)
-    yield index
+    index, _report = Index.build(
+        [SHARED / "seeds", SEND_ANSWERS], tmp_path_factory.mktemp("eval") / "index", embedder=real_embedder
+    )
+    return index

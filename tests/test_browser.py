@@ -23,8 +23,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "test-admin-password"
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 pytestmark = [
@@ -60,28 +66,29 @@ def server(tmp_path_factory, real_embedder):
     Index.build([corpus], folder / "index", embedder=real_embedder)
     port = _free_port()
     env = {**os.environ, "SENDSEARCH_ADMIN_PASSWORD": PASSWORD, "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = open(folder / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sendsearch.cli", "serve", "--index", str(folder / "index"), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if process.poll() is not None:
-            pytest.fail("server exited: " + (folder / "server.log").read_text())
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("server did not start: " + (folder / "server.log").read_text())
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    with open(folder / "server.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sendsearch.cli", "serve", "--index", str(folder / "index"), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            if process.poll() is not None:
+                pytest.fail("server exited: " + (folder / "server.log").read_text())
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            process.kill()
+            pytest.fail("server did not start: " + (folder / "server.log").read_text())
+        yield url
+        process.terminate()
+        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +122,9 @@ def ask(page, question: str) -> str:
     before = page.locator("#chat [data-testid='bot']").count()
     page.fill("#question textarea", question)
     page.click("#ask")
-    page.wait_for_function(f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before}", timeout=90_000)
+    page.wait_for_function(
+        f"document.querySelectorAll(\"#chat [data-testid='bot']\").length > {before}", timeout=90_000
+    )
     page.wait_for_timeout(300)
     return page.locator("#chat [data-testid='bot']").nth(before).inner_text()
 
@@ -133,12 +142,15 @@ def test_page_loads_with_status_and_examples(page):
 
 def test_a_seed_question_gets_a_numbered_cited_reply(page):
     reply = ask(page, "How much does Stockport spend on SEND?")
-    assert reply.startswith("Found") and "[1] Have your say on the aspects of SEND services in Stockport" in reply
-    assert "001_96ab44ec7aed3ea8.txt" in reply and "£32m" in reply
+    assert reply.startswith("Found")
+    assert "[1] Have your say on the aspects of SEND services in Stockport" in reply
+    assert "001_96ab44ec7aed3ea8.txt" in reply
+    assert "£32m" in reply
     first = page.locator("#chat [data-testid='bot'] mark").first.inner_text()
     assert "£32m" in first  # the best-matching sentence is highlighted
     assert page.locator("#chat [data-testid='bot'] strong", has_text="£32m").count() >= 1
-    assert sources(page)[0].startswith("[1] Have your say") and "001_96ab44ec7aed3ea8.txt" in sources(page)[0]
+    assert sources(page)[0].startswith("[1] Have your say")
+    assert "001_96ab44ec7aed3ea8.txt" in sources(page)[0]
     page.locator("#chat summary").first.click()
     assert page.locator("#chat details[open]").count() == 1
     shot(page, "02-answer")
@@ -168,7 +180,8 @@ def test_a_filter_changes_the_results(page):
     reply = ask(page, "Stockport SEND provision")
     assert "Filters: web pages." in reply
     filtered = sources(page)
-    assert filtered and all("answered by" not in line for line in filtered)
+    assert filtered
+    assert all("answered by" not in line for line in filtered)
     assert filtered != unfiltered
     shot(page, "04-filtered")
 
@@ -183,19 +196,25 @@ def test_hostile_page_stays_inert_and_shows_as_text(page):
     reply = ask(page, "Hostile transport test page about SEND school transport")
     assert "Hostile test page about SEND transport" in reply
     chat = page.locator("#chat")
-    assert "<script>" in reply and "onerror" in reply  # shown as text
+    assert "<script>" in reply
+    assert "onerror" in reply
     chat.get_by_text("javascript link").first.click()  # where the link would have been
     assert chat.locator("script").count() == 0
-    assert chat.locator("img[src='x']").count() == 0 and chat.locator("iframe").count() == 0
+    assert chat.locator("img[src='x']").count() == 0
+    assert chat.locator("iframe").count() == 0
     assert chat.locator("a[href^='javascript']").count() == 0
     page.wait_for_timeout(500)
-    assert page.evaluate("window.__xss") is None and page.dialogs == []
+    assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
     shot(page, "05-hostile")
 
 
 def test_an_upload_with_the_password_is_searchable_at_once(page, tmp_path):
     upload = tmp_path / "portage-trafford.txt"
-    upload.write_text("Portage in Trafford\n\nTrafford runs a Portage home visiting service for pre-school children with SEND.", encoding="utf-8")
+    upload.write_text(
+        "Portage in Trafford\n\nTrafford runs a Portage home visiting service for pre-school children with SEND.",
+        encoding="utf-8",
+    )
     page.get_by_role("tab", name="Add answers").click()
     page.set_input_files("#upload-files input[type=file]", str(upload))
     page.fill("#upload-password input", PASSWORD)
@@ -214,10 +233,12 @@ def test_the_search_api_answers_through_gradio_client(server):
 
     client = Client(server, verbose=False)
     passages = client.predict("How much does Stockport spend on SEND?", 3, "", "", "", "", api_name="/search")
-    assert len(passages) == 3 and passages[0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
+    assert len(passages) == 3
+    assert passages[0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
     assert {"text", "citation", "source", "date_answered", "answered_by"} <= passages[0].keys()
     filtered = client.predict("Stockport SEND", 5, "", "", "", "web_page", api_name="/search")
-    assert filtered and all(p["kind"] == "web_page" for p in filtered)
+    assert filtered
+    assert all(p["kind"] == "web_page" for p in filtered)
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="empty"):
@@ -228,6 +249,10 @@ def test_twenty_concurrent_clients_all_get_correct_answers(server):
     from benchmarks.load_test import run_load
 
     result = run_load(server, clients=20, rounds=10)
-    print(f"\nload: {len(result.latencies)} replies, p50 {result.percentile(0.5):.3f} s, p95 {result.percentile(0.95):.3f} s")
-    assert result.errors == [] and result.wrong == []
+    print(
+        f"\nload: {len(result.latencies)} replies, "
+        f"p50 {result.percentile(0.5):.3f} s, p95 {result.percentile(0.95):.3f} s"
+    )
+    assert result.errors == []
+    assert result.wrong == []
     assert len(result.latencies) == 200

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from sendsearch.chunking import ChunkingConfig, chunk_document, chunk_documents
@@ -18,11 +20,14 @@ def make(text: str) -> Document:
 
 def test_chunk_offsets_cut_exactly_the_chunk_text_from_every_seed():
     documents = list(read_paths([CORPUS]))
-    for document, chunks in zip(documents, chunk_documents(documents, words, ChunkingConfig(max_tokens=60, overlap_tokens=15))):
+    for document, chunks in zip(
+        documents, chunk_documents(documents, words, ChunkingConfig(max_tokens=60, overlap_tokens=15)), strict=False
+    ):
         assert chunks, document.doc_id
         for ordinal, chunk in enumerate(chunks):
             assert chunk.text == document.text[chunk.start : chunk.end]
-            assert chunk.ordinal == ordinal and chunk.doc_id == document.doc_id
+            assert chunk.ordinal == ordinal
+            assert chunk.doc_id == document.doc_id
 
 
 def test_chunks_respect_the_limit_cover_every_sentence_and_overlap():
@@ -35,7 +40,7 @@ def test_chunks_respect_the_limit_cover_every_sentence_and_overlap():
     for chunk in chunks:
         covered |= {text[s:e] for s, e in sentence_spans(text, chunk.start, chunk.end)}
     assert covered == set(sentences)
-    overlaps = [b.start < a.end for a, b in zip(chunks, chunks[1:])]
+    overlaps = [b.start < a.end for a, b in itertools.pairwise(chunks)]
     assert sum(overlaps) >= len(chunks) // 2  # sentences are shared across most boundaries
 
 
@@ -61,7 +66,7 @@ def test_huge_sentences_next_to_overlap_still_make_progress():
 
 
 def test_config_is_validated():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least 16"):
         ChunkingConfig(max_tokens=8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="overlap_tokens"):
         ChunkingConfig(max_tokens=100, overlap_tokens=60)

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from sendsearch.cli import main
+from sendsearch.manifest import FORMAT_VERSION
 
 
 @pytest.fixture
@@ -23,13 +24,27 @@ def run(use_fake_embedder, tmp_path, monkeypatch):
 def test_build_then_search_json(run, corpus_copy, tmp_path):
     result = run("build", str(corpus_copy), "--index", "ix", "--quiet")
     assert result.exit_code == 0, result.output
-    assert "Indexed 5 documents" in result.output and "Embedded" in result.output
+    assert "Indexed 5 documents" in result.output
+    assert "Embedded" in result.output
     result = run("search", "How much does Stockport spend on SEND?", "--index", "ix", "--json", "-k", "3")
     assert result.exit_code == 0
     passages = json.loads(result.output)
     assert len(passages) == 3
     assert passages[0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"  # the real-model test checks "£32m"
-    for field in ("doc_id", "text", "score", "title", "source", "date_answered", "answered_by", "department", "highlights", "citation", "start", "end"):
+    for field in (
+        "doc_id",
+        "text",
+        "score",
+        "title",
+        "source",
+        "date_answered",
+        "answered_by",
+        "department",
+        "highlights",
+        "citation",
+        "start",
+        "end",
+    ):
         assert field in passages[0]
 
 
@@ -38,7 +53,8 @@ def test_build_defaults_to_corpus_and_index(run, corpus_copy, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "index" / "manifest.json").exists()
     result = run("search", "Stockport consultation")
-    assert result.exit_code == 0 and "1. Have your say" in result.output
+    assert result.exit_code == 0
+    assert "1. Have your say" in result.output
 
 
 def test_build_reports_skipped_files(run, corpus_copy):
@@ -56,27 +72,38 @@ def test_add_remove_and_info(run, corpus_copy, tmp_path):
     page = tmp_path / "extra.html"
     page.write_text("<h1>Short breaks</h1><p>Short breaks for disabled children in Stockport.</p>", encoding="utf-8")
     result = run("add", str(page), "--index", "ix", "-q")
-    assert result.exit_code == 0 and "1 added, 0 replaced, 0 unchanged" in result.output
+    assert result.exit_code == 0
+    assert "1 added, 0 replaced, 0 unchanged" in result.output
     result = run("remove", "extra.html", "--index", "ix")
     assert "1 removed" in result.output
     result = run("info", "--index", "ix")
-    assert "Documents:    5" in result.output and "fake-hash-64" in result.output
+    assert "Documents:    5" in result.output
+    assert "fake-hash-64" in result.output
     details = json.loads(run("info", "--index", "ix", "--json").output)
-    assert details["documents"] == 5 and details["format_version"] == 1
+    assert details["documents"] == 5
+    assert details["format_version"] == FORMAT_VERSION
+    assert dict(details["kinds"]) == {"written_answer": 4, "web_page": 1}
+    assert "Department for Education" in result.output  # departments are listed with their counts
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         (["search", "SEND", "--index", "missing"], "no index at missing"),
         (["search", "   ", "--index", "ix"], "the query is empty"),
         (["search", "SEND", "--index", "ix", "--from", "yesterday"], "must be a date"),
-        (["build", "nothing-here", "--index", "ix2", "-q"], "nothing to index"),
-        (["add", "nothing-here", "--index", "ix", "-q"], "nothing to add"),
+        (
+            ["build", "nothing-here", "--index", "ix2", "-q"],
+            "no such file or folder: nothing-here; nothing was changed",
+        ),
+        (["add", "nothing-here", "--index", "ix", "-q"], "no such file or folder: nothing-here; nothing was changed"),
+        (["add", "empty-folder", "--index", "ix", "-q"], "nothing to add"),
+        (["build", "empty-folder", "--index", "ix2", "-q"], "nothing to index"),
     ],
 )
-def test_errors_are_one_clear_line_without_traceback(run, corpus_copy, args, message):
+def test_errors_are_one_clear_line_without_traceback(run, corpus_copy, tmp_path, args, message):
     run("build", str(corpus_copy), "--index", "ix", "-q")
+    (tmp_path / "empty-folder").mkdir()
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
     assert message in result.output
@@ -94,11 +121,24 @@ def test_eval_prints_a_table_and_json(run, corpus_copy, tmp_path):
     run("build", str(corpus_copy), "--index", "ix", "-q")
     (tmp_path / "q.jsonl").write_text('{"qid": "q1", "query": "Stockport SEND consultation"}\n')
     (tmp_path / "qrels.txt").write_text("q1 0 001_96ab44ec7aed3ea8.txt 2\n")
-    (tmp_path / "facts.jsonl").write_text('{"qid": "f1", "query": "How much does Stockport spend on SEND?", "answer": "Stockport", "doc_id": "001_96ab44ec7aed3ea8.txt"}\n')
+    (tmp_path / "facts.jsonl").write_text(
+        json.dumps(
+            {
+                "qid": "f1",
+                "query": "How much does Stockport spend on SEND?",
+                "answer": "Stockport",
+                "doc_id": "001_96ab44ec7aed3ea8.txt",
+            }
+        )
+        + "\n"
+    )
     args = ["eval", "--index", "ix", "--queries", "q.jsonl", "--qrels", "qrels.txt", "--facts", "facts.jsonl"]
     result = run(*args)
-    assert result.exit_code == 0 and "hybrid" in result.output and "facts in top 3: 1/1" in result.output
+    assert result.exit_code == 0
+    assert "hybrid" in result.output
+    assert "facts in top 3: 1/1" in result.output
     data = json.loads(run(*args, "--json").output)
     assert set(data["modes"]) == {"bm25", "dense", "hybrid"}
-    assert data["modes"]["hybrid"]["ndcg@10"] == 1.0 and data["facts"]["top3"] == 1.0
+    assert data["modes"]["hybrid"]["ndcg@10"] == 1.0
+    assert data["facts"]["top3"] == 1.0
     assert "q1" in data["unjudged_in_top10"]["hybrid"]

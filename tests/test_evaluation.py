@@ -7,13 +7,21 @@ import math
 
 import pytest
 
-from sendsearch.evaluation import evaluate, evaluate_rankings, fact_found, load_facts, load_qrels, load_queries, ranked_documents
+from sendsearch.evaluation import (
+    evaluate,
+    evaluate_rankings,
+    fact_found,
+    load_facts,
+    load_qrels,
+    load_queries,
+    ranked_documents,
+)
 from sendsearch.glossary import concept_terms, expand_query
-from sendsearch.schema import Passage
+from sendsearch.schema import Citation, Passage
 
 
 def passage(doc_id: str, text: str = "", same=()) -> Passage:
-    return Passage(doc_id=doc_id, text=text, score=1.0, rank=1, kind="written_answer", start=0, end=len(text), same_answer_as=tuple(same))
+    return Passage(doc_id, text, 1.0, 1, 0, len(text), Citation(kind="written_answer"), same_answer_as=tuple(same))
 
 
 def test_metrics_match_a_hand_computation():
@@ -24,7 +32,8 @@ def test_metrics_match_a_hand_computation():
     dcg = 1 / math.log2(3) + 2 / math.log2(5)
     ideal = 2 + 1 / math.log2(3)
     assert per_query["q"]["ndcg@10"] == pytest.approx(dcg / ideal)
-    assert per_query["q"]["recall@10"] == 1.0 and per_query["q"]["mrr@10"] == 0.5
+    assert per_query["q"]["recall@10"] == 1.0
+    assert per_query["q"]["mrr@10"] == 0.5
     assert per_query["r"] == {"ndcg@10": 0.0, "recall@10": 0.0, "recall@20": 0.0, "mrr@10": 0.0}
     assert aggregate["ndcg@10"] == pytest.approx(dcg / ideal / 2)
     assert aggregate["mrr@10"] == 0.25
@@ -33,7 +42,8 @@ def test_metrics_match_a_hand_computation():
 def test_recall_cuts_at_ten():
     qrels = {"q": {f"d{i}": 1 for i in range(12)}}
     aggregate, _ = evaluate_rankings({"q": [f"d{i}" for i in range(12)]}, qrels)
-    assert aggregate["recall@10"] == pytest.approx(10 / 12) and aggregate["recall@20"] == 1.0
+    assert aggregate["recall@10"] == pytest.approx(10 / 12)
+    assert aggregate["recall@20"] == 1.0
 
 
 def test_a_collapsed_passage_ranks_the_documents_it_cites_after_it():
@@ -52,9 +62,16 @@ def test_evaluate_reports_modes_unjudged_and_facts(tmp_path):
 
     from sendsearch.evaluation import Fact
 
-    report = evaluate(search, {"q": "question"}, {"q": {"good": 2, "bad": 0}}, modes=("bm25", "hybrid"), facts=[Fact("f", "q", "42", "unknown")])
+    report = evaluate(
+        search,
+        {"q": "question"},
+        {"q": {"good": 2, "bad": 0}},
+        modes=("bm25", "hybrid"),
+        facts=[Fact("f", "q", "42", "unknown")],
+    )
     data = report.to_dict()
-    assert data["modes"]["hybrid"]["ndcg@10"] == 1.0 and data["modes"]["bm25"]["ndcg@10"] == 0.0
+    assert data["modes"]["hybrid"]["ndcg@10"] == 1.0
+    assert data["modes"]["bm25"]["ndcg@10"] == 0.0
     assert data["unjudged_in_top10"]["hybrid"]["q"] == ["unknown"]
     assert data["facts"]["top3"] == 1.0
     json.dumps(data)
@@ -70,12 +87,12 @@ def test_loaders_read_the_shared_formats_and_reject_bad_lines(tmp_path):
     from sendsearch import SendSearchError
 
     (tmp_path / "bad.txt").write_text("q1 123 2\n")
-    with pytest.raises(SendSearchError, match="bad.txt:1"):
+    with pytest.raises(SendSearchError, match=r"bad\.txt:1"):
         load_qrels(tmp_path / "bad.txt")
 
 
 @pytest.mark.parametrize(
-    "text, concept",
+    ("text", "concept"),
     [
         ("Education, Health and Care Plans (EHCPs)", "~ehcp"),
         ("an EHC plan", "~ehcp"),
@@ -99,7 +116,9 @@ def test_words_that_look_like_acronyms_are_not_concepts(text):
 
 def test_query_expansion_both_ways_and_send_the_verb():
     dense, terms, matched = expand_query("support without an EHCP")
-    assert dense == "support without an EHCP (education, health and care plan)" and terms == ["~ehcp"] and matched == ["EHCP"]
+    assert dense == "support without an EHCP (education, health and care plan)"
+    assert terms == ["~ehcp"]
+    assert matched == ["EHCP"]
     assert expand_query("education, health and care plan delays")[1] == ["~ehcp"]
     assert "~send" in expand_query("send support in schools")[1]
     assert "~send" not in expand_query("can the council send my son to another school")[1]

@@ -7,10 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from sendsearch import Index
 from sendsearch.cli import main
-
-from .conftest import SEND_ANSWERS
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +27,8 @@ def test_cli_build_and_search_on_the_bundled_corpus(tmp_path, monkeypatch, corpu
 
 def test_real_model_is_the_offline_default(real_embedder):
     assert real_embedder.name == "sentence-transformers/all-MiniLM-L6-v2"
-    assert real_embedder.dimension == 384 and real_embedder.max_tokens == 254
+    assert real_embedder.dimension == 384
+    assert real_embedder.max_tokens == 254
     vectors = real_embedder.encode(["EHC plan", "education, health and care plan", "cricket scores"])
     assert vectors.shape == (3, 384)
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
@@ -47,16 +45,22 @@ def test_one_answer_cited_from_the_record_and_the_seed_page(eval_index):
     passages = eval_index.search("Stockport EHC plan assessment capacity", k=5)
     [passage] = [p for p in passages if {"1698603", "002_30c036443f88d855.txt"} & ({p.doc_id} | set(p.same_answer_as))]
     assert {"1698603", "002_30c036443f88d855.txt"} <= {passage.doc_id} | set(passage.same_answer_as)
-    assert passage.answered_by == "David Johnston" and passage.date_answered.isoformat() == "2024-04-18"
-    assert passage.department == "Department for Education"
+    assert passage.citation.answered_by == "David Johnston"
+    assert passage.citation.date_answered.isoformat() == "2024-04-18"
+    assert passage.citation.department == "Department for Education"
     assert "1698603" in passage.to_dict()["citation"] or "1698603" in passage.same_answer_as
 
 
 def test_filters_on_the_real_corpus(eval_index):
-    passages = eval_index.search("autism diagnosis waiting times", k=10, department="Department of Health and Social Care")
-    assert passages and all(p.department == "Department of Health and Social Care" for p in passages)
+    passages = eval_index.search(
+        "autism diagnosis waiting times", k=10, department="Department of Health and Social Care"
+    )
+    assert passages
+    assert all(p.citation.department == "Department of Health and Social Care" for p in passages)
     dated = eval_index.search("EHC plans", k=10, date_from="2024-01-01", date_to="2024-12-31")
-    assert dated and all("2024-01-01" <= (p.date_answered or p.date_asked).isoformat() <= "2024-12-31" for p in dated)
+    assert dated
+    for p in dated:
+        assert "2024-01-01" <= (p.citation.date_answered or p.citation.date_asked).isoformat() <= "2024-12-31"
 
 
 def test_dev_set_quality_guard(eval_index):
@@ -79,10 +83,17 @@ def test_dev_set_quality_guard(eval_index):
     assert report.facts["top3"] == 1.0, report.facts
 
 
-@pytest.mark.parametrize("query, concept", [("EHCP delays", "~ehcp"), ("SENCO training", "~senco"), ("DSG deficits", "~dsg"), ("AP places", "~ap")])
+@pytest.mark.parametrize(
+    ("query", "concept"),
+    [("EHCP delays", "~ehcp"), ("SENCO training", "~senco"), ("DSG deficits", "~dsg"), ("AP places", "~ap")],
+)
 def test_acronym_questions_find_documents_about_the_concept(eval_index, query, concept):
     from sendsearch.glossary import concept_terms
 
     passages = eval_index.search(query, k=10)
-    about = [p for p in passages if concept in concept_terms(f"{p.title or ''}\n{p.question or ''}\n{p.text}")]
+    about = [
+        p
+        for p in passages
+        if concept in concept_terms(f"{p.citation.title or ''}\n{p.citation.question or ''}\n{p.text}")
+    ]
     assert len(about) >= 9, [p.doc_id for p in passages]

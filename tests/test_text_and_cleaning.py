@@ -50,7 +50,10 @@ def test_html_to_text_keeps_structure_and_drops_scripts():
 
 
 def test_html_to_text_on_a_full_page_drops_navigation():
-    page = "<html><head><title>T - Site</title></head><body><nav>Home | News</nav><h1>Title</h1><p>Body.</p><footer>(c)</footer></body></html>"
+    page = (
+        "<html><head><title>T - Site</title></head><body><nav>Home | News</nav>"
+        "<h1>Title</h1><p>Body.</p><footer>(c)</footer></body></html>"
+    )
     assert html_to_text(page, full_page=True) == "Title\n\nBody."
     assert html_title(page) == "Title"
 
@@ -62,19 +65,26 @@ def test_html_to_text_of_empty_or_broken_markup():
 
 
 def test_strip_furniture_removes_site_chrome_lines():
-    page = "Skip to main content\nTitle\n(asked on 16th May 2022) - View Source\nText.\nRead More News\nReticulating Splines"
+    page = (
+        "Skip to main content\nTitle\n(asked on 16th May 2022) - View Source\nText.\n"
+        "Read More News\nReticulating Splines"
+    )
     assert strip_furniture(page) == "Title\n(asked on 16th May 2022)\nText."
 
 
 def test_department_from_question():
-    assert department_from_question("To ask the Secretary of State for Education, what ...") == "Department for Education"
+    assert (
+        department_from_question("To ask the Secretary of State for Education, what ...") == "Department for Education"
+    )
     assert department_from_question("To ask the Chancellor of the Exchequer, if he ...") == "Treasury"
     assert (
         department_from_question("To ask the Minister of State, Foreign, Commonwealth and Development Office, what ...")
         == "Foreign, Commonwealth and Development Office"
     )
     assert (
-        department_from_question("To ask the hon. Member for Battersea, representing the Church Commissioners, what ...")
+        department_from_question(
+            "To ask the hon. Member for Battersea, representing the Church Commissioners, what ..."
+        )
         == "Church Commissioners"
     )
     assert department_from_question("Why is the sky blue?") is None

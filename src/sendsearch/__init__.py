@@ -9,9 +9,10 @@ See ``Index`` for building, updating and filtered search.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .errors import (  # noqa: E402
+from .builder import BuildReport, IndexConfig
+from .chunking import ChunkingConfig
+from .embedding import Embedder, register_embedder, unregister_embedder
+from .errors import (
     IndexBusyError,
     IndexFormatError,
     IndexNotFoundError,
@@ -21,23 +22,40 @@ from .errors import (  # noqa: E402
     QueryError,
     SendSearchError,
 )
-from .index import Index, search  # noqa: E402
-from .schema import Chunk, Document, Passage, Skipped  # noqa: E402
+from .index import Index, IndexInfo, Snapshot, search
+from .keyword import KeywordConfig
+from .limits import MAX_K
+from .manifest import Manifest
+from .retrieval import Mode, SearchConfig
+from .schema import Citation, Passage, Skipped
+from .version import __version__
 
 __all__ = [
-    "Chunk",
-    "Document",
+    "MAX_K",
+    "BuildReport",
+    "ChunkingConfig",
+    "Citation",
+    "Embedder",
     "Index",
     "IndexBusyError",
+    "IndexConfig",
     "IndexFormatError",
+    "IndexInfo",
     "IndexNotFoundError",
+    "KeywordConfig",
+    "Manifest",
+    "Mode",
     "ModelLoadError",
     "ModelMismatchError",
     "NothingToIndexError",
     "Passage",
     "QueryError",
+    "SearchConfig",
     "SendSearchError",
     "Skipped",
-    "search",
+    "Snapshot",
     "__version__",
+    "register_embedder",
+    "search",
+    "unregister_embedder",
 ]

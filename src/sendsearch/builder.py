@@ -17,25 +17,25 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from . import __version__
+from .analysis import Analyzer
 from .chunking import ChunkingConfig, chunk_documents
 from .embedding import Embedder, EmbeddingCache, embed_with_cache
-from .glossary import concept_terms
 from .errors import IndexBusyError, NothingToIndexError, SendSearchError
-from .keyword import Analyzer, KeywordConfig, KeywordIndex
+from .keyword import KeywordConfig, KeywordIndex
 from .manifest import Manifest, read_manifest, write_manifest
 from .readers import ReadReport, read_paths
 from .schema import Chunk, Document, Skipped
 from .store import Store
 from .vectors import HNSW_EF_SEARCH, HNSW_THRESHOLD, VectorIndex
+from .version import __version__
 
-__all__ = ["IndexConfig", "BuildReport", "build_index", "update_index", "CACHE_PATH"]
+__all__ = ["CACHE_PATH", "BuildReport", "IndexConfig", "build_index", "update_index"]
 
 CACHE_PATH = Path("cache") / "embeddings.sqlite"
 
@@ -96,7 +96,7 @@ def index_lock(directory: Path) -> Iterator[None]:
 
 
 def _new_generation(directory: Path) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = directory / f"gen-{stamp}-{secrets.token_hex(3)}"
     path.mkdir()
     return path
@@ -117,10 +117,19 @@ def _fingerprint(hashes: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def _read_unique(paths: Iterable[str | Path], report: ReadReport, progress: bool, source_prefix: str | None = None) -> list[Document]:
+def _check_paths(paths: Sequence[str | Path]) -> None:
+    """Refuse, before anything changes, paths that do not exist: a typo is not an empty corpus."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise SendSearchError(f"no such file or folder: {', '.join(missing)}; nothing was changed")
+
+
+def _read_unique(
+    paths: Iterable[str | Path], report: ReadReport, progress: bool, source_prefix: str = ""
+) -> list[Document]:
     """Documents from paths, the last of any repeated id winning, in first-seen order."""
     documents: dict[str, Document] = {}
-    stream = read_paths(paths, report, source_prefix=source_prefix)
+    stream: Iterable[Document] = read_paths(paths, report, source_prefix=source_prefix)
     if progress:
         from tqdm import tqdm
 
@@ -130,23 +139,33 @@ def _read_unique(paths: Iterable[str | Path], report: ReadReport, progress: bool
     return list(documents.values())
 
 
-def _chunk(documents: list[Document], embedder: Embedder, config: IndexConfig, report: BuildReport) -> tuple[list[Document], list[list[Chunk]]]:
+def _chunk(
+    documents: list[Document], embedder: Embedder, config: IndexConfig, report: BuildReport
+) -> tuple[list[Document], list[list[Chunk]]]:
     chunks = chunk_documents(documents, embedder.count_tokens, config.chunking)
     kept_docs, kept_chunks = [], []
-    for document, doc_chunks in zip(documents, chunks):
+    for document, doc_chunks in zip(documents, chunks, strict=False):
         if doc_chunks:
             kept_docs.append(document)
             kept_chunks.append(doc_chunks)
         else:
-            report.skipped.append(Skipped(document.source or document.doc_id, "no text to index"))
+            report.skipped.append(Skipped(document.citation.source or document.doc_id, "no text to index"))
     return kept_docs, kept_chunks
 
 
-def _embed(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], embedder: Embedder, cache: EmbeddingCache, config: IndexConfig, report: BuildReport, progress: bool) -> np.ndarray:
+def _embed(
+    documents: Sequence[Document],
+    chunks: Sequence[Sequence[Chunk]],
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    config: IndexConfig,
+    report: BuildReport,
+    progress: bool,
+) -> np.ndarray:
     """One unit vector per chunk, from the cache where it holds them."""
     texts: list[str] = []
     contexts: list[str] = []
-    for document, doc_chunks in zip(documents, chunks):
+    for document, doc_chunks in zip(documents, chunks, strict=False):
         context = document.context
         for chunk in doc_chunks:
             if config.context == "prefix" and context:
@@ -182,28 +201,17 @@ def _embed(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], emb
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def chunk_terms(documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], analyzer: Analyzer, config: KeywordConfig) -> Iterator[list[str]]:
-    """BM25 terms of each chunk: its text plus its document's heading and question (each
-    with its adjacent pairs when ``config.phrases``; no pair spans two fields), and the
-    SEND concepts any of them mention. A generator: the keyword index turns each chunk's
-    strings into integers before the next chunk's are made."""
-
-    def field(text: str, weight: int) -> list[str]:
-        words = analyzer.terms(text)
-        return (words + analyzer.pairs(words) if config.phrases else words) * weight
-
-    for document, doc_chunks in zip(documents, chunks):
-        context = field(document.title or "", config.title_weight) + field(document.question or "", config.question_weight)
-        for chunk in doc_chunks:
-            terms = context + field(chunk.text, config.text_weight)
-            if config.glossary:
-                terms += concept_terms(f"{document.context}\n{chunk.text}")
-            yield terms
-
-
-def _manifest(generation: Path, embedder: Embedder, config: IndexConfig, store: Store, vectors: VectorIndex, sources: list[str], built_at: str | None) -> Manifest:
+def _manifest(
+    generation: Path,
+    embedder: Embedder,
+    config: IndexConfig,
+    store: Store,
+    vectors: VectorIndex,
+    sources: list[str],
+    built_at: str | None,
+) -> Manifest:
     documents, chunks = store.counts()
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     return Manifest(
         generation=generation.name,
         sendsearch_version=__version__,
@@ -244,10 +252,18 @@ def _generation(directory: Path) -> Iterator[Path]:
         raise
 
 
-def build_index(paths: Sequence[str | Path], directory: Path, embedder: Embedder, *, config: IndexConfig = IndexConfig(), progress: bool = False) -> BuildReport:
+def build_index(
+    paths: Sequence[str | Path],
+    directory: Path,
+    embedder: Embedder,
+    *,
+    config: IndexConfig = IndexConfig(),
+    progress: bool = False,
+) -> BuildReport:
     """Build a complete index of ``paths`` into ``directory`` and publish it."""
     started = time.perf_counter()
     report = BuildReport(index=directory)
+    _check_paths(paths)
     with index_lock(directory):
         read = ReadReport()
         documents = _read_unique(paths, read, progress)
@@ -255,7 +271,8 @@ def build_index(paths: Sequence[str | Path], directory: Path, embedder: Embedder
         documents, chunks = _chunk(documents, embedder, config, report)
         if not documents:
             raise NothingToIndexError(
-                "nothing to index: no readable documents in " + ", ".join(map(str, paths))
+                "nothing to index: no readable documents in "
+                + ", ".join(map(str, paths))
                 + (f" ({len(report.skipped)} skipped, e.g. {report.skipped[0]})" if report.skipped else "")
             )
         previous = _current_generation(directory)
@@ -269,7 +286,8 @@ def build_index(paths: Sequence[str | Path], directory: Path, embedder: Embedder
             finally:
                 cache.close()
             vectors.save(generation / "vectors.faiss")
-            KeywordIndex.build(chunk_ids, chunk_terms(documents, chunks, Analyzer(), config.keyword), config.keyword).save(generation / "keyword")
+            terms = Analyzer().chunk_terms(documents, chunks, config.keyword)
+            KeywordIndex.build(chunk_ids, terms, config.keyword).save(generation / "keyword")
             store.finish()
             store = Store(generation / "store.sqlite")
             manifest = _manifest(generation, embedder, config, store, vectors, [str(p) for p in paths], None)
@@ -300,7 +318,15 @@ def config_from_manifest(manifest: Manifest) -> IndexConfig:
     )
 
 
-def update_index(directory: Path, embedder: Embedder, *, add: Sequence[str | Path] = (), remove: Sequence[str] = (), progress: bool = False, source_prefix: str | None = None) -> BuildReport:
+def update_index(
+    directory: Path,
+    embedder: Embedder,
+    *,
+    add: Sequence[str | Path] = (),
+    remove: Sequence[str] = (),
+    progress: bool = False,
+    source_prefix: str = "",
+) -> BuildReport:
     """Add, replace or remove documents in an existing index without re-embedding the rest.
 
     A document whose id is already indexed is replaced when its content changed and left
@@ -308,6 +334,7 @@ def update_index(directory: Path, embedder: Embedder, *, add: Sequence[str | Pat
     """
     started = time.perf_counter()
     report = BuildReport(index=directory)
+    _check_paths(add)
     with index_lock(directory):
         manifest = read_manifest(directory)
         config = config_from_manifest(manifest)
@@ -316,18 +343,39 @@ def update_index(directory: Path, embedder: Embedder, *, add: Sequence[str | Pat
         report.files, report.skipped = read.files, list(read.skipped)
         if add and not incoming and not remove:
             raise NothingToIndexError(
-                "nothing to add: no readable documents in " + ", ".join(map(str, add))
+                "nothing to add: no readable documents in "
+                + ", ".join(map(str, add))
                 + (f" ({report.skipped[0]})" if report.skipped else "")
             )
         try:
-            _apply_update(directory, manifest, config, incoming, remove, embedder, report, progress, [source_prefix or str(p) for p in add])
+            _apply_update(
+                directory,
+                manifest,
+                config,
+                incoming,
+                remove,
+                embedder,
+                report,
+                progress,
+                [source_prefix or str(p) for p in add],
+            )
         except _NothingChanged:
             report.documents, report.chunks = manifest.documents, manifest.chunks
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _apply_update(directory: Path, manifest: Manifest, config: IndexConfig, incoming: list[Document], remove: Sequence[str], embedder: Embedder, report: BuildReport, progress: bool, sources: Sequence[str]) -> None:
+def _apply_update(
+    directory: Path,
+    manifest: Manifest,
+    config: IndexConfig,
+    incoming: list[Document],
+    remove: Sequence[str],
+    embedder: Embedder,
+    report: BuildReport,
+    progress: bool,
+    sources: Sequence[str],
+) -> None:
     """Write and publish the next generation of an update (see ``update_index``)."""
     current = directory / manifest.generation
     with _generation(directory) as generation:
@@ -346,22 +394,35 @@ def _apply_update(directory: Path, manifest: Manifest, config: IndexConfig, inco
             raise _NothingChanged()
         removed_chunks = store.delete([d.doc_id for d in changed if d.doc_id in hashes] + to_remove)
         changed, chunks = _chunk(changed, embedder, config, report)
-        vectors = VectorIndex.load(current / "vectors.faiss", manifest.vectors["kind"], manifest.vectors.get("ef_search", HNSW_EF_SEARCH))
+        vectors = VectorIndex.load(
+            current / "vectors.faiss", manifest.vectors["kind"], manifest.vectors.get("ef_search", HNSW_EF_SEARCH)
+        )
         # New ids come after every id ever used: an HNSW index still holds deleted ones.
         new_ids = store.insert(changed, chunks, first_chunk_id=max(store.max_chunk_id(), vectors.max_id()) + 1)
         vectors.remove(np.asarray(removed_chunks, dtype=np.int64))
         cache = EmbeddingCache(directory / CACHE_PATH, embedder.dimension)
         try:
-            vectors.add(np.asarray(new_ids, dtype=np.int64), _embed(changed, chunks, embedder, cache, config, report, progress))
+            vectors.add(
+                np.asarray(new_ids, dtype=np.int64), _embed(changed, chunks, embedder, cache, config, report, progress)
+            )
         finally:
             cache.close()
         vectors = _right_sized(vectors, config)
         vectors.save(generation / "vectors.faiss")
         keyword = KeywordIndex.load(current / "keyword")
-        keyword.updated(removed_chunks, new_ids, chunk_terms(changed, chunks, Analyzer(), keyword.config)).save(generation / "keyword")
+        terms = Analyzer().chunk_terms(changed, chunks, keyword.config)
+        keyword.updated(removed_chunks, new_ids, terms).save(generation / "keyword")
         store.finish()
         store = Store(generation / "store.sqlite")
-        new_manifest = _manifest(generation, embedder, config, store, vectors, [*manifest.sources, *dict.fromkeys(s for s in sources if s not in manifest.sources)], manifest.built_at)
+        new_manifest = _manifest(
+            generation,
+            embedder,
+            config,
+            store,
+            vectors,
+            [*manifest.sources, *dict.fromkeys(s for s in sources if s not in manifest.sources)],
+            manifest.built_at,
+        )
         store.close()
         _publish(directory, generation, new_manifest, manifest.generation)
     report.documents, report.chunks = new_manifest.documents, new_manifest.chunks

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from .schema import Chunk, Document
 from .text import paragraph_spans, sentence_spans
 
-__all__ = ["ChunkingConfig", "chunk_document", "chunk_documents", "TokenCounter"]
+__all__ = ["ChunkingConfig", "TokenCounter", "chunk_document", "chunk_documents"]
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -124,8 +124,8 @@ def chunk_documents(
     counts_flat = count_tokens(texts) if texts else []
     result: list[list[Chunk]] = []
     position = 0
-    for document, spans in zip(documents, spans_per_doc):
-        counts = dict(zip(spans, counts_flat[position : position + len(spans)]))
+    for document, spans in zip(documents, spans_per_doc, strict=False):
+        counts = dict(zip(spans, counts_flat[position : position + len(spans)], strict=False))
         position += len(spans)
         units = _units(document, counts, config.max_tokens)
         chunks = []

@@ -9,16 +9,56 @@ from lxml import html as lxml_html
 
 from .text import normalise
 
-__all__ = ["html_to_text", "html_title", "strip_furniture"]
+__all__ = ["html_title", "html_to_text", "strip_furniture"]
 
 # Elements whose content is never document text.
-_DROP = {"script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
-         "head", "button", "select", "input", "textarea", "form"}
+_DROP = {
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "iframe",
+    "object",
+    "embed",
+    "head",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "form",
+}
 # Elements that are navigation or chrome on a full web page.
 _PAGE_CHROME = {"nav", "header", "footer", "aside"}
-_BLOCK = {"p", "div", "section", "article", "main", "blockquote", "pre", "ul", "ol", "dl",
-          "table", "tbody", "thead", "tfoot", "h1", "h2", "h3", "h4", "h5", "h6", "figure",
-          "figcaption", "address", "hr", "details", "summary", "caption"}
+_BLOCK = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "blockquote",
+    "pre",
+    "ul",
+    "ol",
+    "dl",
+    "table",
+    "tbody",
+    "thead",
+    "tfoot",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "figure",
+    "figcaption",
+    "address",
+    "hr",
+    "details",
+    "summary",
+    "caption",
+}
 _LINE = {"tr", "dt", "dd"}
 _CELL = {"td", "th"}
 _EMPTY_LINE = re.compile(r"[•|\s]+")

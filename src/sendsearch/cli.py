@@ -1,4 +1,8 @@
-"""The ``sendsearch`` command line. Library errors become one-line messages here, and only here."""
+"""The ``sendsearch`` command line. Library errors become one-line messages here, and only here.
+
+Every command goes through ``Index``; settings come from options or, through click's
+``envvar=``, from the environment variables the README lists.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
+from . import settings
 from .errors import SendSearchError
+from .limits import MAX_K
+from .version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_CORPUS = Path("corpus")
 MAX_WARNINGS = 50
 
 
@@ -38,15 +43,23 @@ def handle_errors(command: F) -> F:
 
 
 index_option = click.option(
-    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Index folder (default: index/, or $SENDSEARCH_INDEX).",
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="index",
+    show_default=True,
+    envvar=settings.ENV_INDEX,
+    show_envvar=True,
+    help="Index folder.",
 )
-
-
-def _index_dir(value: Path | None) -> Path:
-    from .index import DEFAULT_INDEX
-
-    return value or DEFAULT_INDEX
+model_option = click.option(
+    "--model",
+    default=None,
+    envvar=settings.ENV_MODEL,
+    show_envvar=True,
+    help="Sentence-transformers model name or path (default: all-MiniLM-L6-v2, offline).",
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 
 def _print_report(report: Any, verb: str) -> None:
@@ -90,10 +103,10 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
-@click.option("--model", default=None, help="Sentence-transformers model name or path (default: all-MiniLM-L6-v2, offline).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@model_option
+@quiet_option
 @handle_errors
-def build(paths: tuple[Path, ...], index_dir: Path | None, model: str | None, quiet: bool) -> None:
+def build(paths: tuple[Path, ...], index_dir: Path, model: str | None, quiet: bool) -> None:
     """Build an index from files and folders (default: corpus/).
 
     Reads .txt, .html, .md, .pdf pages and .json/.jsonl/.jsonl.gz Parliament written
@@ -103,95 +116,104 @@ def build(paths: tuple[Path, ...], index_dir: Path | None, model: str | None, qu
     \b
     Examples:
       sendsearch build
-      sendsearch build corpus ../shared/data/send-written-answers.jsonl --index eval-index
+      sendsearch build corpus my-answers.jsonl --index my-index
     """
-    from .builder import build_index
-    from .embedding import configured_model, load_embedder
+    from .index import Index
 
-    embedder = load_embedder(configured_model(model))
-    report = build_index(list(paths) or [DEFAULT_CORPUS], _index_dir(index_dir), embedder, progress=not quiet)
+    _, report = Index.build(list(paths) or [Path("corpus")], index_dir, model=model, progress=not quiet)
     _print_report(report, "built")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@quiet_option
 @handle_errors
-def add(paths: tuple[Path, ...], index_dir: Path | None, quiet: bool) -> None:
+def add(paths: tuple[Path, ...], index_dir: Path, quiet: bool) -> None:
     """Add documents to an index, replacing any with the same id; unchanged ones are skipped.
 
     \b
     Example:
       sendsearch add new-answers.jsonl notes/council-page.html
     """
-    from .builder import update_index
-    from .embedding import load_embedder
-    from .manifest import read_manifest
+    from .index import Index
 
-    directory = _index_dir(index_dir)
-    embedder = load_embedder(read_manifest(directory).model)
-    _print_report(update_index(directory, embedder, add=list(paths), progress=not quiet), "updated")
+    _print_report(Index.open(index_dir).add(list(paths), progress=not quiet), "updated")
 
 
 @main.command()
 @click.argument("doc_ids", nargs=-1, required=True)
 @index_option
 @handle_errors
-def remove(doc_ids: tuple[str, ...], index_dir: Path | None) -> None:
+def remove(doc_ids: tuple[str, ...], index_dir: Path) -> None:
     """Remove documents by id (a written question's number, or a file's path in the corpus).
 
     \b
     Example:
       sendsearch remove 1698603 001_96ab44ec7aed3ea8.txt
     """
-    from .builder import update_index
-    from .embedding import load_embedder
-    from .manifest import read_manifest
+    from .index import Index
 
-    directory = _index_dir(index_dir)
-    embedder = load_embedder(read_manifest(directory).model)
-    _print_report(update_index(directory, embedder, remove=list(doc_ids)), "updated")
+    _print_report(Index.open(index_dir).remove(list(doc_ids)), "updated")
 
 
 def _show_passage(passage: Any) -> None:
-    heading = passage.title or passage.doc_id
-    click.secho(f"{passage.rank}. {heading}", bold=True)
-    meta = [passage.kind.replace("_", " ")]
-    if passage.answerer:
-        meta.append(f"answered by {passage.answerer}")
-    if passage.department:
-        meta.append(passage.department)
-    if passage.date_answered:
-        meta.append(f"answered {passage.date_answered:%-d %b %Y}")
-    elif passage.date_asked:
-        meta.append(f"asked {passage.date_asked:%-d %b %Y}")
+    citation = passage.citation
+    click.secho(f"{passage.rank}. {citation.title or passage.doc_id}", bold=True)
+    meta = [citation.kind_label]
+    if citation.answerer:
+        meta.append(f"answered by {citation.answerer}")
+    if citation.department:
+        meta.append(citation.department)
+    if citation.dates:
+        meta.append(citation.dates)
     click.echo("   " + " · ".join(meta))
-    if passage.question:
-        click.echo(textwrap.fill("Q: " + passage.question, 100, initial_indent="   ", subsequent_indent="      "))
+    if citation.question:
+        click.echo(textwrap.fill("Q: " + citation.question, 100, initial_indent="   ", subsequent_indent="      "))
     marked = passage.text
     for highlight in reversed(passage.highlight_texts):
         marked = marked.replace(highlight, f"\x00{highlight}\x01", 1)
     body = textwrap.fill(" ".join(marked.split()), 100, initial_indent="   ", subsequent_indent="   ")
-    click.echo(body.replace("\x00", click.style("", bold=True, reset=False)).replace("\x01", click.style("", reset=True)))
+    click.echo(
+        body.replace("\x00", click.style("", bold=True, reset=False)).replace("\x01", click.style("", reset=True))
+    )
     if passage.same_answer_as:
-        click.echo(f"   Same answer given to {len(passage.same_answer_as)} other question(s): {', '.join(passage.same_answer_as[:8])}")
-    click.secho(f"   {passage.source or passage.doc_id}", fg="blue")
+        others = ", ".join(passage.same_answer_as[:8])
+        click.echo(f"   Same answer given to {len(passage.same_answer_as)} other question(s): {others}")
+    click.secho(f"   {citation.source or passage.doc_id}", fg="blue")
     click.echo()
 
 
 @main.command()
 @click.argument("query")
 @index_option
-@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, 100), help="Number of passages.")
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="Number of passages.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of passages.")
 @click.option("--from", "date_from", default=None, help="Only documents dated on or after YYYY-MM-DD.")
 @click.option("--to", "date_to", default=None, help="Only documents dated on or before YYYY-MM-DD.")
 @click.option("--department", default=None, help='Only this department, e.g. "Department for Education".')
-@click.option("--kind", type=click.Choice(["written_answer", "web_page"]), default=None, help="Only this kind of document.")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"]), default="hybrid", show_default=True, help="Retrieval mode.")
+@click.option(
+    "--kind", type=click.Choice(["written_answer", "web_page"]), default=None, help="Only this kind of document."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "dense", "bm25"]),
+    default="hybrid",
+    show_default=True,
+    help="Retrieval mode.",
+)
 @handle_errors
-def search(query: str, index_dir: Path | None, k: int, as_json: bool, date_from: str | None, date_to: str | None, department: str | None, kind: str | None, mode: str) -> None:
+def search(
+    query: str,
+    index_dir: Path,
+    k: int,
+    as_json: bool,
+    date_from: str | None,
+    date_to: str | None,
+    department: str | None,
+    kind: str | None,
+    mode: str,
+) -> None:
     """Search an index and print the best passages with their citations.
 
     \b
@@ -201,8 +223,16 @@ def search(query: str, index_dir: Path | None, k: int, as_json: bool, date_from:
     """
     from .index import Index
 
-    index = Index.open(_index_dir(index_dir))
-    passages = index.search(query, k, date_from=date_from, date_to=date_to, department=department, kind=kind, mode=mode)  # type: ignore[arg-type]
+    index = Index.open(index_dir)
+    passages = index.search(
+        query,
+        k,
+        date_from=date_from,
+        date_to=date_to,
+        department=department,
+        kind=kind,
+        mode=mode,  # type: ignore[arg-type]
+    )
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in passages], indent=2, ensure_ascii=False))
         return
@@ -216,38 +246,57 @@ def search(query: str, index_dir: Path | None, k: int, as_json: bool, date_from:
 @index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the details as JSON.")
 @handle_errors
-def info(index_dir: Path | None, as_json: bool) -> None:
-    """Show what an index holds: documents, chunks, model, settings, when built.
+def info(index_dir: Path, as_json: bool) -> None:
+    """Show what an index holds: documents, chunks, model, settings, departments and kinds.
 
     \b
     Example:
-      sendsearch info --index eval-index
+      sendsearch info --index my-index
     """
     from .index import Index
 
-    details = Index.open(_index_dir(index_dir)).info()
+    details = Index.open(index_dir).info()
     if as_json:
-        click.echo(json.dumps(details, indent=2))
+        click.echo(json.dumps(details.to_dict(), indent=2))
         return
-    click.echo(f"Index:        {details['index']} ({details['generation']})")
-    click.echo(f"Documents:    {details['documents']:,}")
-    click.echo(f"Chunks:       {details['chunks']:,}")
-    click.echo(f"Model:        {details['model']} ({details['dimension']} dimensions, {details['embedding']['precision']})")
-    click.echo(f"Vectors:      {details['vectors']['kind']}")
-    click.echo(f"Chunking:     up to {details['chunking']['max_tokens']} word pieces, {details['chunking']['overlap_tokens']} overlap")
-    first, last = details["date_range"]
+    first, last = details.date_range
+    click.echo(f"Index:        {details.directory} ({details.generation})")
+    click.echo(f"Documents:    {details.documents:,}")
+    click.echo(f"Chunks:       {details.chunks:,}")
+    click.echo(f"Model:        {details.model} ({details.dimension} dimensions, {details.precision})")
+    click.echo(f"Vectors:      {details.vectors}")
+    click.echo(f"Chunking:     up to {details.max_tokens} word pieces, {details.overlap_tokens} overlap")
     click.echo(f"Dates:        {first or '?'} to {last or '?'}")
-    click.echo(f"Built:        {details['built_at']} (updated {details['updated_at']})")
-    click.echo(f"Fingerprint:  {details['corpus_fingerprint'][:16]}")
-    click.echo(f"sendsearch:   {details['sendsearch_version']} (format {details['format_version']})")
+    click.echo(f"Built:        {details.built_at} (updated {details.updated_at})")
+    click.echo(f"Fingerprint:  {details.corpus_fingerprint[:16]}")
+    click.echo(f"sendsearch:   {details.sendsearch_version} (format {details.format_version})")
+    click.echo("Kinds:        " + ", ".join(f"{kind} ({count:,})" for kind, count in details.kinds))
+    click.echo("Departments:")
+    for name, count in details.departments:
+        click.echo(f"  {count:>7,}  {name}")
 
 
 @main.command()
 @index_option
-@click.option("--host", default=None, help="Address to bind (default 127.0.0.1, or $SENDSEARCH_HOST).")
-@click.option("--port", default=None, type=int, help="Port (default 7860, or $SENDSEARCH_PORT).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar=settings.ENV_HOST,
+    show_envvar=True,
+    help="Address to bind.",
+)
+@click.option(
+    "--port",
+    default=7860,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    envvar=settings.ENV_PORT,
+    show_envvar=True,
+    help="Port.",
+)
 @handle_errors
-def serve(index_dir: Path | None, host: str | None, port: int | None) -> None:
+def serve(index_dir: Path, host: str, port: int) -> None:
     """Serve the chat page and its /search API (the same app as `python app.py`).
 
     Builds the index from corpus/ if there is none yet. Set SENDSEARCH_ADMIN_PASSWORD to
@@ -255,36 +304,49 @@ def serve(index_dir: Path | None, host: str | None, port: int | None) -> None:
 
     \b
     Example:
-      sendsearch serve --index eval-index --port 8080
+      sendsearch serve --index my-index --port 8080
     """
-    import os
-
     from .ui import launch, open_or_build
 
-    index = open_or_build(_index_dir(index_dir))
-    launch(index, host=host, port=port, admin_password=os.environ.get("SENDSEARCH_ADMIN_PASSWORD") or None)
+    launch(open_or_build(index_dir), host=host, port=port, admin_password=settings.admin_password())
 
 
 @main.command(name="eval")
 @index_option
-@click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True, help="JSONL of {qid, query}.")
-@click.option("--qrels", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True, help="TREC qrels: qid 0 doc_id grade.")
-@click.option("--facts", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="JSONL of {qid, query, answer, doc_id}.")
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="JSONL of {qid, query}.",
+)
+@click.option(
+    "--qrels",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="TREC qrels: qid 0 doc_id grade.",
+)
+@click.option(
+    "--facts",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSONL of {qid, query, answer, doc_id}.",
+)
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "all"]), default="all", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
-def evaluate(index_dir: Path | None, queries: Path, qrels: Path, facts: Path | None, mode: str, as_json: bool) -> None:
+def evaluate(index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mode: str, as_json: bool) -> None:
     """Score retrieval on judged questions: nDCG@10, Recall@10/20, MRR@10, facts in the top 3.
 
     \b
-    Example:
+    Example (the judged questions live in the project's shared data, ../shared/eval):
       sendsearch eval --index eval-index --queries ../shared/eval/dev-queries.jsonl \\
         --qrels ../shared/eval/dev-qrels.txt --facts ../shared/eval/dev-facts.jsonl
     """
-    from .evaluation import DEPTH, evaluate as run_evaluation, load_facts, load_qrels, load_queries
+    from .evaluation import DEPTH, load_facts, load_qrels, load_queries
+    from .evaluation import evaluate as run_evaluation
     from .index import Index
 
-    index = Index.open(_index_dir(index_dir))
+    index = Index.open(index_dir)
     modes = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]
     report = run_evaluation(
         lambda query, m: index.search(query, DEPTH, mode=m),  # type: ignore[arg-type]
@@ -302,7 +364,8 @@ def evaluate(index_dir: Path | None, queries: Path, qrels: Path, facts: Path | N
         click.echo(f"{m:<8}" + "".join(f"{scores[n]:>11.3f}" for n in names))
     if report.facts is not None:
         found = report.facts["found"]
-        click.echo(f"facts in top 3: {sum(found.values())}/{len(found)}" + "".join(f"  {q}:{'yes' if ok else 'NO'}" for q, ok in found.items()))
+        verdicts = "".join(f"  {q}:{'yes' if ok else 'NO'}" for q, ok in found.items())
+        click.echo(f"facts in top 3: {sum(found.values())}/{len(found)}" + verdicts)
     for m, per_query in report.unjudged.items():
         count = sum(len(v) for v in per_query.values())
         click.echo(f"{m}: {count} unjudged documents in the top 10 across {len(per_query)} queries (--json lists them)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .keyword import STOPWORDS
+from .analysis import STOPWORDS
 
 __all__ = ["Reading", "read_question"]
 
@@ -21,7 +21,25 @@ _JOINING = re.compile(
     re.I,
 )
 _LEANING = re.compile(r"\b(?:it|its|they|them|their|that|this|those|these|there)\b", re.I)
-_QUESTION_WORDS = {"how", "what", "when", "where", "who", "why", "which", "much", "many", "long", "get", "gets", "does", "do", "is", "are", "can"}
+_QUESTION_WORDS = {
+    "how",
+    "what",
+    "when",
+    "where",
+    "who",
+    "why",
+    "which",
+    "much",
+    "many",
+    "long",
+    "get",
+    "gets",
+    "does",
+    "do",
+    "is",
+    "are",
+    "can",
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +73,7 @@ def read_question(question: str, anchor: str | None) -> Reading:
     short_and_leaning = len(question.split()) <= 8 and _LEANING.search(question)
     if not joined and not short_and_leaning:
         return Reading(question)
-    rest = question[joined.end():] if joined else question
+    rest = question[joined.end() :] if joined else question
     rest = rest.strip(" ?!.") or question
     present = {w.lower() for w in re.findall(r"[\w'’-]+", rest)}
     borrowed = tuple(w for w in _context_words(anchor) if w.lower() not in present)

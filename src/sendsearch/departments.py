@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["department_from_question", "canonical_department"]
+__all__ = ["canonical_department", "department_from_question"]
 
 _OFFICES: list[tuple[str, str]] = [
     (r"health and social care", "Department of Health and Social Care"),

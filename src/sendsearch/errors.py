@@ -7,14 +7,14 @@ traceback.
 from __future__ import annotations
 
 __all__ = [
-    "SendSearchError",
-    "IndexNotFoundError",
+    "IndexBusyError",
     "IndexFormatError",
+    "IndexNotFoundError",
+    "ModelLoadError",
     "ModelMismatchError",
     "NothingToIndexError",
-    "IndexBusyError",
-    "ModelLoadError",
     "QueryError",
+    "SendSearchError",
 ]
 
 

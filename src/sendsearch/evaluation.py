@@ -12,7 +12,7 @@ listed per query so they can be looked at rather than tuned away.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,17 @@ from .errors import SendSearchError
 from .schema import Passage
 from .text import normalise_for_match
 
-__all__ = ["Fact", "EvalReport", "ranked_documents", "load_queries", "load_qrels", "load_facts", "evaluate_rankings", "evaluate", "METRICS"]
+__all__ = [
+    "METRICS",
+    "EvalReport",
+    "Fact",
+    "evaluate",
+    "evaluate_rankings",
+    "load_facts",
+    "load_qrels",
+    "load_queries",
+    "ranked_documents",
+]
 
 # Name in the report -> ir-measures measure.
 METRICS = {"ndcg@10": "nDCG@10", "recall@10": "R@10", "recall@20": "R@20", "mrr@10": "RR@10"}
@@ -100,7 +110,9 @@ def load_facts(path: Path) -> list[Fact]:
         raise SendSearchError(f"{path}: every line needs qid, query, answer and doc_id (missing {error})") from None
 
 
-def evaluate_rankings(rankings: dict[str, Sequence[str]], qrels: dict[str, dict[str, int]]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def evaluate_rankings(
+    rankings: Mapping[str, Sequence[str]], qrels: dict[str, dict[str, int]]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Aggregate and per-query metrics for ranked document ids per query.
 
     Queries without judgments are left out. A query with judgments but no results scores 0.
@@ -112,12 +124,18 @@ def evaluate_rankings(rankings: dict[str, Sequence[str]], qrels: dict[str, dict[
     judged = [qid for qid in rankings if qid in qrels]
     qrel_rows = [Qrel(qid, doc, grade) for qid in judged for doc, grade in qrels[qid].items()]
     # Scores strictly decrease with rank so trec_eval keeps our order exactly.
-    run_rows = [ScoredDoc(qid, doc, float(len(rankings[qid]) - rank)) for qid in judged for rank, doc in enumerate(rankings[qid])]
-    per_query: dict[str, dict[str, float]] = {qid: {name: 0.0 for name in measures} for qid in judged}
+    run_rows = [
+        ScoredDoc(qid, doc, float(len(rankings[qid]) - rank))
+        for qid in judged
+        for rank, doc in enumerate(rankings[qid])
+    ]
+    per_query: dict[str, dict[str, float]] = {qid: dict.fromkeys(measures, 0.0) for qid in judged}
     by_measure = {measure: name for name, measure in measures.items()}
     for metric in ir_measures.iter_calc(list(measures.values()), qrel_rows, run_rows):
         per_query[metric.query_id][by_measure[metric.measure]] = float(metric.value)
-    aggregate = {name: (sum(q[name] for q in per_query.values()) / len(per_query) if per_query else 0.0) for name in measures}
+    aggregate = {
+        name: (sum(q[name] for q in per_query.values()) / len(per_query) if per_query else 0.0) for name in measures
+    }
     return aggregate, per_query
 
 

@@ -1,45 +1,47 @@
-"""An index on disk, opened for searching: ``Index.open(...).search("question")``.
+"""An index on disk, the one door for the CLI, the page and tests: build, open, add, remove, search.
 
 Opening reads ``manifest.json`` first and checks it (format, model) before loading the
-components it names. The loaded components form an immutable snapshot; when a build or
+components it names. The loaded components form an immutable ``Snapshot``; when a build or
 update publishes a new generation, the next search loads it and swaps the snapshot, so a
 search in flight always sees one complete generation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import settings
+from .analysis import Analyzer, QueryPlan
 from .builder import BuildReport, IndexConfig, build_index, update_index
-from .embedding import Embedder, configured_model, load_embedder
-from .glossary import expand_query
+from .embedding import Embedder, load_embedder
 from .errors import IndexFormatError, ModelMismatchError, QueryError, SendSearchError
-from .keyword import Analyzer, KeywordIndex
+from .filters import Filters
+from .keyword import KeywordIndex
+from .limits import MAX_K
 from .manifest import MANIFEST_NAME, Manifest, read_manifest
-from .schema import KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, Passage
-from .search import Mode, QueryPlan, SearchConfig, clean_query, run_search
-from .store import Filters, Store
+from .retrieval import Mode, SearchConfig, run_search
+from .schema import Passage
+from .store import Store
 from .vectors import HNSW_EF_SEARCH, VectorIndex
 
-__all__ = ["Index", "search", "DEFAULT_INDEX"]
-
-DEFAULT_INDEX = Path(os.environ.get("SENDSEARCH_INDEX", "index"))
-KINDS = {"written_answer": KIND_WRITTEN_ANSWER, "written answer": KIND_WRITTEN_ANSWER, "web_page": KIND_WEB_PAGE, "web page": KIND_WEB_PAGE, "document": "document"}
+__all__ = ["Index", "IndexInfo", "Snapshot", "search"]
 
 
 @dataclass(frozen=True)
-class _Snapshot:
+class Snapshot:
+    """One published generation, loaded: read-only parts for searching, benchmarks and tests."""
+
     manifest: Manifest
     store: Store
     vectors: VectorIndex
@@ -47,7 +49,7 @@ class _Snapshot:
     manifest_mtime: int
 
 
-def _load_snapshot(directory: Path) -> _Snapshot:
+def _load_snapshot(directory: Path) -> Snapshot:
     manifest_path = directory / MANIFEST_NAME
     manifest = read_manifest(directory)
     mtime = manifest_path.stat().st_mtime_ns
@@ -55,62 +57,125 @@ def _load_snapshot(directory: Path) -> _Snapshot:
     hint = f"rebuild it with `sendsearch build --index {directory}`"
     for name in ("store.sqlite", "vectors.faiss", "keyword"):
         if not (generation / name).exists():
-            raise IndexFormatError(f"the index at {directory} is incomplete ({manifest.generation}/{name} is missing); {hint}")
+            raise IndexFormatError(
+                f"the index at {directory} is incomplete ({manifest.generation}/{name} is missing); {hint}"
+            )
     try:
         store = Store(generation / "store.sqlite")
         documents, chunks = store.counts()
-        vectors = VectorIndex.load(generation / "vectors.faiss", manifest.vectors.get("kind", "flat"), manifest.vectors.get("ef_search", HNSW_EF_SEARCH))
+        vectors = VectorIndex.load(
+            generation / "vectors.faiss",
+            manifest.vectors.get("kind", "flat"),
+            manifest.vectors.get("ef_search", HNSW_EF_SEARCH),
+        )
         keyword = KeywordIndex.load(generation / "keyword")
     except (OSError, RuntimeError, ValueError, KeyError, TypeError, sqlite3.Error) as error:
         # FAISS reports a bad file as RuntimeError, SQLite as DatabaseError.
         raise IndexFormatError(f"the index at {directory} is damaged ({error}); {hint}") from None
-    if (documents, chunks) != (manifest.documents, manifest.chunks) or len(vectors) != chunks or len(keyword.chunk_ids) != chunks:
-        raise IndexFormatError(f"the index at {directory} is inconsistent (its parts disagree on the number of chunks); {hint}")
+    parts_agree = len(vectors) == chunks and len(keyword.chunk_ids) == chunks
+    if (documents, chunks) != (manifest.documents, manifest.chunks) or not parts_agree:
+        raise IndexFormatError(
+            f"the index at {directory} is inconsistent (its parts disagree on the number of chunks); {hint}"
+        )
     if vectors.dimension != manifest.dimension:
         raise IndexFormatError(f"the vectors in {directory} do not have the manifest's dimension; {hint}")
-    return _Snapshot(manifest, store, vectors, keyword, mtime)
+    return Snapshot(manifest, store, vectors, keyword, mtime)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index holds and how it was made, for ``sendsearch info`` and the page's status line."""
+
+    directory: Path
+    generation: str
+    documents: int
+    chunks: int
+    model: str
+    dimension: int
+    precision: str
+    vectors: str
+    max_tokens: int
+    overlap_tokens: int
+    built_at: str
+    updated_at: str
+    corpus_fingerprint: str
+    sendsearch_version: str
+    format_version: int
+    date_range: tuple[date | None, date | None]
+    departments: list[tuple[str, int]] = field(default_factory=list)
+    kinds: list[tuple[str, int]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["directory"] = str(self.directory)
+        data["date_range"] = [d.isoformat() if d else None for d in self.date_range]
+        return data
 
 
 class Index:
-    """A searchable sendsearch index."""
+    """A searchable sendsearch index. Make one with ``Index.open`` or ``Index.build``."""
 
-    def __init__(self, directory: Path, snapshot: _Snapshot, *, model: str | None = None, search_config: SearchConfig = SearchConfig()) -> None:
+    def __init__(self, directory: Path, snapshot: Snapshot, *, embedder: Embedder | None, config: SearchConfig) -> None:
         self.directory = directory
+        self.config = config
         self._snapshot = snapshot
-        self._requested_model = model
-        self._reload_lock = threading.Lock()
+        self._embedder = embedder
         self._analyzer = Analyzer()
-        self._embedder: Embedder | None = None
+        self._reload_lock = threading.Lock()
+        self._embedder_lock = threading.Lock()
         self._filter_cache: OrderedDict[tuple[str, Filters], np.ndarray] = OrderedDict()
         self._filter_lock = threading.Lock()
-        self.search_config = search_config
 
     # -- opening and building -------------------------------------------------------------
     @classmethod
-    def open(cls, directory: str | Path = DEFAULT_INDEX, *, model: str | None = None, search_config: SearchConfig = SearchConfig()) -> Index:
-        """Open an index, checking its manifest. ``model`` (or ``SENDSEARCH_MODEL``) must be
-        the model it was built with, since queries must be embedded the same way."""
-        directory = Path(directory)
+    def open(
+        cls,
+        directory: str | Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        model: str | None = None,
+        config: SearchConfig | None = None,
+    ) -> Index:
+        """Open the index in ``directory`` (default ``SENDSEARCH_INDEX`` or ``index``).
+
+        Questions must be embedded by the model the index was built with: ``embedder``
+        (any object with the ``Embedder`` methods) or ``model`` (or ``SENDSEARCH_MODEL``)
+        is checked against the manifest; without either, the index's own model is loaded
+        when the first question needs it. ``config`` sets how searches rank.
+        """
+        directory = Path(directory) if directory is not None else settings.index_dir()
         snapshot = _load_snapshot(directory)
-        wanted = model or os.environ.get("SENDSEARCH_MODEL")
-        if wanted and wanted != snapshot.manifest.model:
-            raise ModelMismatchError(
-                f"the index at {directory} was built with the model {snapshot.manifest.model!r}, not {wanted!r}; "
-                f"rebuild it with `sendsearch build --model {wanted} --index {directory}`, or use the index's model"
-            )
-        return cls(directory, snapshot, model=snapshot.manifest.model, search_config=search_config)
+        wanted = embedder.name if embedder is not None else model or settings.model()
+        _check_model(directory, snapshot.manifest, wanted)
+        return cls(directory, snapshot, embedder=embedder, config=config or SearchConfig())
 
     @classmethod
-    def build(cls, paths: Sequence[str | Path], directory: str | Path = DEFAULT_INDEX, *, model: str | None = None, embedder: Embedder | None = None, config: IndexConfig = IndexConfig(), progress: bool = False) -> tuple[Index, BuildReport]:
-        """Build an index of files and folders, publish it and open it."""
-        embedder = embedder or load_embedder(configured_model(model))
-        report = build_index(paths, Path(directory), embedder, config=config, progress=progress)
-        index = cls.open(directory, model=embedder.name)
-        index._embedder = embedder
-        return index, report
+    def build(
+        cls,
+        paths: Sequence[str | Path],
+        directory: str | Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        model: str | None = None,
+        config: IndexConfig | None = None,
+        search_config: SearchConfig | None = None,
+        progress: bool = False,
+    ) -> tuple[Index, BuildReport]:
+        """Build an index of files and folders into ``directory``, publish it and open it.
 
-    def add(self, paths: Sequence[str | Path], *, progress: bool = False, source_prefix: str | None = None) -> BuildReport:
-        """Add or replace documents from files; unchanged documents are left as they are."""
+        Replaces any index already there (atomically: searches keep being answered from
+        the old one until the new one is complete). Raises ``SendSearchError`` for a path
+        that does not exist, before anything is changed."""
+        directory = Path(directory) if directory is not None else settings.index_dir()
+        embedder = embedder or load_embedder(model)
+        report = build_index(paths, directory, embedder, config=config or IndexConfig(), progress=progress)
+        return cls.open(directory, embedder=embedder, config=search_config), report
+
+    def add(self, paths: Sequence[str | Path], *, progress: bool = False, source_prefix: str = "") -> BuildReport:
+        """Add or replace documents from files; unchanged documents are left as they are.
+
+        ``source_prefix`` goes before each file's path in its citation ("uploaded/")."""
         report = update_index(self.directory, self.embedder, add=paths, progress=progress, source_prefix=source_prefix)
         self.reload()
         return report
@@ -124,19 +189,22 @@ class Index:
     # -- state ----------------------------------------------------------------------------
     @property
     def manifest(self) -> Manifest:
-        return self._current().manifest
+        return self.snapshot().manifest
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            embedder = load_embedder(self.manifest.model)
-            if embedder.dimension != self.manifest.dimension:
-                raise ModelMismatchError(
-                    f"the model {embedder.name!r} makes {embedder.dimension}-dimensional vectors but the index "
-                    f"holds {self.manifest.dimension}; rebuild with `sendsearch build --index {self.directory}`"
-                )
-            self._embedder = embedder
-        return self._embedder
+        """The model that embeds questions: the one given, else the index's own, loaded once."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                manifest = self._snapshot.manifest
+                embedder = load_embedder(manifest.model)
+                if embedder.dimension != manifest.dimension:
+                    raise ModelMismatchError(
+                        f"the model {embedder.name!r} makes {embedder.dimension}-dimensional vectors but the index "
+                        f"holds {manifest.dimension}; rebuild with `sendsearch build --index {self.directory}`"
+                    )
+                self._embedder = embedder
+            return self._embedder
 
     def reload(self) -> bool:
         """Load the published generation if it is not the one in use; True if it changed."""
@@ -154,47 +222,49 @@ class Index:
             self._snapshot = fresh
             return True
 
-    def _current(self) -> _Snapshot:
-        try:
+    def snapshot(self) -> Snapshot:
+        """The generation searches use now, after picking up a newly published one."""
+        # A damaged new manifest must not stop the loaded index from serving.
+        with contextlib.suppress(SendSearchError):
             self.reload()
-        except SendSearchError:
-            pass  # a damaged new manifest must not stop the loaded index from serving
         return self._snapshot
 
     def document_text(self, doc_id: str) -> str | None:
         """The cleaned full text of a document (for "show the full answer")."""
-        return self._current().store.document_text(doc_id)
+        return self.snapshot().store.document_text(doc_id)
 
-    def info(self) -> dict[str, Any]:
-        """The manifest plus what the store knows (departments, dates), for `sendsearch info`."""
-        snapshot = self._current()
-        first, last = snapshot.store.date_range()
-        return {
-            "index": str(self.directory),
-            **{k: v for k, v in snapshot.manifest.__dict__.items()},
-            "date_range": [first, last],
-            "departments": snapshot.store.departments(),
-        }
+    def info(self) -> IndexInfo:
+        """What the index holds: counts, model, settings, dates, departments and kinds."""
+        snapshot = self.snapshot()
+        manifest, store = snapshot.manifest, snapshot.store
+        return IndexInfo(
+            directory=self.directory,
+            generation=manifest.generation,
+            documents=manifest.documents,
+            chunks=manifest.chunks,
+            model=manifest.model,
+            dimension=manifest.dimension,
+            precision=str(manifest.embedding.get("precision", "fp32")),
+            vectors=str(manifest.vectors.get("kind", "flat")),
+            max_tokens=int(manifest.chunking["max_tokens"]),
+            overlap_tokens=int(manifest.chunking["overlap_tokens"]),
+            built_at=manifest.built_at,
+            updated_at=manifest.updated_at,
+            corpus_fingerprint=manifest.corpus_fingerprint,
+            sendsearch_version=manifest.sendsearch_version,
+            format_version=manifest.format_version,
+            date_range=store.date_range(),
+            departments=store.departments(),
+            kinds=store.kinds(),
+            sources=list(manifest.sources),
+        )
 
     # -- searching ------------------------------------------------------------------------
     def plan(self, query: str, config: SearchConfig | None = None) -> QueryPlan:
-        """How each side will read a query: BM25 terms (with SEND concepts) and the dense text."""
-        config = config or self.search_config
-        text = clean_query(query)
-        words = self._analyzer.terms(text)
-        terms = dict.fromkeys(words, 1.0)
-        if config.phrase_weight > 0:
-            for pair in self._analyzer.pairs(words):
-                terms.setdefault(pair, config.phrase_weight)
-        dense_text, concepts, matched = expand_query(text)
-        if config.concept_weight > 0:
-            for spelling in matched:
-                for term in self._analyzer.terms(spelling):
-                    terms[term] = min(terms.get(term, 1.0), config.literal_weight)
-            terms.update(dict.fromkeys(concepts, config.concept_weight))
-        return QueryPlan(text=text, dense_text=dense_text if config.expand_dense else text, terms=terms)
+        """How each side will read a query: BM25 terms and pairs (with SEND concepts) and the dense text."""
+        return (config or self.config).plan(self._analyzer, query)
 
-    def _allowed(self, snapshot: _Snapshot, filters: Filters) -> np.ndarray | None:
+    def _allowed(self, snapshot: Snapshot, filters: Filters) -> np.ndarray | None:
         if not filters:
             return None
         key = (snapshot.manifest.generation, filters)
@@ -218,21 +288,22 @@ class Index:
         department: str | None = None,
         kind: str | None = None,
         mode: Mode = "hybrid",
-        **overrides: Any,
+        config: SearchConfig | None = None,
     ) -> list[Passage]:
-        """The ``k`` passages that best answer ``query``, at most one per document.
+        """The ``k`` passages (1 to ``MAX_K``) that best answer ``query``, at most one per document.
 
         Filters: ``date_from``/``date_to`` (answered date, or asked date where the answer
-        date is unknown; inclusive), ``department`` (exact name as in ``info()``), ``kind``
-        ("written_answer" or "web_page"). ``mode`` runs one side alone, for comparison.
-        Raises ``QueryError`` (a ``ValueError``) for an empty query or a bad filter.
+        date is unknown; inclusive; dates or "YYYY-MM-DD"), ``department`` (as listed by
+        ``info()``, any case), ``kind`` ("written_answer" or "web_page"). ``mode`` runs one
+        side alone, for comparison; ``config`` overrides the index's ranking settings.
+        Raises ``QueryError`` (a ``ValueError``) for an empty query, a bad filter or ``k``.
         """
-        if not isinstance(k, int) or k < 1:
-            raise QueryError("k must be a positive whole number")
-        config = self.search_config.with_overrides(**overrides) if overrides else self.search_config
-        plan = self.plan(query, config)
-        filters = _filters(date_from, date_to, department, kind)
-        snapshot = self._current()
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+        config = config or self.config
+        plan = config.plan(self._analyzer, query)
+        filters = Filters.parse(date_from, date_to, department, kind)
+        snapshot = self.snapshot()
         return run_search(
             plan,
             k,
@@ -250,37 +321,35 @@ class Index:
         return self.embedder.encode([text])
 
 
-def _as_date(value: date | str | None, name: str) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise QueryError(f"{name} must be a date like 2024-09-30, not {value!r}") from None
-
-
-def _filters(date_from: date | str | None, date_to: date | str | None, department: str | None, kind: str | None) -> Filters:
-    start, end = _as_date(date_from, "date_from"), _as_date(date_to, "date_to")
-    if start and end and start > end:
-        raise QueryError(f"date_from ({start}) is after date_to ({end})")
-    if kind is not None and kind != "":
-        if kind.lower() not in KINDS:
-            raise QueryError("kind must be 'written_answer' or 'web_page'")
-        kind = KINDS[kind.lower()]
-    return Filters(start, end, department or None, kind or None)
+def _check_model(directory: Path, manifest: Manifest, wanted: str | None) -> None:
+    if wanted and wanted != manifest.model:
+        raise ModelMismatchError(
+            f"the index at {directory} was built with the model {manifest.model!r}, not {wanted!r}; "
+            f"rebuild it with `sendsearch build --model {wanted} --index {directory}`, or use the index's model"
+        )
 
 
 @functools.lru_cache(maxsize=8)
-def _open_cached(directory: str) -> Index:
+def _open_cached(directory: Path) -> Index:
     return Index.open(directory)
 
 
-def search(query: str, k: int = 5, index: str | Path = DEFAULT_INDEX, **filters: Any) -> list[Passage]:
+def search(
+    query: str,
+    k: int = 5,
+    *,
+    index: str | Path | None = None,
+    date_from: date | str | None = None,
+    date_to: date | str | None = None,
+    department: str | None = None,
+    kind: str | None = None,
+) -> list[Passage]:
     """Search an index on disk: ``sendsearch.search("How long does an EHC assessment take?")``.
 
-    The index is opened once per process and follows rebuilds. Keyword arguments are the
-    filters of ``Index.search``.
+    ``index`` defaults to ``SENDSEARCH_INDEX`` or ``index``. The index is opened once per
+    process and follows rebuilds. The filters are those of ``Index.search``.
     """
-    return _open_cached(str(Path(index).resolve())).search(query, k, **filters)
+    directory = Path(index) if index is not None else settings.index_dir()
+    return _open_cached(directory.resolve()).search(
+        query, k, date_from=date_from, date_to=date_to, department=department, kind=kind
+    )

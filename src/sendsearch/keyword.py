@@ -10,36 +10,17 @@ beside the matrix so ``add`` can rebuild it without re-reading text.
 from __future__ import annotations
 
 import json
-import re
-import threading
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["Analyzer", "KeywordConfig", "KeywordIndex", "STOPWORDS"]
+if TYPE_CHECKING:
+    from .analysis import Pair, Terms
 
-# English function words plus the formulaic words of written questions ("To ask the
-# Secretary of State ... what steps his Department is taking"), which say nothing about
-# the subject. "send" is not here: in this corpus it is almost always SEND.
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves shall may might must also per via whether upon within without ask asked
-    secretary state department""".split()
-)
-
-_MONEY = re.compile(r"£\s?(\d[\d,]*(?:\.\d+)?)\s?(bn|m|k)?\b", re.I)
-_MONEY_UNITS = {"bn": " billion", "m": " million", "k": " thousand"}
-_TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+__all__ = ["KeywordConfig", "KeywordIndex", "KeywordScores"]
 
 
 @dataclass(frozen=True)
@@ -68,45 +49,17 @@ class KeywordConfig:
         return cls(**{"phrases": False, **saved})
 
 
-class Analyzer:
-    """Text to BM25 terms: NFKC, lower case, £ amounts spelt out, stop words out, stemmed.
+@dataclass(frozen=True)
+class KeywordScores:
+    """BM25 scores of every chunk for one question, and the ids of its best chunks."""
 
-    "£32m" and "£32 million" both become the terms "32" and "million"; "84,054" becomes
-    "84054" so a figure can be searched as written.
-    """
+    chunk_ids: np.ndarray  # every chunk id, sorted (the index's rows)
+    scores: np.ndarray  # score per row
+    top: np.ndarray  # chunk ids of the best-scoring chunks (score > 0), best first
 
-    def __init__(self) -> None:
-        import Stemmer  # PyStemmer: the Snowball English stemmer in C
-
-        self._stemmer = Stemmer.Stemmer("english")
-        self._lock = threading.Lock()  # a PyStemmer object is not thread-safe
-        self._memo: dict[str, str] = {}
-
-    def words(self, text: str) -> list[str]:
-        """Lower-cased words and numbers, before stop words and stemming."""
-        text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
-        text = _MONEY.sub(lambda m: m.group(1) + _MONEY_UNITS.get((m.group(2) or "").lower(), ""), text)
-        text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-        text = re.sub(r"'s\b", "", text)
-        return _TOKEN.findall(text)
-
-    def stem(self, words: Sequence[str]) -> list[str]:
-        memo = self._memo
-        missing = [w for w in set(words) if w not in memo]
-        if missing:
-            with self._lock:
-                for word, stem in zip(missing, self._stemmer.stemWords(missing)):
-                    memo[word] = stem
-        return [memo[w] for w in words]
-
-    def terms(self, text: str) -> list[str]:
-        """BM25 terms of a text."""
-        return self.stem([w for w in self.words(text) if w not in STOPWORDS])
-
-    @staticmethod
-    def pairs(terms: Sequence[str]) -> list[str]:
-        """Adjacent term pairs ("special school"), stop words already out."""
-        return [f"{a} {b}" for a, b in pairwise(terms)]
+    def of(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """The scores of some chunk ids (all of them in the index)."""
+        return self.scores[np.searchsorted(self.chunk_ids, chunk_ids)]
 
 
 class KeywordIndex:
@@ -119,12 +72,21 @@ class KeywordIndex:
     Python string and a dictionary entry.
     """
 
-    def __init__(self, model, chunk_ids: np.ndarray, tokens: np.ndarray, offsets: np.ndarray, vocab: dict[str, int], pair_codes: np.ndarray, config: KeywordConfig) -> None:
+    def __init__(
+        self,
+        model: Any,
+        chunk_ids: np.ndarray,
+        tokens: np.ndarray,
+        offsets: np.ndarray,
+        vocab: dict[str, int],
+        pair_codes: np.ndarray,
+        config: KeywordConfig,
+    ) -> None:
         self._model = model
         self.chunk_ids = chunk_ids
         self._tokens = tokens  # column ids per chunk (terms, then pairs)
         self._offsets = offsets
-        self.vocab = vocab
+        self._vocab = vocab
         self._pair_codes = pair_codes  # sorted; pair i is column len(vocab) + i
         self.config = config
         self._terms = sorted(vocab, key=vocab.__getitem__)
@@ -136,28 +98,39 @@ class KeywordIndex:
 
     # -- building -----------------------------------------------------------------------
     @classmethod
-    def build(cls, chunk_ids: Sequence[int], term_lists: Iterable[Sequence[str]], config: KeywordConfig) -> KeywordIndex:
-        """An index of chunks given as terms; a term with a space in it is a pair ("special school").
+    def build(cls, chunk_ids: Sequence[int], terms: Iterable[Terms], config: KeywordConfig) -> KeywordIndex:
+        """An index of chunks given as their analysed terms (``analysis.Analyzer.chunk_terms``).
 
-        ``term_lists`` may be a generator: each chunk's strings are turned into integer
-        arrays as they come, so the strings of the whole corpus are never held at once."""
+        ``terms`` may be a generator: each chunk's strings are turned into integer arrays as
+        they come, so the strings of the whole corpus are never held at once."""
         vocab: dict[str, int] = {}
-        rows = [_encode(terms, vocab) for terms in term_lists]
+        rows = [_encode(chunk, vocab) for chunk in terms]
         return cls._from_rows(np.asarray(chunk_ids, dtype=np.int64), rows, vocab, config)
 
     @classmethod
-    def _from_rows(cls, chunk_ids: np.ndarray, rows: list[tuple[np.ndarray, np.ndarray]], vocab: dict[str, int], config: KeywordConfig) -> KeywordIndex:
+    def _from_rows(
+        cls,
+        chunk_ids: np.ndarray,
+        rows: list[tuple[np.ndarray, np.ndarray]],
+        vocab: dict[str, int],
+        config: KeywordConfig,
+    ) -> KeywordIndex:
         """Build from (term ids, pair codes) per chunk: pairs get the columns after the terms."""
         import bm25s
 
         base = len(vocab)
         pair_codes = np.unique(np.concatenate([codes for _, codes in rows] or [np.zeros(0, np.int64)]))
-        columns = [np.concatenate([terms, (base + np.searchsorted(pair_codes, codes)).astype(np.int32)]) for terms, codes in rows]
+        columns = [
+            np.concatenate([terms, (base + np.searchsorted(pair_codes, codes)).astype(np.int32)])
+            for terms, codes in rows
+        ]
         model = bm25s.BM25(k1=config.k1, b=config.b, method=config.method)
         if columns:
             # The low-level entry point: the vocabulary is ours (terms.json, pair_codes.npy),
             # so bm25s need not hold a second copy of it.
-            model.scores = model.build_index_from_ids(list(range(base + len(pair_codes))), _AsLists(columns), show_progress=False)
+            model.scores = model.build_index_from_ids(
+                list(range(base + len(pair_codes))), _AsLists(columns), show_progress=False
+            )
             model.vocab_dict = {}
         lengths = np.fromiter((len(row) for row in columns), dtype=np.int64, count=len(columns))
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -165,59 +138,58 @@ class KeywordIndex:
         tokens = np.concatenate(columns) if columns else np.zeros(0, np.int32)
         return cls(model, chunk_ids, tokens, offsets, vocab, pair_codes, config)
 
-    def updated(self, remove_chunk_ids: Sequence[int], add_chunk_ids: Sequence[int], add_term_lists: Iterable[Sequence[str]]) -> KeywordIndex:
+    def updated(
+        self, remove_chunk_ids: Sequence[int], add_chunk_ids: Sequence[int], add_terms: Iterable[Terms]
+    ) -> KeywordIndex:
         """A new index without some chunks and with others; the BM25 statistics are recomputed."""
-        removed = set(int(c) for c in remove_chunk_ids)
+        removed = {int(c) for c in remove_chunk_ids}
         keep_rows = [r for r, c in enumerate(self.chunk_ids) if int(c) not in removed]
-        vocab = dict(self.vocab)
-        base = len(self.vocab)
+        vocab = dict(self._vocab)
+        base = len(self._vocab)
         rows = []
         for r in keep_rows:
             columns = np.asarray(self._tokens[self._offsets[r] : self._offsets[r + 1]])
             rows.append((columns[columns < base], np.asarray(self._pair_codes[columns[columns >= base] - base])))
-        rows += [_encode(terms, vocab) for terms in add_term_lists]
+        rows += [_encode(chunk, vocab) for chunk in add_terms]
         chunk_ids = np.concatenate([self.chunk_ids[keep_rows], np.asarray(add_chunk_ids, dtype=np.int64)])
         return KeywordIndex._from_rows(chunk_ids.astype(np.int64), rows, vocab, self.config)
 
     # -- searching ----------------------------------------------------------------------
-    def _column(self, term: str) -> int | None:
-        if " " not in term:
-            return self.vocab.get(term)
-        first, _, second = term.partition(" ")
-        a, b = self.vocab.get(first), self.vocab.get(second)
+    def _pair_column(self, pair: Pair) -> int | None:
+        a, b = self._vocab.get(pair[0]), self._vocab.get(pair[1])
         if a is None or b is None or not len(self._pair_codes):
             return None
         code = (a << 32) | b
         i = int(np.searchsorted(self._pair_codes, code))
-        return len(self.vocab) + i if i < len(self._pair_codes) and self._pair_codes[i] == code else None
+        return len(self._vocab) + i if i < len(self._pair_codes) and self._pair_codes[i] == code else None
 
-    def scores(self, weighted_terms: dict[str, float]) -> np.ndarray:
-        """BM25 score of every chunk row for terms with weights (1.0 for the user's own words)."""
-        result = np.zeros(len(self.chunk_ids), dtype=np.float32)
-        if not len(self.chunk_ids):
-            return result
+    def _columns(self, words: Mapping[str, float], pairs: Mapping[Pair, float]) -> list[tuple[int, float]]:
+        found = [(self._vocab.get(word), weight) for word, weight in words.items()]
+        found += [(self._pair_column(pair), weight) for pair, weight in pairs.items()]
+        return [(column, weight) for column, weight in found if column is not None]
+
+    def search(
+        self, words: Mapping[str, float], pairs: Mapping[Pair, float], k: int, allowed: np.ndarray | None = None
+    ) -> KeywordScores:
+        """BM25 scores of every chunk for weighted words and pairs (1.0 for the question's
+        own words), and the ``k`` best chunk ids with a positive score. ``allowed`` (chunk
+        ids) restricts the search: other chunks score 0."""
+        scores = np.zeros(len(self.chunk_ids), dtype=np.float32)
         data, indices, indptr = self._data, self._indices, self._indptr
-        for term, weight in weighted_terms.items():
-            column = self._column(term)
-            if column is None:
-                continue
-            start, end = indptr[column], indptr[column + 1]
-            # Rows within one column are distinct, so fancy-index addition is exact.
-            result[indices[start:end]] += weight * data[start:end]
-        return result
-
-    def search(self, weighted_terms: dict[str, float], k: int, allowed_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (chunk ids, scores) with a positive score, best first."""
-        scores = self.scores(weighted_terms)
-        if allowed_rows is not None:
+        if len(self.chunk_ids):
+            for column, weight in self._columns(words, pairs):
+                start, end = indptr[column], indptr[column + 1]
+                # Rows within one column are distinct, so fancy-index addition is exact.
+                scores[indices[start:end]] += weight * data[start:end]
+        if allowed is not None:
             mask = np.zeros(len(scores), dtype=bool)
-            mask[allowed_rows] = True
+            mask[self.rows_for(allowed)] = True
             scores[~mask] = 0.0
-        candidates = np.flatnonzero(scores > 0)
-        if len(candidates) > k:
-            candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
-        order = candidates[np.argsort(-scores[candidates], kind="stable")]
-        return self.chunk_ids[order], scores[order]
+        rows = np.flatnonzero(scores > 0)
+        if len(rows) > k:
+            rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+        rows = rows[np.argsort(-scores[rows], kind="stable")]
+        return KeywordScores(self.chunk_ids, scores, self.chunk_ids[rows])
 
     def feedback_terms(self, chunk_ids: np.ndarray, count: int) -> list[str]:
         """The ``count`` terms that best characterise some chunks (summed tf x idf), for
@@ -227,7 +199,7 @@ class KeywordIndex:
         if not len(rows):
             return []
         tokens = np.concatenate([self._tokens[self._offsets[r] : self._offsets[r + 1]] for r in rows])
-        ids, tf = np.unique(tokens[tokens < len(self.vocab)], return_counts=True)
+        ids, tf = np.unique(tokens[tokens < len(self._vocab)], return_counts=True)
         weights = tf * self._idfs(ids)
         ranked = ids[np.argsort(-weights, kind="stable")]
         return [term for term in (self._terms[i] for i in ranked) if not term.startswith("~")][:count]
@@ -245,7 +217,7 @@ class KeywordIndex:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term, for weighing words in highlights."""
-        column = self._column(term)
+        column = self._vocab.get(term)
         return 0.0 if column is None or not len(self.chunk_ids) else float(self._idfs(np.asarray([column]))[0])
 
     def _idfs(self, columns: np.ndarray) -> np.ndarray:
@@ -275,7 +247,9 @@ class KeywordIndex:
         terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
         vocab = {term: i for i, term in enumerate(terms)}
         pairs_path = folder / "pair_codes.npy"  # absent from indexes saved before pairs
-        pair_codes = np.load(pairs_path, mmap_mode="r", allow_pickle=False) if pairs_path.exists() else np.zeros(0, np.int64)
+        pair_codes = (
+            np.load(pairs_path, mmap_mode="r", allow_pickle=False) if pairs_path.exists() else np.zeros(0, np.int64)
+        )
         if len(chunk_ids):
             # Memory-mapped: the score matrix is paged in by the OS, not copied per process.
             model = bm25s.BM25.load(str(folder / "bm25s"), mmap=True, allow_pickle=False, load_vocab=False)
@@ -286,19 +260,14 @@ class KeywordIndex:
         return cls(model, chunk_ids, tokens, offsets, vocab, pair_codes, config)
 
 
-def _encode(terms: Sequence[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Term ids (new terms added to ``vocab``) and pair codes of one chunk's terms."""
-    ids, codes = [], []
-    for term in terms:
-        if " " in term:
-            first, _, second = term.partition(" ")
-            codes.append((vocab.setdefault(first, len(vocab)) << 32) | vocab.setdefault(second, len(vocab)))
-        else:
-            ids.append(vocab.setdefault(term, len(vocab)))
+def _encode(terms: Terms, vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Term ids (new terms added to ``vocab``) and pair codes (``first << 32 | second``) of one chunk."""
+    ids = [vocab.setdefault(word, len(vocab)) for word in terms.words]
+    codes = [(vocab.setdefault(a, len(vocab)) << 32) | vocab.setdefault(b, len(vocab)) for a, b in terms.pairs]
     return np.asarray(ids, dtype=np.int32), np.asarray(codes, dtype=np.int64)
 
 
-class _AsLists(Sequence):
+class _AsLists(Sequence[list[int]]):
     """Rows of column ids shown to bm25s as the lists of ints it reads, one row at a time:
     lists of every row at once would hold a Python int per token (11 million at the full
     corpus's 70,000 chunks)."""
@@ -309,5 +278,5 @@ class _AsLists(Sequence):
     def __len__(self) -> int:
         return len(self._rows)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i: int) -> list[int]:  # type: ignore[override]
         return self._rows[i].tolist()

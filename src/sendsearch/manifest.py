@@ -16,10 +16,11 @@ from typing import Any
 
 from .errors import IndexFormatError, IndexNotFoundError
 
-__all__ = ["Manifest", "FORMAT", "FORMAT_VERSION", "read_manifest", "write_manifest", "MANIFEST_NAME"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST_NAME", "Manifest", "read_manifest", "write_manifest"]
 
 FORMAT = "sendsearch-index"
-FORMAT_VERSION = 1
+# 2: the store keeps one column per citation field (schema.Citation).
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
 
 
@@ -52,7 +53,9 @@ class Manifest:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise IndexFormatError(f"{where} is not valid JSON ({error.msg}); rebuild with `sendsearch build`") from None
+            raise IndexFormatError(
+                f"{where} is not valid JSON ({error.msg}); rebuild with `sendsearch build`"
+            ) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise IndexFormatError(f"{where} is not a sendsearch manifest; rebuild with `sendsearch build`")
         version = data.get("format_version")
@@ -74,7 +77,8 @@ def read_manifest(directory: Path) -> Manifest:
     if not path.exists():
         if directory.exists() and any(directory.glob("gen-*")):
             raise IndexNotFoundError(
-                f"{directory} holds no finished index (a build was interrupted); run `sendsearch build --index {directory}`"
+                f"{directory} holds no finished index (a build was interrupted); "
+                f"run `sendsearch build --index {directory}`"
             )
         raise IndexNotFoundError(f"no index at {directory}; create one with `sendsearch build --index {directory}`")
     try:

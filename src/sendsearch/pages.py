@@ -11,30 +11,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from typing import Any
 
 from .cleaning import strip_furniture
 from .departments import canonical_department, department_from_question
-from .schema import KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, DocumentKind
+from .schema import KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, Citation
 from .text import find_date, normalise
 
-__all__ = ["PageFields", "parse_page"]
+__all__ = ["Page", "parse_page"]
 
 
 @dataclass(frozen=True)
-class PageFields:
-    """What a page's text says about itself, and its body with those lines removed."""
+class Page:
+    """What a page's text says about itself (its citation), and its body with those lines removed."""
 
-    kind: DocumentKind
     body: str
-    title: str | None = None
-    question: str | None = None
-    date_asked: date | None = None
-    date_answered: date | None = None
-    asked_by: str | None = None
-    answered_by: str | None = None
-    answered_by_role: str | None = None
-    department: str | None = None
+    citation: Citation
 
 
 _ASKED_ON = re.compile(r"^\(?asked on (.+?)\)?$", re.I)
@@ -59,7 +51,7 @@ def _split_answerer(value: str) -> tuple[str | None, str | None]:
     return name.strip() or None, role.strip() or None
 
 
-def parse_page(text: str, *, fallback_title: str | None = None) -> PageFields:
+def parse_page(text: str, *, fallback_title: str | None = None) -> Page:
     """Split a scraped page into citation fields and body text.
 
     A page is read as a written answer when it carries both a "To ask ..." question and an
@@ -73,7 +65,7 @@ def parse_page(text: str, *, fallback_title: str | None = None) -> PageFields:
             lines = lines[number + 1 :]
             break
 
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     header: list[str] = []  # lines before the question, a title among them
     body: list[str] = []
     question_lines: list[str] = []
@@ -136,27 +128,26 @@ def parse_page(text: str, *, fallback_title: str | None = None) -> PageFields:
     if not is_answer:
         return _web_page(lines, fallback_title)
     # A bare date on a written-question card that carries the answer is the date answered.
-    date_answered = fields.get("date_answered") or fields.get("bare_date")
-    return PageFields(
+    citation = Citation(
         kind=KIND_WRITTEN_ANSWER,
-        body=normalise("\n".join(body)),
         title=header[0] if header else fallback_title,
         question=question,
-        date_asked=fields.get("date_asked"),  # type: ignore[arg-type]
-        date_answered=date_answered,  # type: ignore[arg-type]
-        asked_by=fields.get("asked_by"),  # type: ignore[arg-type]
-        answered_by=fields.get("answered_by"),  # type: ignore[arg-type]
-        answered_by_role=fields.get("answered_by_role"),  # type: ignore[arg-type]
-        department=fields.get("department") or department_from_question(question),  # type: ignore[arg-type]
+        date_asked=fields.get("date_asked"),
+        date_answered=fields.get("date_answered") or fields.get("bare_date"),
+        asked_by=fields.get("asked_by"),
+        answered_by=fields.get("answered_by"),
+        answered_by_role=fields.get("answered_by_role"),
+        department=fields.get("department") or department_from_question(question),
     )
+    return Page(normalise("\n".join(body)), citation)
 
 
-def _web_page(lines: list[str], fallback_title: str | None) -> PageFields:
+def _web_page(lines: list[str], fallback_title: str | None) -> Page:
     """A page that is not a written answer: the first short line is taken as its title."""
     text = normalise("\n".join(lines))
     first = text.split("\n", 1)[0].strip() if text else ""
     looks_like_title = 0 < len(first) <= 150 and not first.endswith((".", ":", ";", ","))
     if looks_like_title:
         body = text[len(first) :].strip()
-        return PageFields(kind=KIND_WEB_PAGE, body=body or text, title=first)
-    return PageFields(kind=KIND_WEB_PAGE, body=text, title=fallback_title)
+        return Page(body or text, Citation(kind=KIND_WEB_PAGE, title=first))
+    return Page(text, Citation(kind=KIND_WEB_PAGE, title=fallback_title))

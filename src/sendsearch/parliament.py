@@ -16,10 +16,10 @@ from typing import Any
 
 from .cleaning import html_to_text
 from .departments import department_from_question
-from .schema import KIND_WRITTEN_ANSWER, Document, Skipped
+from .schema import KIND_WRITTEN_ANSWER, Citation, Document, Skipped
 from .text import normalise, parse_date
 
-__all__ = ["iter_records", "record_to_document", "record_url", "MAX_RECORD_CHARS"]
+__all__ = ["MAX_RECORD_CHARS", "iter_records", "record_to_document", "record_url"]
 
 # A single answer longer than this is not a written answer but a data dump; the largest
 # in the 49,450-record collection is 55,000 characters.
@@ -54,20 +54,19 @@ def record_to_document(record: dict[str, Any]) -> Document:
     if not question and not answer:
         raise ValueError("record has neither question nor answer text")
     member = record.get("answeringMemberId")
-    return Document(
-        doc_id=str(record_id).strip(),
-        # An unanswered question is still worth finding: its question becomes its text.
-        text=answer or question,
+    citation = Citation(
         kind=KIND_WRITTEN_ANSWER,
         title=normalise(record["heading"]) if record.get("heading") else None,
         question=question or None,
+        source=record_url(record),
         date_asked=parse_date(record.get("dateTabled")),
         date_answered=parse_date(record.get("dateAnswered")),
         answering_member_id=member if isinstance(member, int) else None,
         department=record.get("answeringBodyName") or department_from_question(question),
-        source=record_url(record),
         uin=str(record["uin"]) if record.get("uin") else None,
     )
+    # An unanswered question is still worth finding: its question becomes its text.
+    return Document(str(record_id).strip(), answer or question, citation)
 
 
 def _open_text(path: Path) -> io.TextIOBase:

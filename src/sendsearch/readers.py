@@ -6,6 +6,7 @@ a written-question record's id is ``str(record["id"])``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,14 @@ from .pages import parse_page
 from .parliament import iter_records
 from .schema import Document, Skipped
 
-__all__ = ["read_paths", "ReadReport", "SUPPORTED_SUFFIXES", "MAX_DOCUMENT_BYTES"]
+__all__ = [
+    "DOCUMENT_SUFFIXES",
+    "MAX_DOCUMENT_BYTES",
+    "RECORD_SUFFIXES",
+    "SUPPORTED_SUFFIXES",
+    "ReadReport",
+    "read_paths",
+]
 
 RECORD_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
 DOCUMENT_SUFFIXES = (".txt", ".html", ".htm", ".md", ".markdown", ".pdf")
@@ -34,7 +42,6 @@ class ReadReport:
     files: int = 0
     documents: int = 0
     skipped: list[Skipped] = field(default_factory=list)
-    duplicate_ids: int = 0
 
 
 def _suffix(path: Path) -> str:
@@ -65,8 +72,7 @@ def _decode(data: bytes) -> str:
     except UnicodeDecodeError as error:
         # Guessing a legacy encoding silently garbles text, so say what is wrong instead.
         raise ValueError(
-            f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); "
-            "save it as UTF-8"
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); save it as UTF-8"
         ) from None
 
 
@@ -95,7 +101,7 @@ def _markdown_to_html(text: str) -> str:
     return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
 
 
-def _read_document(path: Path, doc_id: str, display: str, suffix: str) -> Document:
+def _read_document(path: Path, doc_id: str, source: str, suffix: str) -> Document:
     """One text-like file (txt, html, md, pdf) as a Document; ValueError if unusable."""
     if suffix == ".pdf":
         text, title = _read_pdf(path)
@@ -113,23 +119,13 @@ def _read_document(path: Path, doc_id: str, display: str, suffix: str) -> Docume
     page = parse_page(text, fallback_title=title or path.stem)
     if not page.body.strip():
         raise ValueError("no body text after removing page furniture")
-    return Document(
-        doc_id=doc_id,
-        text=page.body,
-        kind=page.kind,
-        title=title if title and page.kind != "written_answer" else page.title,
-        question=page.question,
-        date_asked=page.date_asked,
-        date_answered=page.date_answered,
-        asked_by=page.asked_by,
-        answered_by=page.answered_by,
-        answered_by_role=page.answered_by_role,
-        department=page.department,
-        source=display,
-    )
+    citation = page.citation
+    if title and citation.kind != "written_answer":
+        citation = dataclasses.replace(citation, title=title)
+    return Document(doc_id, page.body, dataclasses.replace(citation, source=citation.source or source))
 
 
-def _read_file(path: Path, doc_id: str, display: str) -> Iterator[Document | Skipped]:
+def _read_file(path: Path, doc_id: str, display: str, source: str) -> Iterator[Document | Skipped]:
     suffix = _suffix(path)
     if suffix not in SUPPORTED_SUFFIXES:
         yield Skipped(display, f"unsupported file type '{suffix or path.name}'")
@@ -146,25 +142,23 @@ def _read_file(path: Path, doc_id: str, display: str) -> Iterator[Document | Ski
         yield from iter_records(path, display)
         return
     try:
-        yield _read_document(path, doc_id, display, suffix)
+        yield _read_document(path, doc_id, source, suffix)
     except (ValueError, OSError) as error:
         yield Skipped(display, str(error))
 
 
-def read_paths(paths: Iterable[str | Path], report: ReadReport | None = None, *, source_prefix: str | None = None) -> Iterator[Document]:
+def read_paths(
+    paths: Iterable[str | Path], report: ReadReport | None = None, *, source_prefix: str = ""
+) -> Iterator[Document]:
     """Documents from files and folders (searched recursively), in a stable order.
 
-    A file's ``source`` is its path, or ``source_prefix`` + its id when given (for files
-    read from a temporary folder, such as uploads). Skipped inputs are recorded in ``report``. When two inputs give the same document id
-    the later one wins, as it would in an update; ``report.duplicate_ids`` counts them.
+    A file is cited by its path relative to the folder given (its name, for a file given
+    on its own), after ``source_prefix`` ("uploaded/" for files added from the page), never
+    by a path on the server. Skipped inputs are recorded in ``report`` under the path as given.
     """
     report = report if report is not None else ReadReport()
-    seen: set[str] = set()
     for given in paths:
         given = Path(given)
-        if not given.exists():
-            report.skipped.append(Skipped(str(given), "no such file or folder"))
-            continue
         if given.is_dir():
             root, files = given, list(_iter_files(given))
         else:
@@ -172,15 +166,12 @@ def read_paths(paths: Iterable[str | Path], report: ReadReport | None = None, *,
         for path in files:
             report.files += 1
             doc_id = path.relative_to(root).as_posix()
-            display = f"{source_prefix}{doc_id}" if source_prefix is not None else path.as_posix()
+            display = path.as_posix()
             try:
-                for item in _read_file(path, doc_id, display):
+                for item in _read_file(path, doc_id, display, source_prefix + doc_id):
                     if isinstance(item, Skipped):
                         report.skipped.append(item)
                         continue
-                    if item.doc_id in seen:
-                        report.duplicate_ids += 1
-                    seen.add(item.doc_id)
                     report.documents += 1
                     yield item
             except OSError as error:

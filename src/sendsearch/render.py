@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from .schema import Passage
 
-__all__ = ["escape", "format_passage_text", "render_passages", "citation_text", "safe_link"]
+__all__ = ["citation_text", "escape", "format_passage_text", "render_passages", "safe_link"]
 
 # HTML's special characters as named entities, and characters that mean something to
 # Markdown (or start an autolink, ":") as numeric ones: shown as themselves, never syntax.
@@ -91,18 +91,9 @@ def format_passage_text(text: str, highlights: Sequence[tuple[int, int]] = ()) -
     return "".join(pieces).replace("\n\n", "<br><br>").replace("\n", "<br>")
 
 
-def _when(passage: Passage) -> str:
-    parts = []
-    if passage.date_answered:
-        parts.append(f"answered {passage.date_answered:%-d %B %Y}")
-    if passage.date_asked:
-        parts.append(f"asked {passage.date_asked:%-d %B %Y}")
-    return ", ".join(parts)
-
-
 def citation_text(passage: Passage, number: int) -> str:
     """One plain-text line to paste into a letter or an email."""
-    return f"[{number}] {passage.citation}"
+    return f"[{number}] {passage.citation_line}"
 
 
 def _link(url: str, label: str | None = None) -> str | None:
@@ -110,38 +101,47 @@ def _link(url: str, label: str | None = None) -> str | None:
     link = safe_link(url)
     if not link:
         return None
-    return f'<a href="{html.escape(link, quote=True)}" target="_blank" rel="noopener noreferrer">{escape(label or link)}</a>'
+    href = html.escape(link, quote=True)
+    return f'<a href="{href}" target="_blank" rel="noopener noreferrer">{escape(label or link)}</a>'
 
 
 def _source_line(passage: Passage) -> str:
-    source = passage.source or passage.doc_id
+    source = passage.citation.source or passage.doc_id
     link = _link(source, re.sub(r"^https?://", "", source))
     return f"Source: {link}" if link else f"Source file: {escape(source)}"
 
 
 def render_passage(passage: Passage, number: int, full_text: str | None = None) -> str:
     """One numbered passage with its citation, question, highlighted text and full answer."""
-    kind = "Written answer" if passage.kind == "written_answer" else "Web page" if passage.kind == "web_page" else "Document"
-    meta = [kind]
-    if passage.answerer:
-        meta.append(f"answered by {escape(passage.answerer)}")
-    if passage.department:
-        meta.append(escape(passage.department))
-    when = _when(passage)
-    if when:
-        meta.append(escape(when))
-    lines = [f"**[{number}] {escape(passage.title or passage.doc_id)}**  ", " · ".join(meta) + "  "]
-    if passage.cited_from:
-        lines.append(f"<small>Answerer and date from {escape(passage.cited_from)}, which carries the same answer.</small>  ")
-    if passage.question:
-        lines.append(f"<em>Asked: {escape(passage.question)}</em>  ")
+    citation = passage.citation
+    meta = [citation.kind_label]
+    if citation.answerer:
+        meta.append(f"answered by {escape(citation.answerer)}")
+    if citation.department:
+        meta.append(escape(citation.department))
+    if citation.dates:
+        meta.append(escape(citation.dates))
+    lines = [f"**[{number}] {escape(citation.title or passage.doc_id)}**  ", " · ".join(meta) + "  "]
+    if citation.details_from:
+        lines.append(
+            f"<small>Answerer and date from {escape(citation.details_from)}, which carries the same answer.</small>  "
+        )
+    if citation.question:
+        lines.append(f"<em>Asked: {escape(citation.question)}</em>  ")
     highlights = [(s - passage.start, e - passage.start) for s, e in passage.highlights]
     lines.append("")
     lines.append(format_passage_text(passage.text, highlights))
     lines.append("")
     if full_text and full_text.strip() != passage.text.strip():
         # Blank lines around the body make it Markdown (escaped), not a raw HTML block.
-        lines += ["<details><summary>Show the full answer</summary>", "", format_passage_text(full_text), "", "</details>", ""]
+        lines += [
+            "<details><summary>Show the full answer</summary>",
+            "",
+            format_passage_text(full_text),
+            "",
+            "</details>",
+            "",
+        ]
     if passage.same_answer_as:
         shown = ", ".join(escape(d) for d in passage.same_answer_as[:10])
         more = f" and {len(passage.same_answer_as) - 10} more" if len(passage.same_answer_as) > 10 else ""
@@ -149,8 +149,8 @@ def render_passage(passage: Passage, number: int, full_text: str | None = None) 
     lines.append(_source_line(passage))
     lines.append("")
     # A fenced block: shown as plain text, with the chat's copy button on it.
-    citation = " ".join(citation_text(passage, number).split()).replace("`", "'")
-    lines.append("```text\n" + citation + "\n```")
+    line = " ".join(citation_text(passage, number).split()).replace("`", "'")
+    lines.append("```text\n" + line + "\n```")
     return "\n".join(lines)
 
 

@@ -1,16 +1,22 @@
-"""The document store: documents, their metadata and chunk offsets in one SQLite file.
+"""The document store: documents, their citations and chunk offsets in one SQLite file.
 
-Chunk text is not stored twice: a chunk is (doc_id, start, end) into its document's text
-and SQLite's ``substr`` cuts it out, so a search reads only the passages it returns. Filters
-(dates, department, kind) are plain SQL over indexed columns.
+The ``documents`` table has one column per stored ``Citation`` field, made from the
+dataclass itself, so a field added to the citation is stored, read back and typed without
+touching this module. Chunk text is not stored twice: a chunk is (doc_id, start, end) into
+its document's text and SQLite's ``substr`` cuts it out, so a search reads only the
+passages it returns. Filters (dates, department, kind) are plain SQL over indexed columns.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import types
+import typing
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,29 +24,64 @@ from typing import Any
 
 import numpy as np
 
-from .schema import Chunk, Document
+from .filters import Filters
+from .schema import Chunk, Citation, Document
 from .text import normalise_for_match
 
-__all__ = ["Store", "Filters", "StoredChunk"]
+__all__ = ["MIN_SHARED_ANSWER_CHARS", "Store", "StoredChunk", "answer_key"]
 
-_SCHEMA = """
+
+@dataclass(frozen=True)
+class _Column:
+    """A stored citation field: its SQL type and how its value goes in and comes out."""
+
+    name: str
+    sql: str
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _column(name: str, annotation: Any) -> _Column:
+    """The column for a citation field: optional text, whole numbers, flags, dates or tuples of text."""
+    base = annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # "X | None" -> X
+        [base] = [t for t in typing.get_args(annotation) if t is not type(None)]
+    if typing.get_origin(base) is typing.Literal or base is str:
+        return _Column(name, "TEXT", _identity, _identity)
+    if base is date:
+        return _Column(
+            name, "TEXT", lambda v: v.isoformat() if v else None, lambda v: date.fromisoformat(v) if v else None
+        )
+    if base is bool:
+        return _Column(
+            name, "INTEGER", lambda v: None if v is None else int(v), lambda v: None if v is None else bool(v)
+        )
+    if base is int:
+        return _Column(name, "INTEGER", _identity, _identity)
+    if typing.get_origin(base) is tuple:
+        return _Column(
+            name, "TEXT", lambda v: json.dumps(list(v)) if v else None, lambda v: tuple(json.loads(v)) if v else ()
+        )
+    raise TypeError(f"Citation.{name}: no column type for {annotation!r}")
+
+
+_HINTS = typing.get_type_hints(Citation)
+_COLUMNS = tuple(
+    _column(f.name, _HINTS[f.name]) for f in dataclasses.fields(Citation) if f.metadata.get("stored", True)
+)
+_CITATION_SQL = ", ".join(f"d.{column.name}" for column in _COLUMNS)
+
+_SCHEMA = f"""
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    title TEXT,
-    question TEXT,
     text TEXT NOT NULL,
-    date_asked TEXT,
-    date_answered TEXT,
-    asked_by TEXT,
-    answered_by TEXT,
-    answered_by_role TEXT,
-    answering_member_id INTEGER,
-    department TEXT,
-    source TEXT,
-    uin TEXT,
     content_hash TEXT NOT NULL,
-    answer_key TEXT NOT NULL
+    answer_key TEXT NOT NULL,
+    {", ".join(f"{c.name} {c.sql}" for c in _COLUMNS)}
 );
 CREATE TABLE chunks (
     chunk_id INTEGER PRIMARY KEY,
@@ -51,15 +92,14 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
 CREATE INDEX documents_by_date ON documents(coalesce(date_answered, date_asked));
-CREATE INDEX documents_by_department ON documents(department);
+CREATE INDEX documents_by_department ON documents(department COLLATE NOCASE);
 CREATE INDEX documents_by_kind ON documents(kind);
 CREATE INDEX documents_by_answer ON documents(answer_key);
 """
 
-_DOC_FIELDS = (
-    "doc_id", "kind", "title", "question", "text", "date_asked", "date_answered", "asked_by",
-    "answered_by", "answered_by_role", "answering_member_id", "department", "source", "uin",
-)
+
+def _citation(row: Sequence[Any]) -> Citation:
+    return Citation(**{column.name: column.decode(value) for column, value in zip(_COLUMNS, row, strict=True)})
 
 
 # Ministers answer grouped questions with one answer, repeated word for word; such answers
@@ -77,33 +117,8 @@ def answer_key(doc_id: str, text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """Restrictions on which documents a search may return. Dates are inclusive."""
-
-    date_from: date | None = None
-    date_to: date | None = None
-    department: str | None = None
-    kind: str | None = None
-
-    def __bool__(self) -> bool:
-        return any(v is not None for v in (self.date_from, self.date_to, self.department, self.kind))
-
-    def describe(self) -> str:
-        parts = []
-        if self.date_from or self.date_to:
-            start = self.date_from.isoformat() if self.date_from else "the start"
-            end = self.date_to.isoformat() if self.date_to else "now"
-            parts.append(f"dated {start} to {end}")
-        if self.department:
-            parts.append(f"department: {self.department}")
-        if self.kind:
-            parts.append(f"kind: {self.kind.replace('_', ' ')}")
-        return "; ".join(parts)
-
-
-@dataclass(frozen=True)
 class StoredChunk:
-    """A chunk row joined with its document's citation fields."""
+    """A chunk with its text and its document's citation."""
 
     chunk_id: int
     doc_id: str
@@ -111,7 +126,7 @@ class StoredChunk:
     end: int
     text: str
     answer_key: str
-    document: dict[str, Any]
+    citation: Citation
 
 
 class Store:
@@ -119,7 +134,6 @@ class Store:
 
     def __init__(self, path: Path, *, readonly: bool = True) -> None:
         self.path = path
-        self.readonly = readonly
         self._local = threading.local()
         self._write: sqlite3.Connection | None = None
         if not readonly:
@@ -130,8 +144,7 @@ class Store:
     @classmethod
     def create(cls, path: Path) -> Store:
         store = cls(path, readonly=False)
-        assert store._write is not None
-        store._write.executescript(_SCHEMA)
+        store.db.executescript(_SCHEMA)
         return store
 
     @property
@@ -148,26 +161,32 @@ class Store:
         return connection
 
     # -- writing ------------------------------------------------------------------------
-    def insert(self, documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], first_chunk_id: int) -> list[int]:
+    def insert(
+        self, documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], first_chunk_id: int
+    ) -> list[int]:
         """Insert documents and their chunks; returns the chunk ids given, in order."""
-        doc_rows = []
-        for document in documents:
-            values = [getattr(document, name) for name in _DOC_FIELDS]
-            values = [v.isoformat() if isinstance(v, date) else v for v in values]
-            doc_rows.append((*values, document.content_hash, answer_key(document.doc_id, document.text)))
+        doc_rows = [
+            (
+                document.doc_id,
+                document.text,
+                document.content_hash,
+                answer_key(document.doc_id, document.text),
+                *(column.encode(getattr(document.citation, column.name)) for column in _COLUMNS),
+            )
+            for document in documents
+        ]
         chunk_rows = []
-        chunk_ids = []
         next_id = first_chunk_id
         for doc_chunks in chunks:
             for chunk in doc_chunks:
                 chunk_rows.append((next_id, chunk.doc_id, chunk.ordinal, chunk.start, chunk.end))
-                chunk_ids.append(next_id)
                 next_id += 1
-        marks = ",".join("?" * (len(_DOC_FIELDS) + 2))
+        marks = ",".join("?" * (4 + len(_COLUMNS)))
+        names = ", ".join(("doc_id", "text", "content_hash", "answer_key", *(c.name for c in _COLUMNS)))
         with self.db:
-            self.db.executemany(f"INSERT INTO documents VALUES ({marks})", doc_rows)
+            self.db.executemany(f"INSERT INTO documents ({names}) VALUES ({marks})", doc_rows)
             self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", chunk_rows)
-        return chunk_ids
+        return [row[0] for row in chunk_rows]
 
     def delete(self, doc_ids: Iterable[str]) -> list[int]:
         """Delete documents and their chunks; returns the chunk ids removed."""
@@ -202,23 +221,20 @@ class Store:
         return dict(self.db.execute("SELECT doc_id, content_hash FROM documents"))
 
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
-        """Chunk rows with their text and document fields, for the ids a search returns."""
+        """Chunk rows with their text and document citations, for the ids a search returns."""
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
-        fields = ", ".join(f"d.{name}" for name in _DOC_FIELDS if name != "text")
         rows = self.db.execute(
-            f"SELECT c.chunk_id, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start), "
-            f"d.answer_key, {fields} FROM chunks c JOIN documents d USING (doc_id) "
+            f"SELECT c.chunk_id, c.doc_id, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start), "
+            f"d.answer_key, {_CITATION_SQL} FROM chunks c JOIN documents d USING (doc_id) "
             f"WHERE c.chunk_id IN ({marks})",
             [int(c) for c in chunk_ids],
         )
-        names = [name for name in _DOC_FIELDS if name != "text"]
-        result = {}
-        for row in rows:
-            document = dict(zip(names, row[5:]))
-            result[int(row[0])] = StoredChunk(int(row[0]), document["doc_id"], row[1], row[2], row[3], row[4], document)
-        return result
+        return {
+            int(chunk_id): StoredChunk(int(chunk_id), doc_id, start, end, text, key, _citation(citation))
+            for chunk_id, doc_id, start, end, text, key, *citation in rows
+        }
 
     def chunk_documents(self, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, tuple[str, str]]:
         """(doc_id, answer_key) of each chunk id."""
@@ -234,30 +250,19 @@ class Store:
             )
         }
 
-    def doc_chunks(self, doc_ids: Sequence[str]) -> dict[str, list[int]]:
-        """Chunk ids of each document, in order."""
-        if not doc_ids:
-            return {}
-        marks = ",".join("?" * len(doc_ids))
-        result: dict[str, list[int]] = {}
-        for doc_id, chunk_id in self.db.execute(
-            f"SELECT doc_id, chunk_id FROM chunks WHERE doc_id IN ({marks}) ORDER BY doc_id, ordinal", list(doc_ids)
-        ):
-            result.setdefault(doc_id, []).append(int(chunk_id))
-        return result
-
     def document_text(self, doc_id: str) -> str | None:
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
-    def citation_fields(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Who answered, when and for which department, per document."""
+    def citations(self, doc_ids: Sequence[str]) -> dict[str, Citation]:
+        """The citation of each document."""
         if not doc_ids:
             return {}
         marks = ",".join("?" * len(doc_ids))
-        names = ("answered_by", "answered_by_role", "date_answered", "date_asked", "department")
-        rows = self.db.execute(f"SELECT doc_id, {', '.join(names)} FROM documents WHERE doc_id IN ({marks})", list(doc_ids))
-        return {row[0]: dict(zip(names, row[1:])) for row in rows}
+        rows = self.db.execute(
+            f"SELECT d.doc_id, {_CITATION_SQL} FROM documents d WHERE d.doc_id IN ({marks})", list(doc_ids)
+        )
+        return {row[0]: _citation(row[1:]) for row in rows}
 
     def documents_with_answer(self, keys: Sequence[str]) -> dict[str, list[str]]:
         """All doc ids sharing each answer key (grouped questions get one answer)."""
@@ -283,7 +288,7 @@ class Store:
             clauses.append("coalesce(d.date_answered, d.date_asked) <= ?")
             params.append(filters.date_to.isoformat())
         if filters.department:
-            clauses.append("d.department = ?")
+            clauses.append("d.department = ? COLLATE NOCASE")
             params.append(filters.department)
         if filters.kind:
             clauses.append("d.kind = ?")
@@ -296,19 +301,24 @@ class Store:
 
     def departments(self) -> list[tuple[str, int]]:
         """Departments with their document counts, most common first."""
-        return [
-            (name, int(count))
-            for name, count in self.db.execute(
-                "SELECT department, count(*) FROM documents WHERE department IS NOT NULL "
-                "GROUP BY department ORDER BY count(*) DESC, department"
-            )
-        ]
+        return self._counts("department")
 
-    def date_range(self) -> tuple[str | None, str | None]:
+    def kinds(self) -> list[tuple[str, int]]:
+        """Kinds of document with their counts, most common first."""
+        return self._counts("kind")
+
+    def _counts(self, column: str) -> list[tuple[str, int]]:
+        rows = self.db.execute(
+            f"SELECT {column}, count(*) FROM documents WHERE {column} IS NOT NULL "
+            f"GROUP BY {column} ORDER BY count(*) DESC, {column}"
+        )
+        return [(name, int(count)) for name, count in rows]
+
+    def date_range(self) -> tuple[date | None, date | None]:
         row = self.db.execute(
             "SELECT min(coalesce(date_answered, date_asked)), max(coalesce(date_answered, date_asked)) FROM documents"
         ).fetchone()
-        return row[0], row[1]
+        return (date.fromisoformat(row[0]) if row[0] else None, date.fromisoformat(row[1]) if row[1] else None)
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)

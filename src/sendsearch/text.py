@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from datetime import date, datetime
 
 __all__ = [
+    "find_date",
     "normalise",
     "normalise_for_match",
     "paragraph_spans",
-    "sentence_spans",
     "parse_date",
-    "find_date",
+    "sentence_spans",
 ]
 
 _SPACES = re.compile(r"[^\S\n]+")
@@ -47,9 +47,41 @@ def paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
 
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "st", "no", "nos", "vol", "para", "paras", "cllr",
-    "hon", "rt", "e.g", "i.e", "etc", "cf", "approx", "dept", "govt", "sec", "fig",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "st",
+    "no",
+    "nos",
+    "vol",
+    "para",
+    "paras",
+    "cllr",
+    "hon",
+    "rt",
+    "e.g",
+    "i.e",
+    "etc",
+    "cf",
+    "approx",
+    "dept",
+    "govt",
+    "sec",
+    "fig",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
 }
 # A candidate boundary: terminal punctuation, optional closing quote/bracket, then space
 # and something that can start a sentence. Decimal points ("£2.6") never match because
@@ -85,9 +117,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
 
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DAY_MONTH_YEAR = re.compile(
-    rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({_MONTHS})\s+(\d{{4}})\b", re.IGNORECASE
-)
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({_MONTHS})\s+(\d{{4}})\b", re.IGNORECASE)
 
 
 def parse_date(value: str | None) -> date | None:

@@ -8,7 +8,6 @@ environment (README, "Configuration").
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import shutil
 import tempfile
@@ -16,20 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import settings
 from .conversation import read_question
 from .errors import SendSearchError
-from .index import DEFAULT_INDEX, Index
-from .readers import DOCUMENT_SUFFIXES, RECORD_SUFFIXES
+from .filters import Filters
+from .index import Index
+from .readers import SUPPORTED_SUFFIXES
 from .render import citation_text, escape, render_passages
-from .schema import Passage
+from .schema import DocumentKind, Passage
 
-__all__ = ["create_app", "open_or_build", "main", "RELEVANCE_FLOOR", "EXAMPLES"]
+__all__ = ["EXAMPLES", "RELEVANCE_FLOOR", "create_app", "main", "open_or_build"]
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 # A passage whose cosine with the question is below this is not shown in the chat (see
 # docs/quality.md, "Relevance floor", for how it was measured).
 RELEVANCE_FLOOR = 0.30
-UPLOAD_SUFFIXES = [".txt", ".html", ".htm", ".md", ".pdf", ".json", ".jsonl"]
 MAX_UPLOAD = "20mb"
 EXAMPLES = [
     "How much does Stockport spend on SEND?",
@@ -38,7 +37,8 @@ EXAMPLES = [
     "What is the Delivering Better Value programme?",
     "How long does a council have to complete an EHC needs assessment?",
 ]
-KIND_CHOICES = {"Any": None, "Written answers": "written_answer", "Web pages": "web_page"}
+# The kind filter's choices as the page shows them.
+KIND_RADIO: dict[str, DocumentKind | None] = {"Any": None, "Written answers": "written_answer", "Web pages": "web_page"}
 ANY_DEPARTMENT = "Any department"
 # After a reply, bring its first line into view (the chat does not autoscroll, so a long
 # reply is read from the top). Our own script, run on our own elements.
@@ -46,12 +46,9 @@ SCROLL_TO_REPLY = """() => { const replies = document.querySelectorAll('#chat [d
   if (replies.length) replies[replies.length - 1].scrollIntoView({block: "start", behavior: "smooth"}); }"""
 
 
-def open_or_build(index_dir: Path = DEFAULT_INDEX, corpus: Path = DEFAULT_CORPUS) -> Index:
+def open_or_build(index_dir: Path, corpus: Path = settings.BUNDLED_CORPUS) -> Index:
     """Open the index, building it from the bundled corpus the first time."""
     if not (index_dir / "manifest.json").exists():
-        # Cite files by a short path ("corpus/001_....txt") when run from the project folder.
-        relative = Path(os.path.relpath(corpus))
-        corpus = relative if not relative.as_posix().startswith("..") else corpus
         print(f"No index at {index_dir}: building it from {corpus} (first run only).", flush=True)
         index, report = Index.build([corpus], index_dir, progress=True)
         print(f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.seconds:.0f} s.", flush=True)
@@ -63,43 +60,42 @@ def status_line(index: Index) -> str:
     manifest = index.manifest
     model = manifest.model.rsplit("/", 1)[-1]
     built = manifest.updated_at.replace("T", " ")[:16]
-    return f"Index: **{manifest.documents:,}** documents · {manifest.chunks:,} passages · model {escape(model)} · updated {escape(built)} UTC"
+    return (
+        f"Index: **{manifest.documents:,}** documents · {manifest.chunks:,} passages · model {escape(model)} · "
+        f"updated {escape(built)} UTC"
+    )
 
 
 @dataclass(frozen=True)
 class ChatFilters:
+    """The filter panel's values as the page holds them, and the k to show."""
+
     date_from: str
     date_to: str
     department: str
     kind: str
     k: int
 
-    def search_args(self) -> dict[str, Any]:
+    def filters(self) -> Filters:
         department = None if self.department in ("", ANY_DEPARTMENT, None) else self.department
-        return {
-            "date_from": self.date_from.strip() or None,
-            "date_to": self.date_to.strip() or None,
-            "department": department,
-            "kind": KIND_CHOICES.get(self.kind),
-        }
-
-    def describe(self) -> str:
-        args = self.search_args()
-        parts = []
-        if args["date_from"] or args["date_to"]:
-            parts.append(f"dated {args['date_from'] or 'any time'} to {args['date_to'] or 'now'}")
-        if args["department"]:
-            parts.append(args["department"])
-        if args["kind"]:
-            parts.append(self.kind.lower())
-        return ", ".join(parts)
+        return Filters.parse(self.date_from, self.date_to, department, KIND_RADIO.get(self.kind))
 
 
-def answer(index: Index, question: str, anchor: str | None, filters: ChatFilters, floor: float = RELEVANCE_FLOOR) -> tuple[str, list[Passage], str | None]:
+def answer(
+    index: Index, question: str, anchor: str | None, filters: ChatFilters, floor: float = RELEVANCE_FLOOR
+) -> tuple[str, list[Passage], str | None]:
     """The reply (Markdown) to one chat message, the passages shown and the new anchor."""
     reading = read_question(question, anchor)
     try:
-        passages = index.search(reading.query, int(filters.k), **filters.search_args())
+        chosen = filters.filters()
+        passages = index.search(
+            reading.query,
+            int(filters.k),
+            date_from=chosen.date_from,
+            date_to=chosen.date_to,
+            department=chosen.department,
+            kind=chosen.kind,
+        )
     except SendSearchError as error:
         return f"I couldn't search for that: {escape(str(error))}", [], anchor
     shown = [p for p in passages if p.explanation.get("cosine", 1.0) >= floor]
@@ -107,8 +103,8 @@ def answer(index: Index, question: str, anchor: str | None, filters: ChatFilters
     notes = []
     if reading.note:
         notes.append(f"<em>{escape(reading.note)}</em>")
-    if filters.describe():
-        notes.append(f"<em>Filters: {escape(filters.describe())}.</em>")
+    if chosen.describe():
+        notes.append(f"<em>Filters: {escape(chosen.describe())}.</em>")
     if not shown:
         lead = (
             f"I found nothing in this index that answers “{escape(question)}”. Try naming the topic "
@@ -118,7 +114,9 @@ def answer(index: Index, question: str, anchor: str | None, filters: ChatFilters
     count = f"{len(shown)} passage{'s' if len(shown) != 1 else ''}"
     lead = f"Found {count} that may answer “{escape(question)}”, best first. Numbers match the sources list."
     if len(shown) < len(passages):
-        lead += f" ({len(passages) - len(shown)} weaker match{'es' if len(passages) - len(shown) != 1 else ''} left out.)"
+        lead += (
+            f" ({len(passages) - len(shown)} weaker match{'es' if len(passages) - len(shown) != 1 else ''} left out.)"
+        )
     full_texts = {p.doc_id: index.document_text(p.doc_id) or "" for p in shown}
     return "  \n".join([lead, *notes]) + "\n\n" + render_passages(shown, full_texts), shown, new_anchor
 
@@ -147,7 +145,7 @@ def add_uploads(index: Index, files: list[str] | None, password: str, admin_pass
         for given in files:
             path = Path(given)
             name = _safe_name(path.name)
-            if not name.lower().endswith(tuple(RECORD_SUFFIXES + DOCUMENT_SUFFIXES)):
+            if not name.lower().endswith(SUPPORTED_SUFFIXES):
                 rejected.append(f"{escape(name)}: not a supported file type")
                 continue
             shutil.copyfile(path, folder / name)
@@ -159,37 +157,61 @@ def add_uploads(index: Index, files: list[str] | None, password: str, admin_pass
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     lines = [
-        f"**{report.added} added, {report.replaced} replaced, {report.unchanged} unchanged** in {report.seconds:.1f} s. "
+        f"**{report.added} added, {report.replaced} replaced, {report.unchanged} unchanged** "
+        f"in {report.seconds:.1f} s. "
         f"The index now holds {report.documents:,} documents; new answers are searchable now."
     ]
     lines += [f"Skipped {escape(str(s))}" for s in report.skipped] + [f"Skipped {r}" for r in rejected]
     return "  \n".join(lines)
 
 
-def create_app(index: Index, *, admin_password: str | None = None):
+def create_app(index: Index, *, admin_password: str | None = None) -> Any:
     import gradio as gr
 
     def departments() -> list[str]:
-        return [ANY_DEPARTMENT] + [name for name, _ in index.info()["departments"]]
+        return [ANY_DEPARTMENT] + [name for name, _ in index.info().departments]
 
-    def respond(message, history, anchor, date_from, date_to, department, kind, k):
+    def respond(
+        message: str,
+        history: list[dict[str, str]] | None,
+        anchor: str | None,
+        date_from: str | None,
+        date_to: str | None,
+        department: str,
+        kind: str,
+        k: int,
+    ) -> tuple[Any, ...]:
         history = list(history or [])
         if not (message or "").strip():
             return history, "", gr.skip(), anchor
-        reply, shown, anchor = answer(index, message, anchor, ChatFilters(date_from or "", date_to or "", department, kind, k))
+        reply, shown, anchor = answer(
+            index, message, anchor, ChatFilters(date_from or "", date_to or "", department, kind, k)
+        )
         history += [{"role": "user", "content": escape(message)}, {"role": "assistant", "content": reply}]
         return history, "", sources_text(shown), anchor
 
-    def search_api(question: str, k: int = 5, date_from: str = "", date_to: str = "", department: str = "", kind: str = "") -> list[dict]:
+    def search_api(
+        question: str, k: int = 5, date_from: str = "", date_to: str = "", department: str = "", kind: str = ""
+    ) -> list[dict]:
         """Passages that answer a question, as JSON (the same as `sendsearch search --json`)."""
         try:
-            passages = index.search(question, int(k), date_from=date_from or None, date_to=date_to or None, department=department or None, kind=kind or None)
+            passages = index.search(
+                question,
+                int(k),
+                date_from=date_from or None,
+                date_to=date_to or None,
+                department=department or None,
+                kind=kind or None,
+            )
         except SendSearchError as error:
             raise gr.Error(str(error)) from None
         return [p.to_dict() for p in passages]
 
-    def upload(files, password, progress=gr.Progress(track_tqdm=True)):
-        # gr.Progress(track_tqdm=True) shows the tqdm bars that `add` draws while embedding.
+    # Gradio reads a gr.Progress default as "show progress here"; track_tqdm shows the
+    # tqdm bars that `add` draws while embedding.
+    tracker = gr.Progress(track_tqdm=True)
+
+    def upload(files: list[str] | None, password: str, progress: Any = tracker) -> tuple[Any, ...]:
         message = add_uploads(index, files, password, admin_password)
         return message, status_line(index), gr.update(choices=departments())
 
@@ -206,18 +228,35 @@ def create_app(index: Index, *, admin_password: str | None = None):
             date_from = gr.Textbox(label="Dated from", placeholder="YYYY-MM-DD", elem_id="date-from")
             date_to = gr.Textbox(label="Dated to", placeholder="YYYY-MM-DD", elem_id="date-to")
             department = gr.Dropdown(departments(), value=ANY_DEPARTMENT, label="Department", elem_id="department")
-            kind = gr.Radio(list(KIND_CHOICES), value="Any", label="Kind of document", elem_id="kind")
+            kind = gr.Radio(list(KIND_RADIO), value="Any", label="Kind of document", elem_id="kind")
             k = gr.Slider(1, 10, value=5, step=1, label="Passages to show", elem_id="k")
             gr.Markdown("Dates are the date answered, or asked where a record does not say when it was answered.")
         with gr.Tab("Ask"):
             chat = gr.Chatbot(
-                label="Answers with sources", height=620, elem_id="chat", latex_delimiters=[], buttons=["copy"], autoscroll=False,
+                label="Answers with sources",
+                height=620,
+                elem_id="chat",
+                latex_delimiters=[],
+                buttons=["copy"],
+                autoscroll=False,
                 placeholder="Ask a question below, or pick an example.",
             )
             with gr.Row():
-                box = gr.Textbox(placeholder="e.g. How long does a council have to finish an EHC needs assessment?", show_label=False, scale=8, elem_id="question", autofocus=True)
+                box = gr.Textbox(
+                    placeholder="e.g. How long does a council have to finish an EHC needs assessment?",
+                    show_label=False,
+                    scale=8,
+                    elem_id="question",
+                    autofocus=True,
+                )
                 send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-            sources = gr.Textbox(label="Sources of the last answer (copy from here)", lines=4, buttons=["copy"], interactive=False, elem_id="sources")
+            sources = gr.Textbox(
+                label="Sources of the last answer (copy from here)",
+                lines=4,
+                buttons=["copy"],
+                interactive=False,
+                elem_id="sources",
+            )
             clear = gr.Button("New conversation", size="sm")
             inputs = [box, chat, anchor, date_from, date_to, department, kind, k]
             outputs = [chat, box, sources, anchor]
@@ -228,37 +267,46 @@ def create_app(index: Index, *, admin_password: str | None = None):
             with gr.Row():
                 for number, example in enumerate(EXAMPLES):
                     button = gr.Button(example, size="sm", elem_id=f"example-{number}")
-                    button.click(respond, [button, *inputs[1:]], outputs, api_visibility="private").then(None, js=SCROLL_TO_REPLY)
+                    button.click(respond, [button, *inputs[1:]], outputs, api_visibility="private").then(
+                        None, js=SCROLL_TO_REPLY
+                    )
         with gr.Tab("Add answers"):
             if admin_password:
                 gr.Markdown(
-                    "Add written-answer records (.json, .jsonl from the Parliament API) or pages (.txt, .html, .md, .pdf). "
-                    f"Up to {MAX_UPLOAD.upper().replace('MB', ' MB')} per file. A document with the same id replaces the old one."
+                    "Add written-answer records (.json, .jsonl from the Parliament API) or pages "
+                    f"(.txt, .html, .md, .pdf). Up to {MAX_UPLOAD.upper().replace('MB', ' MB')} per file. "
+                    "A document with the same id replaces the old one."
                 )
-                files = gr.File(file_count="multiple", file_types=UPLOAD_SUFFIXES, label="Files", elem_id="upload-files")
+                files = gr.File(
+                    file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Files", elem_id="upload-files"
+                )
                 password = gr.Textbox(type="password", label="Admin password", elem_id="upload-password")
                 add_button = gr.Button("Add to the index", variant="primary", elem_id="upload-button")
                 result = gr.Markdown(elem_id="upload-result")
                 add_button.click(upload, [files, password], [result, status, department], api_visibility="private")
             else:
-                gr.Markdown("Adding answers from the page is turned off. The server's operator can turn it on by setting `SENDSEARCH_ADMIN_PASSWORD`.")
+                gr.Markdown(
+                    "Adding answers from the page is turned off. The server's operator can turn it on by "
+                    "setting `SENDSEARCH_ADMIN_PASSWORD`."
+                )
         with gr.Tab("API"):
             gr.Markdown(
                 "Search from your own code with `gradio_client`:\n\n```python\nfrom gradio_client import Client\n"
-                "client = Client(\"http://127.0.0.1:7860/\")\npassages = client.predict(\"How long does an EHC needs assessment take?\", 5, "
-                "api_name=\"/search\")\n```\n\nEach passage is a dict with `doc_id`, `text`, `citation`, `source`, dates and more."
+                'client = Client("http://127.0.0.1:7860/")\n'
+                'passages = client.predict("How long does an EHC needs assessment take?", 5, api_name="/search")\n'
+                "```\n\nEach passage is a dict with `doc_id`, `text`, `citation`, `source`, dates and more."
             )
         gr.api(search_api, api_name="search")
     return app
 
 
-def launch(index: Index, *, host: str | None = None, port: int | None = None, admin_password: str | None = None, **kwargs: Any):
+def launch(index: Index, *, host: str, port: int, admin_password: str | None = None, **kwargs: Any) -> Any:
     """Serve the app; at least four searches run at once."""
     app = create_app(index, admin_password=admin_password)
     app.queue(default_concurrency_limit=4)
     return app.launch(
-        server_name=host or os.environ.get("SENDSEARCH_HOST", "127.0.0.1"),
-        server_port=port or int(os.environ.get("SENDSEARCH_PORT", "7860")),
+        server_name=host,
+        server_port=port,
         max_file_size=MAX_UPLOAD,
         footer_links=["api"],
         **kwargs,
@@ -267,5 +315,9 @@ def launch(index: Index, *, host: str | None = None, port: int | None = None, ad
 
 def main() -> None:
     """`python app.py`: build the index on first run, then serve the page."""
-    index = open_or_build(Path(os.environ.get("SENDSEARCH_INDEX", DEFAULT_INDEX)))
-    launch(index, admin_password=os.environ.get("SENDSEARCH_ADMIN_PASSWORD") or None)
+    try:
+        index = open_or_build(settings.index_dir())
+        port = settings.port()
+    except SendSearchError as error:
+        raise SystemExit(f"Error: {error}") from None
+    launch(index, host=settings.host(), port=port, admin_password=settings.admin_password())

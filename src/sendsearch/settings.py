@@ -1,0 +1,94 @@
+"""Settings a person sets through the environment, read when they are used (never at import).
+
+The CLI maps the same variables onto its options with click's ``envvar=``; the library and
+the page call these functions. Defaults are the ones the README documents.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import SendSearchError
+
+__all__ = [
+    "BUNDLED_CORPUS",
+    "ENV_ADMIN_PASSWORD",
+    "ENV_BACKEND",
+    "ENV_HOST",
+    "ENV_INDEX",
+    "ENV_MODEL",
+    "ENV_PARLIAMENT_API",
+    "ENV_PORT",
+    "ENV_PRECISION",
+    "admin_password",
+    "backend",
+    "host",
+    "index_dir",
+    "model",
+    "parliament_api",
+    "port",
+    "precision",
+]
+
+ENV_INDEX = "SENDSEARCH_INDEX"
+ENV_MODEL = "SENDSEARCH_MODEL"
+ENV_BACKEND = "SENDSEARCH_BACKEND"
+ENV_PRECISION = "SENDSEARCH_PRECISION"
+ENV_HOST = "SENDSEARCH_HOST"
+ENV_PORT = "SENDSEARCH_PORT"
+ENV_ADMIN_PASSWORD = "SENDSEARCH_ADMIN_PASSWORD"
+ENV_PARLIAMENT_API = "SENDSEARCH_PARLIAMENT_API"
+
+# The corpus that ships with the project, beside src/ in a source checkout.
+BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+
+def _get(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def index_dir() -> Path:
+    """Where the index lives: ``SENDSEARCH_INDEX``, else ``index`` in the working folder."""
+    return Path(_get(ENV_INDEX) or "index")
+
+
+def model() -> str | None:
+    """The embedding model asked for, if any (``SENDSEARCH_MODEL``); None means the default."""
+    return _get(ENV_MODEL)
+
+
+def backend() -> str:
+    """``openvino``, ``torch`` or ``auto`` (``SENDSEARCH_BACKEND``)."""
+    return _get(ENV_BACKEND) or "auto"
+
+
+def precision() -> str:
+    """``fp32``, ``bf16`` or ``auto`` (``SENDSEARCH_PRECISION``)."""
+    return _get(ENV_PRECISION) or "auto"
+
+
+def host() -> str:
+    """The address the page binds to (``SENDSEARCH_HOST``)."""
+    return _get(ENV_HOST) or "127.0.0.1"
+
+
+def port() -> int:
+    """The port the page listens on (``SENDSEARCH_PORT``)."""
+    value = _get(ENV_PORT)
+    if value is None:
+        return 7860
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SendSearchError(f"{ENV_PORT} must be a port number from 1 to 65535, not {value!r}")
+    return int(value)
+
+
+def admin_password() -> str | None:
+    """The password for adding answers from the page; None turns adding off."""
+    return _get(ENV_ADMIN_PASSWORD)
+
+
+def parliament_api() -> str:
+    """Base URL of the written questions API (``SENDSEARCH_PARLIAMENT_API``), for mirrors and tests."""
+    return _get(ENV_PARLIAMENT_API) or "https://questions-statements-api.parliament.uk"
