@@ -13,12 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
+# The five seed pages at the top of the bundled corpus (the written answers are in corpus/parliament/).
+SEED_PAGES = sorted(CORPUS.glob("*.txt"))
 SHARED = ROOT.parent / "shared"
 SEND_ANSWERS = SHARED / "data" / "send-written-answers.jsonl"
 ALL_ANSWERS = SHARED / "data" / "commons-written-answers.jsonl.gz"
 EVAL = SHARED / "eval"
 
-needs_shared = pytest.mark.skipif(not SEND_ANSWERS.exists(), reason="../shared/data is not present on this machine")
+needs_shared = pytest.mark.skipif(
+    not (SEND_ANSWERS.exists() and EVAL.exists()), reason="../shared (data and eval) is not present on this machine"
+)
 
 
 class FakeEmbedder:
@@ -74,9 +78,11 @@ def use_fake_embedder(monkeypatch: pytest.MonkeyPatch, fake_embedder: FakeEmbedd
 
 @pytest.fixture
 def corpus_copy(tmp_path: Path) -> Path:
-    """A private copy of the bundled corpus."""
+    """A private copy of the bundled corpus's five seed pages."""
     target = tmp_path / "corpus"
-    shutil.copytree(CORPUS, target)
+    target.mkdir()
+    for page in SEED_PAGES:
+        shutil.copy(page, target / page.name)
     return target
 
 
@@ -99,12 +105,9 @@ def real_embedder():
 
 @pytest.fixture(scope="session")
 def eval_index(tmp_path_factory: pytest.TempPathFactory, real_embedder):
-    """The evaluation corpus (seeds + 721 SEND written answers) indexed with the real model."""
-    if not SEND_ANSWERS.exists():
-        pytest.skip("../shared/data is not present on this machine")
+    """The bundled corpus indexed with the real model: the five seeds and the 721 SEND
+    written answers, which is also the evaluation corpus of ../shared/eval."""
     from sendsearch import Index
 
-    index, _report = Index.build(
-        [SHARED / "seeds", SEND_ANSWERS], tmp_path_factory.mktemp("eval") / "index", embedder=real_embedder
-    )
+    index, _report = Index.build([CORPUS], tmp_path_factory.mktemp("eval") / "index", embedder=real_embedder)
     return index

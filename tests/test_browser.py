@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CORPUS, ROOT
+from .conftest import ROOT, SEED_PAGES
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
@@ -61,7 +61,9 @@ def server(tmp_path_factory, real_embedder):
 
     folder = tmp_path_factory.mktemp("browser")
     corpus = folder / "corpus"
-    shutil.copytree(CORPUS, corpus)
+    corpus.mkdir()
+    for page in SEED_PAGES:
+        shutil.copy(page, corpus / page.name)
     (corpus / "hostile.txt").write_text(HOSTILE_PAGE, encoding="utf-8")
     Index.build([corpus], folder / "index", embedder=real_embedder)
     port = _free_port()

@@ -7,7 +7,7 @@ from sendsearch.readers import read_paths
 from sendsearch.schema import Document
 from sendsearch.text import sentence_spans
 
-from .conftest import CORPUS
+from .conftest import SEED_PAGES
 
 
 def words(texts):
@@ -19,7 +19,7 @@ def make(text: str) -> Document:
 
 
 def test_chunk_offsets_cut_exactly_the_chunk_text_from_every_seed():
-    documents = list(read_paths([CORPUS]))
+    documents = list(read_paths(SEED_PAGES))
     for document, chunks in zip(
         documents, chunk_documents(documents, words, ChunkingConfig(max_tokens=60, overlap_tokens=15)), strict=False
     ):

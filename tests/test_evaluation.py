@@ -8,6 +8,8 @@ import math
 import pytest
 
 from sendsearch.evaluation import (
+    METRICS,
+    answer_level,
     evaluate,
     evaluate_rankings,
     fact_found,
@@ -15,6 +17,7 @@ from sendsearch.evaluation import (
     load_qrels,
     load_queries,
     ranked_documents,
+    text_answer_key,
 )
 from sendsearch.glossary import concept_terms, expand_query
 from sendsearch.schema import Citation, Passage
@@ -34,7 +37,10 @@ def test_metrics_match_a_hand_computation():
     assert per_query["q"]["ndcg@10"] == pytest.approx(dcg / ideal)
     assert per_query["q"]["recall@10"] == 1.0
     assert per_query["q"]["mrr@10"] == 0.5
-    assert per_query["r"] == {"ndcg@10": 0.0, "recall@10": 0.0, "recall@20": 0.0, "mrr@10": 0.0}
+    assert per_query["r"] == dict.fromkeys(METRICS, 0.0)
+    # q: ideal at 5 is the same as at 10; a (grade 2) is at rank 4, so no answer in the top 3.
+    assert per_query["q"]["ndcg@5"] == pytest.approx(dcg / ideal)
+    assert per_query["q"]["success@3"] == 0.0
     assert aggregate["ndcg@10"] == pytest.approx(dcg / ideal / 2)
     assert aggregate["mrr@10"] == 0.25
 
@@ -122,3 +128,32 @@ def test_query_expansion_both_ways_and_send_the_verb():
     assert expand_query("education, health and care plan delays")[1] == ["~ehcp"]
     assert "~send" in expand_query("send support in schools")[1]
     assert "~send" not in expand_query("can the council send my son to another school")[1]
+
+
+def test_answer_level_groups_identical_answers_in_judgments_and_ranking():
+    # a and b carry the same answer (a judged 1, b judged 2): one answer graded 2. The ranking
+    # b, a, c, d counts that answer once, at rank 1; c (grade 1) moves up to rank 2.
+    answer_of = {"a": "A", "b": "A", "c": "C", "d": "D"}.__getitem__
+    rankings, qrels = answer_level({"q": ["b", "a", "c", "d"]}, {"q": {"a": 1, "b": 2, "c": 1}}, answer_of)
+    assert rankings == {"q": ["A", "C", "D"]}
+    assert qrels == {"q": {"A": 2, "C": 1}}
+    aggregate, _ = evaluate_rankings(rankings, qrels)
+    # DCG = 2 + 1/log2(3) equals the ideal: a perfect answer-level ranking, although the
+    # document-level one (b, a, c: grades 2, 1, 1) has a relevant document at rank 3 instead of 2.
+    assert aggregate["ndcg@10"] == pytest.approx(1.0)
+    document_level, _ = evaluate_rankings({"q": ["b", "a", "c", "d"]}, {"q": {"a": 1, "b": 2, "c": 1}})
+    assert document_level["ndcg@10"] == pytest.approx(1.0)
+    flattering, _ = evaluate_rankings({"q": ["b", "a", "d", "c"]}, {"q": {"a": 1, "b": 2, "c": 1}})
+    honest, _ = evaluate_rankings(
+        *answer_level({"q": ["b", "a", "d", "c"]}, {"q": {"a": 1, "b": 2, "c": 1}}, answer_of)
+    )
+    # With c pushed down, the copy of the answer at rank 2 props up the document-level score.
+    ideal = 2 + 1 / math.log2(3)
+    assert honest["ndcg@10"] == pytest.approx((2 + 1 / math.log2(4)) / ideal)
+    assert flattering["ndcg@10"] > honest["ndcg@10"]
+    assert honest["success@3"] == 1.0
+
+
+def test_text_answer_keys_ignore_case_and_spacing():
+    assert text_answer_key("The  answer.", "1") == text_answer_key("the answer.", "2")
+    assert text_answer_key("", "1") != text_answer_key("", "2")

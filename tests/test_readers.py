@@ -12,7 +12,7 @@ import pytest
 from sendsearch import readers
 from sendsearch.readers import ReadReport, read_paths
 
-from .conftest import CORPUS, SEND_ANSWERS, needs_shared
+from .conftest import CORPUS, SEED_PAGES, SEND_ANSWERS, needs_shared
 
 SEED_FIELDS = {
     "000_7c82a29ce6e4872e.txt": {
@@ -69,7 +69,15 @@ SEED_FIELDS = {
 
 @pytest.fixture(scope="module")
 def seeds():
-    return {d.doc_id: d for d in read_paths([CORPUS])}
+    return {d.doc_id: d for d in read_paths(SEED_PAGES)}
+
+
+def test_the_bundled_corpus_holds_the_seeds_and_the_send_written_answers():
+    report = ReadReport()
+    documents = list(read_paths([CORPUS], report))
+    assert len(documents) == 726
+    assert not report.skipped
+    assert {d.doc_id for d in documents} >= {p.name for p in SEED_PAGES} | {"1698603"}
 
 
 @pytest.mark.parametrize("doc_id", sorted(SEED_FIELDS))
@@ -318,7 +326,7 @@ def test_record_without_metadata_gets_department_from_question_and_api_url(sampl
         == "https://questions-statements-api.parliament.uk/api/writtenquestions/questions/1698603"
     )
     assert document.citation.date_answered is None
-    assert document.citation.title is None
+    assert document.citation.heading is None  # the title is made from the question (test_citations.py)
 
 
 def test_unanswered_record_is_indexed_by_its_question(sample_records):

@@ -90,7 +90,10 @@ def test_a_rendered_passage_cites_and_numbers_itself():
     assert "<details><summary>Show the full answer</summary>" in out
     assert "Same answer given to 1 other question(s): 002&#95;30c036443f88d855&#46;txt" in out
     assert '<a href="https://questions-statements.parliament.uk/q/1698603"' in out
-    assert "```text\n[3] SEN: Stockport, answered by David Johnston, Minister, answered 18 April 2024" in out
+    assert (
+        "```text\n[3] SEN: Stockport, answered by David Johnston, Minister, Department for Education, "
+        "answered 18 April 2024, https://questions-statements.parliament.uk/q/1698603\n```"
+    ) in out
 
 
 def test_hostile_corpus_text_renders_inert():

@@ -275,7 +275,7 @@ class Analyzer:
         for document, doc_chunks in zip(documents, chunks, strict=True):
             citation = document.citation
             context = (
-                self.field(citation.title or "", pairs=config.phrases) * config.title_weight
+                self.field(citation.heading or "", pairs=config.phrases) * config.title_weight
                 + self.field(citation.question or "", pairs=config.phrases) * config.question_weight
             )
             for chunk in doc_chunks:

@@ -52,6 +52,8 @@ class IndexConfig:
     context: Literal["mix", "prefix", "none"] = "mix"
     context_weight: float = 0.3
     hnsw_threshold: int = HNSW_THRESHOLD
+    # Withdrawn questions were never answered; they are left out unless asked for.
+    include_withdrawn: bool = False
 
     def embedding_dict(self, precision: str) -> dict[str, object]:
         return {"context": self.context, "context_weight": self.context_weight, "precision": precision}
@@ -69,6 +71,7 @@ class BuildReport:
     replaced: int = 0
     unchanged: int = 0
     removed: int = 0
+    withdrawn: int = 0  # withdrawn questions left out
     not_found: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     embedded: int = 0
@@ -125,9 +128,15 @@ def _check_paths(paths: Sequence[str | Path]) -> None:
 
 
 def _read_unique(
-    paths: Iterable[str | Path], report: ReadReport, progress: bool, source_prefix: str = ""
+    paths: Iterable[str | Path],
+    report: ReadReport,
+    progress: bool,
+    config: IndexConfig,
+    build: BuildReport,
+    source_prefix: str = "",
 ) -> list[Document]:
-    """Documents from paths, the last of any repeated id winning, in first-seen order."""
+    """Documents from paths, the last of any repeated id winning, in first-seen order;
+    withdrawn questions left out (and counted) unless the config keeps them."""
     documents: dict[str, Document] = {}
     stream: Iterable[Document] = read_paths(paths, report, source_prefix=source_prefix)
     if progress:
@@ -136,7 +145,9 @@ def _read_unique(
         stream = tqdm(stream, desc="reading", unit=" docs", leave=False)
     for document in stream:
         documents[document.doc_id] = document
-    return list(documents.values())
+    kept = [d for d in documents.values() if config.include_withdrawn or not d.citation.withdrawn]
+    build.withdrawn += len(documents) - len(kept)
+    return kept
 
 
 def _chunk(
@@ -220,6 +231,7 @@ def _manifest(
         chunking=config.chunking.to_dict(),
         keyword=config.keyword.to_dict(),
         embedding=config.embedding_dict(getattr(embedder, "precision", "fp32")),
+        reading={"include_withdrawn": config.include_withdrawn},
         vectors={"kind": vectors.kind, "hnsw_threshold": config.hnsw_threshold, "ef_search": vectors.ef_search},
         documents=documents,
         chunks=chunks,
@@ -266,7 +278,7 @@ def build_index(
     _check_paths(paths)
     with index_lock(directory):
         read = ReadReport()
-        documents = _read_unique(paths, read, progress)
+        documents = _read_unique(paths, read, progress, config, report)
         report.files, report.skipped = read.files, list(read.skipped)
         documents, chunks = _chunk(documents, embedder, config, report)
         if not documents:
@@ -315,6 +327,7 @@ def config_from_manifest(manifest: Manifest) -> IndexConfig:
         context=manifest.embedding.get("context", "mix"),
         context_weight=float(manifest.embedding.get("context_weight", 0.3)),
         hnsw_threshold=int(manifest.vectors.get("hnsw_threshold", HNSW_THRESHOLD)),
+        include_withdrawn=bool(manifest.reading.get("include_withdrawn", False)),
     )
 
 
@@ -339,7 +352,7 @@ def update_index(
         manifest = read_manifest(directory)
         config = config_from_manifest(manifest)
         read = ReadReport()
-        incoming = _read_unique(add, read, progress, source_prefix) if add else []
+        incoming = _read_unique(add, read, progress, config, report, source_prefix) if add else []
         report.files, report.skipped = read.files, list(read.skipped)
         if add and not incoming and not remove:
             raise NothingToIndexError(

@@ -9,7 +9,7 @@ from lxml import html as lxml_html
 
 from .text import normalise
 
-__all__ = ["html_title", "html_to_text", "strip_furniture"]
+__all__ = ["html_address", "html_title", "html_to_text", "strip_furniture", "text_address"]
 
 # Elements whose content is never document text.
 _DROP = {
@@ -131,6 +131,33 @@ def html_title(markup: str) -> str | None:
             title = normalise(element.text_content())
             if title:
                 return title
+    return None
+
+
+def html_address(markup: str) -> str | None:
+    """The page's own web address, when it states one (``<link rel="canonical">`` or ``og:url``)."""
+    root = _parse(markup)
+    if root is None:
+        return None
+    for element in root.iter("link", "meta"):
+        rel = (element.get("rel") or "").lower()
+        prop = (element.get("property") or "").lower()
+        value = element.get("href") if rel == "canonical" else element.get("content") if prop == "og:url" else None
+        if value and value.strip().startswith(("http://", "https://")):
+            return value.strip()
+    return None
+
+
+# A scraped text page may say where it came from in its first lines: "Source: https://...".
+_ADDRESS_LINE = re.compile(r"^(?:source|url|original|address|web address|page)\s*:\s*(https?://\S+)\s*$", re.I)
+
+
+def text_address(text: str) -> str | None:
+    """The address a text page gives for itself in its first ten lines, if any."""
+    for line in text.splitlines()[:10]:
+        match = _ADDRESS_LINE.match(line.strip())
+        if match:
+            return match.group(1)
     return None
 
 

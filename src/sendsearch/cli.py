@@ -84,6 +84,8 @@ def _print_report(report: Any, verb: str) -> None:
     click.echo(f"Embedded {report.embedded:,} texts; reused {report.reused:,} vectors (repeated text or cached).")
     if report.skipped:
         click.echo(f"Skipped {len(report.skipped):,} inputs (reasons above).")
+    if report.withdrawn:
+        click.echo(f"Left out {report.withdrawn:,} withdrawn questions (build with --include-withdrawn to keep them).")
     for doc_id in report.not_found:
         click.echo(f"warning: no document {doc_id!r} in the index", err=True)
 
@@ -104,9 +106,10 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
 @model_option
+@click.option("--include-withdrawn", is_flag=True, help="Keep withdrawn questions (left out by default).")
 @quiet_option
 @handle_errors
-def build(paths: tuple[Path, ...], index_dir: Path, model: str | None, quiet: bool) -> None:
+def build(paths: tuple[Path, ...], index_dir: Path, model: str | None, include_withdrawn: bool, quiet: bool) -> None:
     """Build an index from files and folders (default: corpus/).
 
     Reads .txt, .html, .md, .pdf pages and .json/.jsonl/.jsonl.gz Parliament written
@@ -118,9 +121,11 @@ def build(paths: tuple[Path, ...], index_dir: Path, model: str | None, quiet: bo
       sendsearch build
       sendsearch build corpus my-answers.jsonl --index my-index
     """
+    from .builder import IndexConfig
     from .index import Index
 
-    _, report = Index.build(list(paths) or [Path("corpus")], index_dir, model=model, progress=not quiet)
+    config = IndexConfig(include_withdrawn=include_withdrawn)
+    _, report = Index.build(list(paths) or [Path("corpus")], index_dir, model=model, config=config, progress=not quiet)
     _print_report(report, "built")
 
 
@@ -335,14 +340,15 @@ def serve(index_dir: Path, host: str, port: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
 def evaluate(index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mode: str, as_json: bool) -> None:
-    """Score retrieval on judged questions: nDCG@10, Recall@10/20, MRR@10, facts in the top 3.
+    """Score retrieval on judged questions: nDCG@10, Recall@10/20, MRR@10, nDCG@5, an answer in the
+    top 3, and facts in the top 3; per document and per answer (identical answers grouped).
 
     \b
     Example (the judged questions live in the project's shared data, ../shared/eval):
       sendsearch eval --index eval-index --queries ../shared/eval/dev-queries.jsonl \\
         --qrels ../shared/eval/dev-qrels.txt --facts ../shared/eval/dev-facts.jsonl
     """
-    from .evaluation import DEPTH, load_facts, load_qrels, load_queries
+    from .evaluation import DEPTH, METRICS, load_facts, load_qrels, load_queries, text_answer_key
     from .evaluation import evaluate as run_evaluation
     from .index import Index
 
@@ -354,14 +360,19 @@ def evaluate(index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mo
         load_qrels(qrels),
         modes=modes,
         facts=load_facts(facts) if facts else (),
+        answer_of=lambda doc_id: text_answer_key(index.document_text(doc_id), doc_id),
     )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
-    names = ["ndcg@10", "recall@10", "recall@20", "mrr@10"]
-    click.echo(f"{'mode':<8}" + "".join(f"{n:>11}" for n in names))
-    for m, scores in report.modes.items():
-        click.echo(f"{m:<8}" + "".join(f"{scores[n]:>11.3f}" for n in names))
+    for title, table in (
+        ("per document", report.modes),
+        ("per answer (identical answers grouped)", report.answer_level),
+    ):
+        click.echo(f"{title}:")
+        click.echo(f"  {'mode':<8}" + "".join(f"{n:>11}" for n in METRICS))
+        for m, scores in table.items():
+            click.echo(f"  {m:<8}" + "".join(f"{scores[n]:>11.3f}" for n in METRICS))
     if report.facts is not None:
         found = report.facts["found"]
         verdicts = "".join(f"  {q}:{'yes' if ok else 'NO'}" for q, ok in found.items())

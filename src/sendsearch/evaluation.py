@@ -4,13 +4,20 @@ Rankings are at document level: a document's rank is that of its best passage, w
 what ``Index.search`` returns with one passage per document. A passage that stands for an
 answer given word for word to several questions cites all of them (``same_answer_as``);
 they are ranked right after it, in the order the store lists them. Metrics come from
-ir-measures (trec_eval underneath): nDCG@10 with graded gains, Recall@10/20 and MRR@10
-counting grade >= 1 as relevant. Documents nobody judged count as not relevant; they are
-listed per query so they can be looked at rather than tuned away.
+ir-measures (trec_eval underneath): nDCG@10 and nDCG@5 with graded gains, Recall@10/20 and
+MRR@10 counting grade >= 1 as relevant, and Success@3: whether a passage that answers the
+question (grade 2) is among the first three. Documents nobody judged count as not relevant;
+they are listed per query so they can be looked at rather than tuned away.
+
+Answer level: many written answers are given word for word to several questions, and one
+passage stands for all of them. Counting each of those documents as a hit flatters a
+ranking, so the report also scores answers: documents with the same answer text form one
+answer, judged by the best grade any of them has and ranked where the first of them is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,16 +32,33 @@ __all__ = [
     "METRICS",
     "EvalReport",
     "Fact",
+    "answer_level",
     "evaluate",
     "evaluate_rankings",
     "load_facts",
     "load_qrels",
     "load_queries",
     "ranked_documents",
+    "text_answer_key",
 ]
 
+
+def text_answer_key(text: str | None, doc_id: str) -> str:
+    """One answer's key: its text up to case and spacing (a document without text is its own answer)."""
+    if not text:
+        return "doc:" + doc_id
+    return "text:" + hashlib.sha1(normalise_for_match(text).encode("utf-8")).hexdigest()[:20]
+
+
 # Name in the report -> ir-measures measure.
-METRICS = {"ndcg@10": "nDCG@10", "recall@10": "R@10", "recall@20": "R@20", "mrr@10": "RR@10"}
+METRICS = {
+    "ndcg@10": "nDCG@10",
+    "recall@10": "R@10",
+    "recall@20": "R@20",
+    "mrr@10": "RR@10",
+    "ndcg@5": "nDCG@5",
+    "success@3": "Success(rel=2)@3",
+}
 DEPTH = 100  # documents ranked per query
 
 
@@ -54,9 +78,17 @@ class EvalReport:
     per_query: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     unjudged: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     facts: dict[str, Any] | None = None
+    answer_level: dict[str, dict[str, float]] = field(default_factory=dict)
+    answer_level_per_query: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"modes": self.modes, "per_query": self.per_query, "unjudged_in_top10": self.unjudged}
+        data: dict[str, Any] = {
+            "modes": self.modes,
+            "answer_level": self.answer_level,
+            "per_query": self.per_query,
+            "answer_level_per_query": self.answer_level_per_query,
+            "unjudged_in_top10": self.unjudged,
+        }
         if self.facts is not None:
             data["facts"] = self.facts
         return data
@@ -149,6 +181,23 @@ def ranked_documents(passages: Iterable[Passage]) -> list[str]:
     return list(ranking)
 
 
+def answer_level(
+    rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]], answer_of: Callable[[str], str]
+) -> tuple[dict[str, list[str]], dict[str, dict[str, int]]]:
+    """Rankings and judgments of answers instead of documents: ``answer_of(doc_id)`` names a
+    document's answer; an answer ranks where its first document does and takes the best grade
+    of its judged documents."""
+    answer_rankings = {qid: list(dict.fromkeys(answer_of(doc) for doc in ranking)) for qid, ranking in rankings.items()}
+    answer_qrels: dict[str, dict[str, int]] = {}
+    for qid, judged in qrels.items():
+        grades: dict[str, int] = {}
+        for doc, grade in judged.items():
+            answer = answer_of(doc)
+            grades[answer] = max(grade, grades.get(answer, grade))
+        answer_qrels[qid] = grades
+    return answer_rankings, answer_qrels
+
+
 def fact_found(passages: Iterable[Passage], answer: str, top: int = 3) -> bool:
     """Whether ``answer`` appears in one of the first ``top`` passages (NFKC, spacing, case)."""
     wanted = normalise_for_match(answer)
@@ -162,14 +211,19 @@ def evaluate(
     *,
     modes: Sequence[str] = ("hybrid",),
     facts: Sequence[Fact] = (),
+    answer_of: Callable[[str], str] | None = None,
 ) -> EvalReport:
-    """Run every query in every mode through ``search(query, mode)`` and score the results."""
+    """Run every query in every mode through ``search(query, mode)`` and score the results;
+    with ``answer_of`` (document id -> its answer), at answer level too."""
     report = EvalReport()
     for mode in modes:
         rankings = {qid: ranked_documents(search(query, mode))[:DEPTH] for qid, query in queries.items()}
         aggregate, per_query = evaluate_rankings(rankings, qrels)
         report.modes[mode] = aggregate
         report.per_query[mode] = per_query
+        if answer_of is not None:
+            answers, answer_qrels = answer_level(rankings, qrels, answer_of)
+            report.answer_level[mode], report.answer_level_per_query[mode] = evaluate_rankings(answers, answer_qrels)
         report.unjudged[mode] = {
             qid: [doc for doc in ranking[:10] if doc not in qrels.get(qid, {})] for qid, ranking in rankings.items()
         }

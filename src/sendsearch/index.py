@@ -62,6 +62,12 @@ def _load_snapshot(directory: Path) -> Snapshot:
             )
     try:
         store = Store(generation / "store.sqlite")
+        missing = store.missing_columns()
+        if missing:
+            raise IndexFormatError(
+                f"the index at {directory} was built by an older sendsearch "
+                f"(its store lacks {', '.join(missing)}); {hint}"
+            )
         documents, chunks = store.counts()
         vectors = VectorIndex.load(
             generation / "vectors.faiss",

@@ -42,6 +42,7 @@ class Manifest:
     built_at: str
     updated_at: str
     sources: list[str] = field(default_factory=list)
+    reading: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -65,7 +66,7 @@ class Manifest:
                 f"version {FORMAT_VERSION}; rebuild it with `sendsearch build --index {where.parent}`"
             )
         known = {f.name for f in fields(cls)}
-        missing = known - data.keys() - {"sources"}
+        missing = known - data.keys() - {"sources", "reading"}
         if missing:
             raise IndexFormatError(f"{where} lacks {', '.join(sorted(missing))}; rebuild with `sendsearch build`")
         return cls(**{k: v for k, v in data.items() if k in known})

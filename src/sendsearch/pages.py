@@ -128,9 +128,11 @@ def parse_page(text: str, *, fallback_title: str | None = None) -> Page:
     if not is_answer:
         return _web_page(lines, fallback_title)
     # A bare date on a written-question card that carries the answer is the date answered.
+    title = header[0] if header else fallback_title
     citation = Citation(
         kind=KIND_WRITTEN_ANSWER,
-        title=header[0] if header else fallback_title,
+        title=title,
+        heading=title,
         question=question,
         date_asked=fields.get("date_asked"),
         date_answered=fields.get("date_answered") or fields.get("bare_date"),
@@ -149,5 +151,5 @@ def _web_page(lines: list[str], fallback_title: str | None) -> Page:
     looks_like_title = 0 < len(first) <= 150 and not first.endswith((".", ":", ";", ","))
     if looks_like_title:
         body = text[len(first) :].strip()
-        return Page(body or text, Citation(kind=KIND_WEB_PAGE, title=first))
-    return Page(text, Citation(kind=KIND_WEB_PAGE, title=fallback_title))
+        return Page(body or text, Citation(kind=KIND_WEB_PAGE, title=first, heading=first))
+    return Page(text, Citation(kind=KIND_WEB_PAGE, title=fallback_title, heading=fallback_title))

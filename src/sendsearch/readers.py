@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cleaning import html_title, html_to_text
+from .cleaning import html_address, html_title, html_to_text, text_address
 from .pages import parse_page
 from .parliament import iter_records
 from .schema import Document, Skipped
@@ -103,17 +103,18 @@ def _markdown_to_html(text: str) -> str:
 
 def _read_document(path: Path, doc_id: str, source: str, suffix: str) -> Document:
     """One text-like file (txt, html, md, pdf) as a Document; ValueError if unusable."""
+    address = None  # the page's own web address, when it gives one
     if suffix == ".pdf":
         text, title = _read_pdf(path)
     else:
         raw = _decode(path.read_bytes())
         if suffix in (".html", ".htm"):
-            text, title = html_to_text(raw, full_page=True), html_title(raw)
+            text, title, address = html_to_text(raw, full_page=True), html_title(raw), html_address(raw)
         elif suffix in (".md", ".markdown"):
             markup = _markdown_to_html(raw)
-            text, title = html_to_text(markup), html_title(markup)
+            text, title, address = html_to_text(markup), html_title(markup), text_address(raw)
         else:
-            text, title = raw, None
+            text, title, address = raw, None, text_address(raw)
     if not text.strip():
         raise ValueError("no text after cleaning")
     page = parse_page(text, fallback_title=title or path.stem)
@@ -121,8 +122,8 @@ def _read_document(path: Path, doc_id: str, source: str, suffix: str) -> Documen
         raise ValueError("no body text after removing page furniture")
     citation = page.citation
     if title and citation.kind != "written_answer":
-        citation = dataclasses.replace(citation, title=title)
-    return Document(doc_id, page.body, dataclasses.replace(citation, source=citation.source or source))
+        citation = dataclasses.replace(citation, title=title, heading=title)
+    return Document(doc_id, page.body, dataclasses.replace(citation, source=address or source))
 
 
 def _read_file(path: Path, doc_id: str, display: str, source: str) -> Iterator[Document | Skipped]:

@@ -278,6 +278,7 @@ def run_search(
     cosines = vectors.similarity(asked_vector, chosen_ids) if asked_vector is not None else None
     sharing = {d for members in groups.values() if len(members) > 1 for d in members}
     others = store.citations(sorted(sharing))
+    referred = store.documents_with_uin(sorted({uin for p in chosen for uin in rows[p.chunk_id].citation.refers_to}))
     passages = []
     for rank, pick in enumerate(chosen, start=1):
         row = rows[pick.chunk_id]
@@ -300,6 +301,7 @@ def run_search(
                 citation=_borrow_details(row.citation, same, others),
                 highlights=analyzer.highlights(row.text, row.start, plan, keyword.idf),
                 same_answer_as=same,
+                refers_to_docs=tuple(d for uin in row.citation.refers_to for d in referred.get(uin, [])),
                 explanation=explanation,
             )
         )

@@ -15,10 +15,12 @@ from datetime import date
 from typing import Any, Literal
 
 __all__ = [
+    "API_RECORD_PREFIX",
     "KIND_DOCUMENT",
     "KIND_LABELS",
     "KIND_WEB_PAGE",
     "KIND_WRITTEN_ANSWER",
+    "PUBLIC_PAGE_PREFIX",
     "Chunk",
     "Citation",
     "Document",
@@ -43,78 +45,137 @@ def _day(value: date) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+PUBLIC_PAGE_PREFIX = "https://questions-statements.parliament.uk/written-questions/detail/"
+API_RECORD_PREFIX = "https://questions-statements-api.parliament.uk/api/writtenquestions/"
+
+
 @dataclass(frozen=True)
 class Citation:
     """Who, when and where for one document, as far as its source records them.
 
-    ``source`` is a web address or a path relative to the folder the document was read from.
-    A field is None when the source does not say; nothing is invented. Fields marked
+    ``title`` is what a person reads as the passage's title: the source's ``heading`` where
+    it has one, else one made from the question. ``source`` is a web address or a path
+    relative to the folder the document was read from, never a path on the server. A field
+    is None (or empty) when the source does not say; nothing is invented. Fields marked
     ``stored=False`` are worked out at search time and never kept in the index.
     """
 
     kind: DocumentKind = KIND_DOCUMENT
     title: str | None = None
+    heading: str | None = None
     question: str | None = None
     source: str | None = None
+    house: str | None = None
     date_asked: date | None = None
     date_answered: date | None = None
+    # An answer first given as a holding answer ("I will reply as soon as possible") on this date.
+    date_holding_answer: date | None = None
+    date_corrected: date | None = None
     asked_by: str | None = None
+    asking_member_id: int | None = None
     answered_by: str | None = None
     answered_by_role: str | None = None
+    answered_by_party: str | None = None
     answering_member_id: int | None = None
     department: str | None = None
     uin: str | None = None
+    withdrawn: bool = False
+    # The answer only points to another answer ("I refer the hon. Member to the answer I
+    # gave on ... to Question 12345"); ``refers_to`` holds the question numbers it names.
+    referral: bool = False
+    refers_to: tuple[str, ...] = ()
+    # Questions answered together with this one, as "tabled-date/uin" (their public pages).
+    grouped_with: tuple[str, ...] = ()
     # The document that supplied who answered and when, when this one's record lacks them
     # and another carries the same answer word for word (grouped questions).
     details_from: str | None = field(default=None, metadata={"stored": False})
 
     @property
     def answerer(self) -> str | None:
-        """Who answered, with their role where known: "David Johnston, Parliamentary ..."."""
+        """Who answered: "David Johnston, Parliamentary Under-Secretary (...)" with their role
+        where the source gives it, else "Catherine McKinnell (Labour)" with their party."""
         if not self.answered_by:
             return None
-        return f"{self.answered_by}, {self.answered_by_role}" if self.answered_by_role else self.answered_by
+        if self.answered_by_role:
+            return f"{self.answered_by}, {self.answered_by_role}"
+        return f"{self.answered_by} ({self.answered_by_party})" if self.answered_by_party else self.answered_by
 
     @property
     def kind_label(self) -> str:
+        if self.kind == KIND_WRITTEN_ANSWER and self.house == "Lords":
+            return "Written answer (House of Lords)"
         return KIND_LABELS[self.kind]
 
     @property
     def dates(self) -> str:
-        """ "answered 18 April 2024, asked 11 April 2024", as far as known."""
+        """ "answered 9 September 2024 (corrected 26 November 2024), asked 30 August 2024"."""
         parts = []
         if self.date_answered:
-            parts.append(f"answered {_day(self.date_answered)}")
+            answered = f"answered {_day(self.date_answered)}"
+            if self.date_corrected:
+                answered += f" (corrected {_day(self.date_corrected)})"
+            parts.append(answered)
+        if self.date_holding_answer:
+            parts.append(f"holding answer {_day(self.date_holding_answer)}")
         if self.date_asked:
             parts.append(f"asked {_day(self.date_asked)}")
         return ", ".join(parts)
 
+    @property
+    def source_label(self) -> str:
+        """What ``source`` is, for a person: the question's page on parliament.uk, the
+        Parliament data record (JSON, when no public page can be made), a web page or a file."""
+        source = self.source or ""
+        if source.startswith(PUBLIC_PAGE_PREFIX):
+            return "Parliament page"
+        if source.startswith(API_RECORD_PREFIX):
+            return "Parliament data record"
+        if source.startswith(("http://", "https://")):
+            return "Web page"
+        return "File"
+
     def line(self, fallback_title: str = "") -> str:
-        """The one-line citation to paste into a letter: title, who answered, date, source."""
+        """The one-line citation to paste into a letter: title, who answered, when, where.
+
+        A written answer whose record does not say who answered or when says so."""
         parts = [self.title or fallback_title]
+        is_answer = self.kind == KIND_WRITTEN_ANSWER
         if self.answerer:
             parts.append(f"answered by {self.answerer}")
-        elif self.department:
+        elif is_answer:
+            parts.append("answerer not recorded")
+        role = self.answered_by_role or ""
+        if self.department and (is_answer or not self.answerer) and self.department not in role:
             parts.append(self.department)
         if self.date_answered:
             parts.append(f"answered {_day(self.date_answered)}")
+            if self.date_corrected:
+                parts.append(f"corrected {_day(self.date_corrected)}")
         elif self.date_asked:
             parts.append(f"asked {_day(self.date_asked)}")
+        elif is_answer:
+            parts.append("date not recorded")
+        if self.house == "Lords":
+            parts.append("House of Lords")
         if self.details_from:
             parts.append(f"details from {self.details_from}, which has the same answer")
         if self.source:
-            parts.append(self.source)
+            label = self.source_label
+            parts.append(f"{label}: {self.source}" if label in ("Parliament data record", "File") else self.source)
         return ", ".join(part for part in parts if part)
 
     def __str__(self) -> str:
         return self.line()
 
     def to_dict(self) -> dict[str, Any]:
-        """Fields as JSON values: dates as ISO strings."""
+        """Fields as JSON values: dates as ISO strings, tuples as lists."""
         data = dataclasses.asdict(self)
         for key, value in data.items():
             if isinstance(value, date):
                 data[key] = value.isoformat()
+            elif isinstance(value, tuple):
+                data[key] = list(value)
+        data["source_label"] = self.source_label
         return data
 
 
@@ -140,8 +201,9 @@ class Document:
 
     @property
     def context(self) -> str:
-        """What was asked: the heading and the question, used to situate every chunk."""
-        return "\n".join(part for part in (self.citation.title, self.citation.question) if part)
+        """What was asked, as the source gives it: the heading and the question, which
+        situate every chunk (a title made from the question would only repeat it)."""
+        return "\n".join(part for part in (self.citation.heading, self.citation.question) if part)
 
 
 @dataclass(frozen=True)
@@ -190,6 +252,8 @@ class Passage:
     citation: Citation
     highlights: tuple[tuple[int, int], ...] = ()
     same_answer_as: tuple[str, ...] = ()
+    # For an answer that only refers to others: those of them in the index.
+    refers_to_docs: tuple[str, ...] = ()
     explanation: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -218,6 +282,7 @@ class Passage:
             "highlights": [list(span) for span in self.highlights],
             "highlight_texts": self.highlight_texts,
             "same_answer_as": list(self.same_answer_as),
+            "refers_to_docs": list(self.refers_to_docs),
             "citation": self.citation_line,
             "explanation": self.explanation,
         }

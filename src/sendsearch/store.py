@@ -95,6 +95,7 @@ CREATE INDEX documents_by_date ON documents(coalesce(date_answered, date_asked))
 CREATE INDEX documents_by_department ON documents(department COLLATE NOCASE);
 CREATE INDEX documents_by_kind ON documents(kind);
 CREATE INDEX documents_by_answer ON documents(answer_key);
+CREATE INDEX documents_by_uin ON documents(uin);
 """
 
 
@@ -208,6 +209,11 @@ class Store:
             self._write = None
 
     # -- reading ------------------------------------------------------------------------
+    def missing_columns(self) -> list[str]:
+        """Citation columns this sendsearch expects that the file lacks (an index from an older version)."""
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
+        return [column.name for column in _COLUMNS if column.name not in present]
+
     def counts(self) -> tuple[int, int]:
         documents = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
@@ -263,6 +269,18 @@ class Store:
             f"SELECT d.doc_id, {_CITATION_SQL} FROM documents d WHERE d.doc_id IN ({marks})", list(doc_ids)
         )
         return {row[0]: _citation(row[1:]) for row in rows}
+
+    def documents_with_uin(self, uins: Sequence[str]) -> dict[str, list[str]]:
+        """Doc ids of the written questions with each question number (uin)."""
+        if not uins:
+            return {}
+        marks = ",".join("?" * len(uins))
+        found: dict[str, list[str]] = {}
+        for uin, doc_id in self.db.execute(
+            f"SELECT uin, doc_id FROM documents WHERE uin IN ({marks}) ORDER BY doc_id", list(uins)
+        ):
+            found.setdefault(uin, []).append(doc_id)
+        return found
 
     def documents_with_answer(self, keys: Sequence[str]) -> dict[str, list[str]]:
         """All doc ids sharing each answer key (grouped questions get one answer)."""
