@@ -64,6 +64,9 @@ class SearchConfig:
     feedback_vector: float = 0.5
     feedback_terms: int = 10
     feedback_term_weight: float = 0.3
+    # A passage whose cosine with the question (as asked) is below this is marked
+    # ``weak_match``: the corpus probably does not answer the question (docs/quality.md).
+    relevance_floor: float = 0.30
 
     def __post_init__(self) -> None:
         if self.fusion not in ("convex", "rrf"):
@@ -302,6 +305,7 @@ def run_search(
                 highlights=analyzer.highlights(row.text, row.start, plan, keyword.idf),
                 same_answer_as=same,
                 refers_to_docs=tuple(d for uin in row.citation.refers_to for d in referred.get(uin, [])),
+                weak_match=cosines is not None and float(cosines[rank - 1]) < config.relevance_floor,
                 explanation=explanation,
             )
         )

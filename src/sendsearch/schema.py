@@ -254,6 +254,8 @@ class Passage:
     same_answer_as: tuple[str, ...] = ()
     # For an answer that only refers to others: those of them in the index.
     refers_to_docs: tuple[str, ...] = ()
+    # Below the relevance floor: probably not an answer to the question (see SearchConfig).
+    weak_match: bool = False
     explanation: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -283,6 +285,7 @@ class Passage:
             "highlight_texts": self.highlight_texts,
             "same_answer_as": list(self.same_answer_as),
             "refers_to_docs": list(self.refers_to_docs),
+            "weak_match": self.weak_match,
             "citation": self.citation_line,
             "explanation": self.explanation,
         }
