@@ -146,6 +146,113 @@ def add(paths: tuple[Path, ...], index_dir: Path, quiet: bool) -> None:
     _print_report(Index.open(index_dir).add(list(paths), progress=not quiet), "updated")
 
 
+def _fetch_summary(report: Any) -> str:
+    return (
+        f"{report.new:,} new, {report.updated:,} updated, {report.unchanged:,} unchanged"
+        + (f", {report.filtered_out:,} not about SEND" if report.filtered_out else "")
+        + f"; {report.requests:,} requests, {report.retries:,} retries"
+    )
+
+
+@main.command()
+@click.option(
+    "--from",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First answered date to fetch (default: where the last fetch into --out stopped).",
+)
+@click.option(
+    "--to",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last answered date to fetch (default: today).",
+)
+@click.option("--house", type=click.Choice(["commons", "lords", "both"]), default="both", show_default=True)
+@click.option(
+    "--topic",
+    type=click.Choice(["send", "all"]),
+    default="send",
+    show_default=True,
+    help="Keep only questions about SEND (docs/topic-filter.md), or all of them.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("corpus/parliament"),
+    show_default=True,
+    help="Folder for the fetched records (one .jsonl.gz file per month).",
+)
+@index_option
+@click.option("--no-index", is_flag=True, help="Only fetch; do not add the records to an index.")
+@click.option(
+    "--api",
+    "base_url",
+    default=None,
+    envvar=settings.ENV_PARLIAMENT_API,
+    show_envvar=True,
+    help="Base URL of the written questions API (default: the real service).",
+)
+@quiet_option
+@handle_errors
+def fetch(
+    date_from: Any,
+    date_to: Any,
+    house: str,
+    topic: str,
+    out: Path,
+    index_dir: Path,
+    no_index: bool,
+    base_url: str | None,
+    quiet: bool,
+) -> None:
+    """Fetch new written answers from the UK Parliament API and add them to the index.
+
+    Dates are answered dates. Without --from, it carries on from where the last fetch into
+    --out stopped, so a daily `sendsearch fetch` keeps an index current. An interrupted or
+    failed fetch keeps everything it wrote; run it again to resume. Records are added to
+    --index (nothing unchanged is embedded again; a folder with no index gets one built from
+    --out) unless --no-index.
+
+    \b
+    Examples:
+      sendsearch fetch --from 2024-09-01
+      sendsearch fetch --from 2024-01-01 --to 2024-03-31 --house lords --topic all --no-index
+      sendsearch fetch                      # daily: continue where the last fetch stopped
+    """
+    from .fetch import FetchError
+    from .fetch import fetch as fetch_records
+    from .topic import is_send
+
+    try:
+        report = fetch_records(
+            out,
+            date_from=date_from.date() if date_from else None,
+            date_to=date_to.date() if date_to else None,
+            house=house,  # type: ignore[arg-type]
+            keep=is_send if topic == "send" else None,
+            topic=topic if topic == "send" else None,
+            base_url=base_url or settings.parliament_api(),
+            progress=not quiet,
+        )
+    except FetchError as error:
+        if error.report is not None:
+            click.echo(f"Fetched before the failure (kept): {_fetch_summary(error.report)}.", err=True)
+        raise
+    span = f"{report.date_from} to {report.date_to}" if report.date_from else "nothing new to fetch"
+    click.echo(f"Fetched answers {span} into {out}: {_fetch_summary(report)}.")
+    if no_index:
+        return
+    from .index import Index
+    from .manifest import MANIFEST_NAME
+
+    if (index_dir / MANIFEST_NAME).exists():
+        _print_report(Index.open(index_dir).add([out], progress=not quiet), "updated")
+    else:
+        _print_report(Index.build([out], index_dir, progress=not quiet)[1], "built")
+
+
 @main.command()
 @click.argument("doc_ids", nargs=-1, required=True)
 @index_option
