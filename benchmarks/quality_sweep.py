@@ -1,8 +1,14 @@
-"""Measure retrieval settings on the dev set: `python benchmarks/quality_sweep.py --index eval-index`.
+"""Score search settings on judged question sets, per document and per answer, with paired bootstrap intervals.
 
-Each row is one setting (search-time overrides, given as JSON) scored with the same
-harness as `sendsearch eval`. Index-time settings (chunking, context, BM25 fields) need
-an index built with them; pass several --index folders to compare those.
+    python benchmarks/quality_sweep.py --index eval-index \\
+        --set dev:../shared/eval/dev-queries.jsonl:../shared/eval/dev-qrels.txt \\
+        --set dev2:eval/dev2-queries.jsonl:eval/dev2-qrels.txt \\
+        --settings '{}' --settings '{"non_answer_weight": 1.0}'
+
+Each --settings is a JSON object of SearchConfig overrides; the first is the baseline the
+others are compared with (paired bootstrap over the set's questions, 10,000 resamples: the
+mean difference and its 95% interval, and how many questions went up and down). Metrics are
+answer level (identical answers grouped; see sendsearch.evaluation) unless --documents.
 """
 
 from __future__ import annotations
@@ -11,72 +17,64 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from sendsearch import Index, SearchConfig
-from sendsearch.evaluation import DEPTH, evaluate, load_facts, load_qrels, load_queries
-
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+from sendsearch.evaluation import DEPTH, evaluate, load_qrels, load_queries, text_answer_key
 
 
-def build_variant(folder: Path, variant: dict, cache_from: Path | None) -> None:
-    from sendsearch.builder import IndexConfig
-    from sendsearch.chunking import ChunkingConfig
-    from sendsearch.keyword import KeywordConfig
-
-    settings = dict(variant)
-    if "chunking" in settings:
-        settings["chunking"] = ChunkingConfig(**settings["chunking"])
-    if "keyword" in settings:
-        settings["keyword"] = KeywordConfig(**settings["keyword"])
-    folder.mkdir(parents=True, exist_ok=True)
-    if cache_from and not (folder / "cache").exists():
-        (folder / "cache").symlink_to((cache_from / "cache").resolve())
-    corpus = [EVAL.parent / "seeds", EVAL.parent / "data" / "send-written-answers.jsonl"]
-    _, report = Index.build(corpus, folder, config=IndexConfig(**settings), progress=True)
-    print(f"built {folder}: {report.documents} documents, {report.chunks} chunks, {report.embedded} embedded")
+def bootstrap(base: dict[str, float], other: dict[str, float], rounds: int = 10_000) -> tuple[float, float, float]:
+    """Mean paired difference and its 95% interval over the questions both scored."""
+    qids = sorted(set(base) & set(other))
+    diffs = np.array([other[q] - base[q] for q in qids])
+    rng = np.random.default_rng(0)
+    means = diffs[rng.integers(0, len(diffs), (rounds, len(diffs)))].mean(axis=1)
+    return float(diffs.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--index", action="append", type=Path, required=True)
-    parser.add_argument("--settings", action="append", default=[], help="JSON overrides, e.g. '{\"rrf_k\": 20}'")
-    parser.add_argument("--modes", default="bm25,dense,hybrid")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--set", action="append", required=True, help="name:queries.jsonl:qrels.txt")
+    parser.add_argument("--settings", action="append", default=[], help="SearchConfig overrides as JSON")
+    parser.add_argument("--modes", default="hybrid")
+    parser.add_argument("--metrics", default="ndcg@10,ndcg@5,recall@10,success@3")
+    parser.add_argument("--documents", action="store_true", help="document-level metrics instead of answer level")
     parser.add_argument("--per-query", action="store_true")
-    parser.add_argument(
-        "--build", type=Path, metavar="DIR", help="first build the evaluation corpus into DIR with --variant settings"
-    )
-    parser.add_argument(
-        "--variant",
-        default="{}",
-        help='IndexConfig settings as JSON, e.g. \'{"context": "prefix", "chunking": {"max_tokens": 128}}\'',
-    )
-    parser.add_argument("--cache-from", type=Path, help="reuse the embedding cache of this index folder (symlinked)")
     args = parser.parse_args()
-    if args.build:
-        build_variant(args.build, json.loads(args.variant), args.cache_from)
-    queries = load_queries(EVAL / "dev-queries.jsonl")
-    qrels = load_qrels(EVAL / "dev-qrels.txt")
-    facts = load_facts(EVAL / "dev-facts.jsonl")
-    settings = [json.loads(s) for s in args.settings] or [{}]
-    print(f"{'index':<22}{'settings':<48}{'mode':<8}{'nDCG@10':>9}{'R@10':>7}{'R@20':>7}{'MRR@10':>8}{'facts':>6}")
-    for folder in args.index:
-        index = Index.open(folder)
-        for overrides in settings:
-            modes = args.modes.split(",")
-            config = SearchConfig(**overrides)
+    index = Index.open(args.index)
+    metrics = args.metrics.split(",")
+    variants = args.settings or ["{}"]
+    print(f"{'set':<10}{'settings':<60}{'mode':<8}" + "".join(f"{m:>11}" for m in metrics))
+    for spec in args.set:
+        name, queries_path, qrels_path = spec.split(":")
+        queries, qrels = load_queries(Path(queries_path)), load_qrels(Path(qrels_path))
+        baseline: dict[str, dict[str, dict[str, float]]] = {}
+        for number, settings in enumerate(variants):
+            config = SearchConfig(**json.loads(settings))
             report = evaluate(
-                lambda q, m, index=index, config=config: index.search(q, DEPTH, mode=m, config=config),
+                lambda q, m, config=config: index.search(q, DEPTH, mode=m, config=config),
                 queries,
                 qrels,
-                modes=modes,
-                facts=facts,
+                modes=args.modes.split(","),
+                answer_of=lambda doc_id: text_answer_key(index.document_text(doc_id), doc_id),
             )
-            for mode, s in report.modes.items():
-                f = sum(report.facts["found"].values()) if mode == "hybrid" else ""
-                print(
-                    f"{folder.name:<22}{json.dumps(overrides):<48}{mode:<8}{s['ndcg@10']:>9.3f}{s['recall@10']:>7.3f}{s['recall@20']:>7.3f}{s['mrr@10']:>8.3f}{f!s:>6}"
-                )
+            table = report.modes if args.documents else report.answer_level
+            per_query = report.per_query if args.documents else report.answer_level_per_query
+            for mode, scores in table.items():
+                print(f"{name:<10}{settings:<60}{mode:<8}" + "".join(f"{scores[m]:>11.3f}" for m in metrics))
+                if number == 0:
+                    baseline[mode] = per_query[mode]
+                    continue
+                for metric in metrics:
+                    base = {q: v[metric] for q, v in baseline[mode].items()}
+                    other = {q: v[metric] for q, v in per_query[mode].items()}
+                    mean, low, high = bootstrap(base, other)
+                    up = sum(other[q] > base[q] + 1e-9 for q in base)
+                    down = sum(other[q] < base[q] - 1e-9 for q in base)
+                    print(f"{'':<18}{metric}: {mean:+.3f} [{low:+.3f}, {high:+.3f}] ({up} up, {down} down)")
                 if args.per_query:
-                    print("   ", " ".join(f"{q}:{v['ndcg@10']:.2f}" for q, v in report.per_query[mode].items()))
+                    print("   ", " ".join(f"{q}:{v[metrics[0]]:.2f}" for q, v in per_query[mode].items()))
 
 
 if __name__ == "__main__":

@@ -248,3 +248,51 @@ def test_pages_cite_their_own_address_or_their_name_never_a_server_path(tmp_path
         "plain.txt": "plain.txt",
     }
     assert Citation(kind="web_page", source="plain.txt").source_label == "File"
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        ("", "unanswered"),
+        (
+            "It has not proved possible to respond to the hon. Member in the time available before Prorogation.",
+            "holding",
+        ),
+        ("The information requested is not held centrally.", "not held"),
+        (
+            "The information requested isn't readily available and could only be provided at disproportionate cost.",
+            "not held",
+        ),
+        (
+            "The information is not held centrally. However, the latest published figures show that 434,354 "
+            "children and young people had an EHC plan in January 2024, up 11.6% on the year before; the "
+            "statistics are published each June and break the figures down by local authority, age and type "
+            "of need, and the department's guidance sets out what councils must report.",
+            None,
+        ),
+        ("We are investing £2.6 billion in special school places.", None),
+    ],
+)
+def test_answers_that_say_nothing_of_their_own_are_recognised(answer, kind):
+    from sendsearch.parliament import non_answer_kind
+
+    assert non_answer_kind(answer) == kind
+
+
+def test_non_answers_rank_below_answers_with_substance(tmp_path, fake_embedder):
+    from sendsearch import SearchConfig
+
+    question = "To ask the Secretary of State for Education, how many educational psychologists are in training."
+    answer = "<p>There are 600 educational psychologists in training this year.</p>"
+    answered = {**MCKINNELL, "id": 1, "questionText": question, "answerText": answer}
+    # The unanswered question matches the query a little better: it names the county too.
+    unanswered = {**MCKINNELL, "id": 2, "questionText": question.rstrip(".") + " in Surrey.", "answerText": ""}
+    other = {**MCKINNELL, "id": 3, "questionText": "To ask about frigates.", "answerText": "<p>Eight frigates.</p>"}
+    path = tmp_path / "records.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (unanswered, answered, other)), encoding="utf-8")
+    index, _ = Index.build([path], tmp_path / "index", embedder=fake_embedder)
+    query = "how many educational psychologists are in training in Surrey"
+    assert [p.doc_id for p in index.search(query, k=2)] == ["1", "2"]
+    # Without the penalty the unanswered record, whose text is its question, comes first.
+    plain = SearchConfig(non_answer_weight=1.0)
+    assert [p.doc_id for p in index.search(query, k=2, config=plain)] == ["2", "1"]

@@ -157,3 +157,9 @@ def test_answer_level_groups_identical_answers_in_judgments_and_ranking():
 def test_text_answer_keys_ignore_case_and_spacing():
     assert text_answer_key("The  answer.", "1") == text_answer_key("the answer.", "2")
     assert text_answer_key("", "1") != text_answer_key("", "2")
+
+
+def test_questions_without_a_relevant_document_do_not_count():
+    aggregate, per_query = evaluate_rankings({"q": ["a"], "none": ["b"]}, {"q": {"a": 2}, "none": {"b": 0}})
+    assert set(per_query) == {"q"}
+    assert aggregate["ndcg@10"] == 1.0

@@ -211,6 +211,19 @@ class QueryPlan:
     words: dict[str, float]
     pairs: dict[Pair, float]
 
+    def weighted(self, kept: set[str], factor: float) -> QueryPlan:
+        """The plan with the words not in ``kept`` (and pairs that use them) scaled by ``factor``;
+        SEND concept markers are always kept."""
+        if factor == 1.0:
+            return self
+
+        def keep(word: str) -> bool:
+            return word in kept or word.startswith(CONCEPT_PREFIX)
+
+        words = {w: weight if keep(w) else weight * factor for w, weight in self.words.items()}
+        pairs = {p: weight if keep(p[0]) and keep(p[1]) else weight * factor for p, weight in self.pairs.items()}
+        return QueryPlan(self.text, self.dense_text, words, pairs)
+
     def with_words(self, extra: Sequence[str], weight: float) -> QueryPlan:
         """The plan with more words at ``weight`` (feedback); the question's own keep theirs."""
         words = dict(self.words)
@@ -219,11 +232,17 @@ class QueryPlan:
         return QueryPlan(self.text, self.dense_text, words, self.pairs)
 
 
+# "E.H.C.P." and "S.E.N.D" as people type them: the letters without the dots.
+_DOTTED_ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}[A-Za-z]?\b\.?")
+
+
 def clean_query(query: object) -> str:
-    """The query stripped and cut to ``MAX_QUERY_CHARS``; empty or non-text is an error."""
+    """The query stripped, dotted acronyms joined ("E.H.C.P" -> "EHCP") and cut to
+    ``MAX_QUERY_CHARS``; empty or non-text is an error."""
     if not isinstance(query, str):
         raise QueryError("the query must be text")
     query = " ".join(query.split())
+    query = _DOTTED_ACRONYM.sub(lambda m: m.group().replace(".", ""), query)
     if not query:
         raise QueryError("the query is empty: type a question, e.g. 'How long does an EHC needs assessment take?'")
     return query[:MAX_QUERY_CHARS]

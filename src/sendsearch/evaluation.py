@@ -147,13 +147,15 @@ def evaluate_rankings(
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Aggregate and per-query metrics for ranked document ids per query.
 
-    Queries without judgments are left out. A query with judgments but no results scores 0.
+    As trec_eval does, only queries with at least one relevant (grade > 0) judgment count:
+    a question the corpus cannot answer says nothing about ranking (its handling is measured
+    by the relevance floor instead). A query with relevant judgments but no results scores 0.
     """
     import ir_measures
     from ir_measures import Qrel, ScoredDoc
 
     measures = {name: ir_measures.parse_measure(spec) for name, spec in METRICS.items()}
-    judged = [qid for qid in rankings if qid in qrels]
+    judged = [qid for qid in rankings if any(grade > 0 for grade in qrels.get(qid, {}).values())]
     qrel_rows = [Qrel(qid, doc, grade) for qid in judged for doc, grade in qrels[qid].items()]
     # Scores strictly decrease with rank so trec_eval keeps our order exactly.
     run_rows = [

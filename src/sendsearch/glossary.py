@@ -35,7 +35,8 @@ CONCEPTS: tuple[Concept, ...] = (
         "ehcp",
         "education, health and care plan",
         (r"education,? health,? and care (?:\(ehc\) )?plans?", r"ehc plans?", r"ehc needs assessments?"),
-        any_case_acronyms=("ehcp", "ehcps"),
+        # "echp" is how the acronym is often mistyped.
+        any_case_acronyms=("ehcp", "ehcps", "echp", "echps"),
     ),
     Concept(
         "send",

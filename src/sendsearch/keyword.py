@@ -191,6 +191,15 @@ class KeywordIndex:
         rows = rows[np.argsort(-scores[rows], kind="stable")]
         return KeywordScores(self.chunk_ids, scores, self.chunk_ids[rows])
 
+    def present(self, words: Iterable[str], chunk_ids: np.ndarray) -> set[str]:
+        """Those of ``words`` that occur in any of some chunks (text, heading or question)."""
+        rows = self.rows_for(chunk_ids)
+        if not len(rows):
+            return set()
+        tokens = np.concatenate([self._tokens[self._offsets[r] : self._offsets[r + 1]] for r in rows])
+        found = set(np.unique(tokens[tokens < len(self._vocab)]).tolist())
+        return {word for word in words if self._vocab.get(word) in found}
+
     def feedback_terms(self, chunk_ids: np.ndarray, count: int) -> list[str]:
         """The ``count`` terms that best characterise some chunks (summed tf x idf), for
         pseudo-relevance feedback. Pairs and concept markers are left out: the markers

@@ -25,6 +25,7 @@ from .text import normalise, parse_date
 __all__ = [
     "MAX_RECORD_CHARS",
     "iter_records",
+    "non_answer_kind",
     "record_to_document",
     "record_url",
     "referred_questions",
@@ -150,6 +151,29 @@ _QUESTION_NUMBERS = re.compile(
 _DETAIL_LINK = re.compile(re.escape(PUBLIC_PAGE_PREFIX) + r"\d{4}-\d{2}-\d{2}/((?:HL)?\d+)")
 
 
+# Answers that only say the information is not held, or that no answer could be given in
+# time: short (the long ones that start so usually go on to give what is held).
+_NOT_HELD = re.compile(
+    r"(?:is|are) not (?:held|collected|recorded|available)|does not (?:hold|collect|record)|disproportionate cost", re.I
+)
+_HOLDING = re.compile(r"not proved possible to respond|reply .{0,40}as soon as possible|holding answer", re.I)
+_NON_ANSWER_CHARS = 300
+
+
+def non_answer_kind(answer: str, referral: bool = False) -> str | None:
+    """Why an answer says nothing of its own ("unanswered", "holding", "not held", "referral"), or None."""
+    if not answer.strip():
+        return "unanswered"
+    if referral:
+        return "referral"
+    if len(answer) <= _NON_ANSWER_CHARS:
+        if _HOLDING.search(answer):
+            return "holding"
+        if _NOT_HELD.search(answer):
+            return "not held"
+    return None
+
+
 def referred_questions(answer: str) -> tuple[str, ...]:
     """The question numbers an answer that only refers elsewhere points to; () for an answer
     with substance of its own."""
@@ -219,6 +243,7 @@ def record_to_document(record: dict[str, Any]) -> Document:
         withdrawn=bool(record.get("isWithdrawn")),
         referral=bool(refers_to),
         refers_to=tuple(n for n in refers_to if n),
+        non_answer=non_answer_kind(answer, referral=bool(refers_to)),
         grouped_with=_grouped(record),
     )
     # An unanswered question is still worth finding: its question becomes its text.

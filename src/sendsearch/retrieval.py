@@ -19,7 +19,7 @@ from .analysis import Analyzer, QueryPlan
 from .errors import QueryError
 from .keyword import KeywordIndex
 from .schema import Citation, Passage
-from .store import Store
+from .store import ChunkDocument, Store
 from .vectors import VectorIndex
 
 __all__ = ["MODES", "Mode", "SearchConfig", "run_search"]
@@ -67,11 +67,23 @@ class SearchConfig:
     # A passage whose cosine with the question (as asked) is below this is marked
     # ``weak_match``: the corpus probably does not answer the question (docs/quality.md).
     relevance_floor: float = 0.30
+    # Questions of at least this many terms (after stop words) are read as paragraphs: their
+    # terms that none of the ``agreement_chunks`` nearest passages (dense) contain weigh
+    # ``off_topic_term_weight``, and the dense side's weight is multiplied by
+    # ``long_question_dense_boost``.
+    long_question_terms: int = 12
+    agreement_chunks: int = 20
+    off_topic_term_weight: float = 1.0
+    long_question_dense_boost: float = 1.0
+    # Answers that say nothing of their own (unanswered, "not held centrally", holding
+    # answers, bare referrals) have their fused score multiplied by this, so that answers
+    # with substance come first (hybrid only; the single sides stay plain for comparison).
+    non_answer_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.fusion not in ("convex", "rrf"):
             raise QueryError(f"fusion must be 'convex' or 'rrf', not {self.fusion!r}")
-        for name in ("candidates", "feedback_docs", "feedback_terms"):
+        for name in ("candidates", "feedback_docs", "feedback_terms", "long_question_terms", "agreement_chunks"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "candidates" else 0):
                 raise QueryError(
@@ -104,6 +116,14 @@ class _Candidates:
     bm25: np.ndarray
 
 
+def _dense_top(
+    vectors: VectorIndex, query_vector: np.ndarray, pool: int, allowed: np.ndarray | None
+) -> dict[int, float]:
+    """The ``pool`` chunks nearest the query vector, best first, with their cosines."""
+    scores, ids = vectors.search(query_vector, pool, allowed)
+    return {int(c): float(v) for c, v in zip(ids[0], scores[0], strict=True) if c >= 0}
+
+
 def _gather(
     plan: QueryPlan,
     mode: Mode,
@@ -113,11 +133,10 @@ def _gather(
     keyword: KeywordIndex,
     query_vector: np.ndarray | None,
     allowed: np.ndarray | None,
+    dense_top: dict[int, float] | None = None,
 ) -> _Candidates:
-    dense_top: dict[int, float] = {}
-    if query_vector is not None:
-        scores, ids = vectors.search(query_vector, pool, allowed)
-        dense_top = {int(c): float(v) for c, v in zip(ids[0], scores[0], strict=True) if c >= 0}
+    if dense_top is None:
+        dense_top = _dense_top(vectors, query_vector, pool, allowed) if query_vector is not None else {}
     keyword_scores = keyword.search(plan.words, plan.pairs, pool, allowed) if mode in ("hybrid", "bm25") else None
     bm25_top = keyword_scores.top.tolist() if keyword_scores is not None else []
     chunk_ids = np.asarray(sorted(set(dense_top) | set(bm25_top)), dtype=np.int64)
@@ -149,7 +168,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _fused(candidates: _Candidates, mode: Mode, config: SearchConfig) -> np.ndarray:
+def _fused(candidates: _Candidates, mode: Mode, config: SearchConfig, doc_of: dict[int, ChunkDocument]) -> np.ndarray:
     """One score per candidate chunk."""
     if mode == "dense":
         return candidates.dense.astype(np.float64)
@@ -159,9 +178,13 @@ def _fused(candidates: _Candidates, mode: Mode, config: SearchConfig) -> np.ndar
     if config.fusion == "rrf":
         # A chunk with no keyword match at all gets no keyword rank.
         keyword = np.where(candidates.bm25 > 0, kw / (config.rrf_k + _ranks(candidates.bm25)), 0.0)
-        return dw / (config.rrf_k + _ranks(candidates.dense)) + keyword
-    fused: np.ndarray = (dw * _scale(candidates.dense) + kw * _scale(candidates.bm25, floor=0.0)) / (dw + kw)
-    return fused
+        fused = dw / (config.rrf_k + _ranks(candidates.dense)) + keyword
+    else:
+        fused = (dw * _scale(candidates.dense) + kw * _scale(candidates.bm25, floor=0.0)) / (dw + kw)
+    if config.non_answer_weight != 1.0:
+        flagged = [doc_of[int(c)].non_answer for c in candidates.chunk_ids]
+        fused = np.where(np.asarray(flagged, dtype=bool), fused * config.non_answer_weight, fused)
+    return np.asarray(fused, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -176,7 +199,7 @@ class _Pick:
 def _select(
     candidates: _Candidates,
     scores: np.ndarray,
-    doc_of: dict[int, tuple[str, str]],
+    doc_of: dict[int, ChunkDocument],
     k: int,
     config: SearchConfig,
     picked: list[_Pick] | None = None,
@@ -184,12 +207,12 @@ def _select(
     """The best chunk of each of the first ``k`` documents (and distinct answers), after
     any already ``picked``."""
     picked = list(picked or [])
-    seen = {p.doc for p in picked} | {doc_of[p.chunk_id][1] for p in picked}
+    seen = {p.doc for p in picked} | {doc_of[p.chunk_id].answer_key for p in picked}
     for i in np.argsort(-scores, kind="stable"):
         if len(picked) >= k:
             break
         chunk_id = int(candidates.chunk_ids[i])
-        doc, answer = doc_of[chunk_id]
+        doc, answer, _ = doc_of[chunk_id]
         if (config.one_per_document and doc in seen) or (config.collapse_duplicates and answer in seen):
             continue
         seen.update((doc, answer))
@@ -255,11 +278,29 @@ def run_search(
     pool = max(config.candidates, k)
     query_vector = encode(plan.dense_text) if mode in ("hybrid", "dense") else None
     asked_vector = query_vector
-    candidates = _gather(plan, mode, pool, vectors=vectors, keyword=keyword, query_vector=query_vector, allowed=allowed)
+    dense_top = _dense_top(vectors, query_vector, pool, allowed) if query_vector is not None else {}
+    long_question = mode == "hybrid" and len(plan.words) >= config.long_question_terms
+    if long_question:
+        # A question written as a paragraph carries words about the asker's life as well as
+        # its topic. The topic's words are those the passages nearest in meaning also use:
+        # the others keep a fraction of their weight, and the dense side counts for more.
+        nearest = np.fromiter(dense_top, dtype=np.int64)[: config.agreement_chunks]
+        plan = plan.weighted(keyword.present(plan.words, nearest), config.off_topic_term_weight)
+        config = dataclasses.replace(config, dense_weight=config.dense_weight * config.long_question_dense_boost)
+    candidates = _gather(
+        plan,
+        mode,
+        pool,
+        vectors=vectors,
+        keyword=keyword,
+        query_vector=query_vector,
+        allowed=allowed,
+        dense_top=dense_top,
+    )
     if not len(candidates.chunk_ids):
         return []
-    scores = _fused(candidates, mode, config)
     doc_of = store.chunk_documents(candidates.chunk_ids)
+    scores = _fused(candidates, mode, config, doc_of)
     if config.feedback_docs and mode == "hybrid" and query_vector is not None:
         # The documents the feedback comes from keep their places; the expanded query
         # orders the rest.
@@ -268,8 +309,8 @@ def run_search(
         candidates = _gather(
             plan, mode, pool, vectors=vectors, keyword=keyword, query_vector=query_vector, allowed=allowed
         )
-        scores = _fused(candidates, mode, config)
         doc_of = {**doc_of, **store.chunk_documents(candidates.chunk_ids)}
+        scores = _fused(candidates, mode, config, doc_of)
         chosen = _select(candidates, scores, doc_of, k, config, top)
     else:
         chosen = _select(candidates, scores, doc_of, k, config)

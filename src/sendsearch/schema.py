@@ -84,6 +84,10 @@ class Citation:
     # gave on ... to Question 12345"); ``refers_to`` holds the question numbers it names.
     referral: bool = False
     refers_to: tuple[str, ...] = ()
+    # Why the answer says nothing of its own, when it does not: "unanswered" (no answer yet),
+    # "holding" ("It has not proved possible to respond ..."), "not held" ("The information
+    # is not held centrally.") or "referral". Such answers are ranked below real ones.
+    non_answer: str | None = None
     # Questions answered together with this one, as "tabled-date/uin" (their public pages).
     grouped_with: tuple[str, ...] = ()
     # The document that supplied who answered and when, when this one's record lacks them

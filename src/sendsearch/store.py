@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from .filters import Filters
 from .schema import Chunk, Citation, Document
 from .text import normalise_for_match
 
-__all__ = ["MIN_SHARED_ANSWER_CHARS", "Store", "StoredChunk", "answer_key"]
+__all__ = ["MIN_SHARED_ANSWER_CHARS", "ChunkDocument", "Store", "StoredChunk", "answer_key"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,14 @@ def answer_key(doc_id: str, text: str) -> str:
     if len(normalised) < MIN_SHARED_ANSWER_CHARS:
         normalised = f"{doc_id}\x1f{normalised}"
     return hashlib.sha1(normalised.encode()).hexdigest()[:20]
+
+
+class ChunkDocument(NamedTuple):
+    """What ranking needs to know of a candidate chunk's document."""
+
+    doc_id: str
+    answer_key: str
+    non_answer: bool
 
 
 @dataclass(frozen=True)
@@ -242,16 +250,16 @@ class Store:
             for chunk_id, doc_id, start, end, text, key, *citation in rows
         }
 
-    def chunk_documents(self, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, tuple[str, str]]:
-        """(doc_id, answer_key) of each chunk id."""
+    def chunk_documents(self, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, ChunkDocument]:
+        """The document of each chunk id: its id, answer key and whether it is a non-answer."""
         if not len(chunk_ids):
             return {}
         marks = ",".join("?" * len(chunk_ids))
         return {
-            int(chunk_id): (doc_id, key)
-            for chunk_id, doc_id, key in self.db.execute(
-                f"SELECT c.chunk_id, c.doc_id, d.answer_key FROM chunks c JOIN documents d USING (doc_id) "
-                f"WHERE c.chunk_id IN ({marks})",
+            int(chunk_id): ChunkDocument(doc_id, key, non_answer is not None)
+            for chunk_id, doc_id, key, non_answer in self.db.execute(
+                "SELECT c.chunk_id, c.doc_id, d.answer_key, d.non_answer "
+                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})",
                 [int(c) for c in chunk_ids],
             )
         }
