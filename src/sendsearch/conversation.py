@@ -232,6 +232,9 @@ _ASKING_WORDS = (
         "there",
         "here",
         "moment",
+        "take",
+        "takes",
+        "took",
     }
 )
 # A message with this many content words of its own is a question in its own right (with

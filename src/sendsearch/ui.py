@@ -332,6 +332,8 @@ def theme() -> Any:
         button_primary_text_color="#ffffff",
         button_primary_border_color="#c2410c",
         link_text_color="#1d4ed8",
+        # The selected tab and other accents: Gradio's orange-500 is 2.8:1 on white.
+        color_accent="#c2410c",
     )
 
 
