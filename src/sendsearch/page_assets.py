@@ -23,6 +23,7 @@ PAGE_CSS = """
   outline: 3px solid var(--ss-focus) !important; outline-offset: 2px !important; box-shadow: none !important;
 }
 footer, footer a, footer button, .show-api, .built-with, .settings { color: var(--ss-muted) !important; }
+#upload-files .or, #upload-files .wrap { color: var(--ss-muted) !important; }
 #intro p { margin: 0.25rem 0; }
 #status, #status p { color: var(--ss-muted); font-size: 0.9rem; }
 #chat { overflow: visible; }
