@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_PIP_ARGS ?=
 PIP = $(VENV)/bin/python -m pip
 
-.PHONY: run test check lint setup clean-index
+.PHONY: run test check lint setup clean-index axe
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ setup: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(VENV)/bin/python app.py
 
+# axe-core (npm) for the browser tests' accessibility checks; skipped with a reason without npm.
+axe:
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix tests/axe --no-audit --no-fund --silent; \
+	else \
+		echo "note: npm is not installed; the axe-core accessibility tests will be skipped" >&2; \
+	fi
+
 # The whole suite: real model, real browser, real data where ../shared is present.
-test: $(VENV)/.installed
+test: $(VENV)/.installed axe
 	$(VENV)/bin/python -m pytest
 
 # For development, in seconds: lint, types and the tests that need neither the model nor a browser.

@@ -314,6 +314,7 @@ def _show_passage(passage: Any) -> None:
     show_default=True,
     help="Retrieval mode.",
 )
+@click.option("--show-weak", is_flag=True, help="Also print weak matches (below the relevance floor), marked as such.")
 @handle_errors
 def search(
     query: str,
@@ -325,8 +326,13 @@ def search(
     department: str | None,
     kind: str | None,
     mode: str,
+    show_weak: bool,
 ) -> None:
     """Search an index and print the best passages with their citations.
+
+    Passages below the relevance floor (probably not an answer to the question) are left
+    out with a count, or listed under "Weak matches" with --show-weak; --json prints them
+    all with "weak_match": true.
 
     \b
     Examples:
@@ -350,8 +356,21 @@ def search(
         return
     if not passages:
         click.echo("No passages found. Try other words, or fewer filters.")
-    for passage in passages:
+        return
+    close = [p for p in passages if not p.weak_match]
+    weak = [p for p in passages if p.weak_match]
+    if not close:
+        click.echo("Nothing in this index is close to that question: the nearest passages are weak matches.")
+    for passage in close:
         _show_passage(passage)
+    if weak and show_weak:
+        click.secho(f"Weak matches (probably not an answer to the question): {len(weak)}", bold=True)
+        click.echo()
+        for passage in weak:
+            _show_passage(passage)
+    elif weak:
+        count = f"{len(weak)} weak match{'es' if len(weak) != 1 else ''}"
+        click.echo(f"{count} left out (probably not an answer to the question; --show-weak lists them).")
 
 
 @main.command()

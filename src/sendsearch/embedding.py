@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import sqlite3
 import threading
@@ -103,24 +104,16 @@ class _OpenVINORunner:
 
         self._st = model
         self._core = ov.Core()
-        self._config: dict[str, str] = {}
-        if precision == "fp32":
-            self._config["INFERENCE_PRECISION_HINT"] = "f32"
-        elif precision == "bf16":
-            self._config["INFERENCE_PRECISION_HINT"] = "bf16"
+        self._config = _precision_hint(precision)
         self._ov_model = self._load(ov, location)
         self._names = [i.get_any_name() for i in self._ov_model.inputs]
+        _use_compiled_cache(self._core)
         latency = self._core.compile_model(self._ov_model, "CPU", {**self._config, "PERFORMANCE_HINT": "LATENCY"})
         self._single = latency.create_infer_request()
         self._bulk: Any = None  # compiled on first bulk use: servers never need it
 
     def _load(self, ov: Any, location: str) -> Any:
-        import sentence_transformers
-
-        key = hashlib.sha256(
-            f"{Path(location).resolve()}|{sentence_transformers.__version__}|{ov.__version__}".encode()
-        ).hexdigest()[:16]
-        cached = _cache_home() / "openvino" / key / "model.xml"
+        cached = _converted_path(location, ov.__version__)
         if cached.exists():
             try:
                 return self._core.read_model(cached)
@@ -181,6 +174,95 @@ class _OpenVINORunner:
         return result
 
 
+def _converted_path(location: str, openvino_version: str) -> Path:
+    """Where the model converted to OpenVINO's format is kept, by model, library versions."""
+    from importlib.metadata import version
+
+    key = hashlib.sha256(
+        f"{Path(location).resolve()}|{version('sentence-transformers')}|{openvino_version}".encode()
+    ).hexdigest()[:16]
+    return _cache_home() / "openvino" / key / "model.xml"
+
+
+def _use_compiled_cache(core: Any) -> None:
+    """Keep OpenVINO's compiled model in the user cache folder: the next start loads it
+    instead of compiling again."""
+    folder = _cache_home() / "openvino" / "compiled"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        core.set_property({"CACHE_DIR": str(folder)})
+    except (OSError, RuntimeError):
+        pass  # no writable cache: compile on every start
+
+
+def _precision_hint(precision: str) -> dict[str, str]:
+    return {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+
+
+class _QuestionEncoder:
+    """Short texts (questions) through the converted model without PyTorch or
+    sentence-transformers, whose import alone takes seconds: the model's own fast tokenizer
+    (``tokenizers``), OpenVINO, and mean pooling then normalising in NumPy, which is what the
+    model's modules.json asks for (checked). Used once the model has been converted and
+    cached; the vectors are the full path's (tests/test_real_model.py checks).
+    """
+
+    @classmethod
+    def load(cls, location: str, precision: str) -> _QuestionEncoder | None:
+        """The encoder, or None when the model is not a cached, mean-pooled, normalised one."""
+        folder = Path(location)
+        try:
+            modules = json.loads((folder / "modules.json").read_text())
+            kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+            pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text())
+            settings_file = json.loads((folder / "sentence_bert_config.json").read_text())
+        except (OSError, ValueError, KeyError, IndexError):
+            return None
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
+        if kinds != ["Transformer", "Pooling", "Normalize"] or modes != {"pooling_mode_mean_tokens"}:
+            return None
+        if settings_file.get("do_lower_case") or not (folder / "tokenizer.json").exists():
+            return None
+        import openvino as ov
+
+        converted = _converted_path(location, ov.__version__)
+        if not converted.exists():
+            return None
+        try:
+            return cls(ov, folder, converted, precision, int(settings_file["max_seq_length"]), pooling)
+        except (RuntimeError, OSError, ValueError, KeyError):
+            return None
+
+    def __init__(self, ov: Any, folder: Path, converted: Path, precision: str, max_length: int, pooling: dict) -> None:
+        from tokenizers import Tokenizer
+
+        self.dimension = int(pooling["word_embedding_dimension"])
+        self.max_length = max_length
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.no_padding()
+        core = ov.Core()
+        _use_compiled_cache(core)
+        model = core.read_model(converted)
+        self._names = [i.get_any_name() for i in model.inputs]
+        compiled = core.compile_model(model, "CPU", {**_precision_hint(precision), "PERFORMANCE_HINT": "LATENCY"})
+        self._request = compiled.create_infer_request()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        tokens = self._request.infer({name: inputs[name] for name in self._names})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        vectors = (tokens * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
+
 def _dimension(model: Any) -> int | None:
     """The model's vector size (sentence-transformers renamed the method in version 5)."""
     method = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -200,6 +282,10 @@ class SentenceTransformerEmbedder:
     BF16 or AMX), where it was measured 1.7x faster than fp32 through OpenVINO with cosine
     above 0.9999; elsewhere in fp32. ``backend`` is "openvino", "torch"
     (sentence-transformers' own encode) or "auto".
+
+    With OpenVINO and a model already converted (the first load converts and caches it),
+    questions are encoded without loading PyTorch or sentence-transformers at all (see
+    ``_QuestionEncoder``); they load on the first bulk encode or token count (builds).
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, precision: str = "auto", backend: str = "auto") -> None:
@@ -207,47 +293,67 @@ class SentenceTransformerEmbedder:
             raise ModelLoadError(f"precision must be auto, fp32 or bf16, not {precision!r}")
         if backend not in ("auto", "openvino", "torch"):
             raise ModelLoadError(f"backend must be auto, openvino or torch, not {backend!r}")
-        location = resolve_model(model)
-        if Path(location).exists():
+        self._location = resolve_model(model)
+        if Path(self._location).exists():
             # Local weights: never let a library reach for the hub.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.name = model
+        self._requested_backend = backend
+        self.precision = "bf16" if precision == "bf16" or (precision == "auto" and cpu_supports_bf16()) else "fp32"
+        self._wanted = available_backend() if backend == "auto" else backend
+        # Fast tokenizers and OpenVINO requests are not safe to share between threads.
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._runner: _OpenVINORunner | None = None
+        self._questions = _QuestionEncoder.load(self._location, self.precision) if self._wanted == "openvino" else None
+        if self._questions is not None:
+            self.dimension = self._questions.dimension
+            self.max_tokens = self._questions.max_length - 2  # [CLS] and [SEP]
+            self.backend = "openvino"
+        else:
+            self._load_full()
+
+    def _load_full(self) -> Any:
+        """sentence-transformers' model (and OpenVINO's bulk runner), loaded once."""
+        if self._model is not None:
+            return self._model
         try:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()
             transformers_logging.set_verbosity_error()
-            self._model = SentenceTransformer(location, device="cpu")
+            model = SentenceTransformer(self._location, device="cpu")
         except (OSError, ValueError, ImportError) as error:
             raise ModelLoadError(
-                f"could not load the embedding model {model!r}: {error}. Use a local path or "
+                f"could not load the embedding model {self.name!r}: {error}. Use a local path or "
                 "a sentence-transformers model name (a name needs a network the first time)."
             ) from None
-        self.name = model
-        dimension, max_length = _dimension(self._model), self._model.max_seq_length
+        dimension, max_length = _dimension(model), model.max_seq_length
         if dimension is None or max_length is None:
-            raise ModelLoadError(f"the model {model!r} does not say how long its vectors or inputs are")
+            raise ModelLoadError(f"the model {self.name!r} does not say how long its vectors or inputs are")
         self.dimension = dimension
         self.max_tokens = int(max_length) - 2  # [CLS] and [SEP]
-        self.precision = "bf16" if precision == "bf16" or (precision == "auto" and cpu_supports_bf16()) else "fp32"
-        wanted = available_backend() if backend == "auto" else backend
-        self._runner = None
-        if wanted == "openvino" and hasattr(self._model[0], "auto_model"):
+        if self._wanted == "openvino" and hasattr(model[0], "auto_model"):
             try:
-                self._runner = _OpenVINORunner(self._model, location, self.precision)
+                self._runner = _OpenVINORunner(model, self._location, self.precision)
             except Exception as error:  # noqa: BLE001 - any conversion failure falls back to torch
-                if backend == "openvino":
-                    raise ModelLoadError(f"OpenVINO could not run {model!r}: {error}") from None
+                if self._requested_backend == "openvino":
+                    raise ModelLoadError(f"OpenVINO could not run {self.name!r}: {error}") from None
         self.backend = "openvino" if self._runner is not None else "torch"
-        # Fast tokenizers and OpenVINO requests are not safe to share between threads.
-        self._lock = threading.Lock()
+        self._model = model
+        return model
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        import torch
-
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._questions is not None and len(texts) <= _OpenVINORunner.BULK_BATCH:
+            with self._lock:
+                return np.ascontiguousarray(self._questions.encode(texts), dtype=np.float32)
+        import torch
+
         with self._lock, torch.inference_mode():
+            self._load_full()
             if self._runner is not None:
                 vectors = self._runner.encode(texts)
             elif self.precision == "bf16":
@@ -268,7 +374,8 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         with self._lock:
-            encoded = self._model.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)[
+            model = self._load_full()
+            encoded = model.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)[
                 "input_ids"
             ]
         return [len(ids) for ids in encoded]

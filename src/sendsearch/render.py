@@ -1,9 +1,12 @@
-"""Passages as chat text: Markdown in which every string from the corpus is escaped.
+"""Replies as the page shows them (HTML) and as they are copied (plain text).
 
 Answer text is HTML at the source and scraped pages can carry anything, so corpus text
-never reaches the page as markup: it is HTML-escaped and its Markdown characters are
-backslash-escaped here, in one place. The only markup in a reply is the markup this module
-writes (``<mark>``, ``<strong>``, ``<details>``, links to http(s) sources).
+never reaches the page as markup: every string from the corpus is escaped here, in one
+place, HTML and Markdown characters alike. The only markup in a reply is the markup this
+module writes (headings, lists, ``<mark>``, ``<strong>``, ``<details>``, copy buttons and
+links to http(s) sources). The plain text of a reply and of each citation rides along in
+the copy buttons' ``data-copy`` attributes (attribute-escaped), so what is copied is the
+text itself: sentences, numbers and citation lines, never markup or entities.
 """
 
 from __future__ import annotations
@@ -11,11 +14,24 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from .schema import Passage
 
-__all__ = ["citation_text", "escape", "format_passage_text", "render_passages", "safe_link"]
+if TYPE_CHECKING:
+    from .replies import Reply, ShownPassage
+
+__all__ = [
+    "FIGURES",
+    "citation_text",
+    "escape",
+    "format_passage_text",
+    "render_reply",
+    "render_turn",
+    "reply_text",
+    "safe_link",
+]
 
 # HTML's special characters as named entities, and characters that mean something to
 # Markdown (or start an autolink, ":") as numeric ones: shown as themselves, never syntax.
@@ -27,13 +43,14 @@ _URL = re.compile(r"https?://[^\s<>\"'\]\[]+[^\s<>\"'\]\[.,;:!?)]")
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # Money, dates, financial years and timescales: what SEND questions are mostly about.
-_FIGURES = re.compile(
+FIGURES = re.compile(
     r"£\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:billion|million|thousand|bn|m|k)\b)?"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\s+\d{{4}}\b"
     rf"|\b(?:{_MONTHS})\s+\d{{4}}\b"
     r"|\b(?:19|20)\d{2}(?:\s?(?:-|–|/|to)\s?)(?:19|20)?\d{2}\b"
     r"|\b\d+(?:\.\d+)?\s?%"
-    r"|\b\d+\s(?:weeks?|months?|working days|days|years?)\b"
+    r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty)(?:-|\s)"
+    r"(?:weeks?|months?|working days|days|years?)\b"
 )
 
 
@@ -63,7 +80,7 @@ def format_passage_text(text: str, highlights: Sequence[tuple[int, int]] = ()) -
 
     def plain(segment: str) -> str:
         out, last = [], 0
-        for match in _FIGURES.finditer(segment):
+        for match in FIGURES.finditer(segment):
             out.append(escape(segment[last : match.start()]))
             out.append(f"<strong>{escape(match.group())}</strong>")
             last = match.end()
@@ -87,8 +104,16 @@ def format_passage_text(text: str, highlights: Sequence[tuple[int, int]] = ()) -
         pieces.append(f"<mark>{figures(text[start:end])}</mark>")
         cursor = end
     pieces.append(figures(text[cursor:]))
-    # Paragraph breaks survive as Markdown line breaks.
+    # Paragraph breaks survive as line breaks.
     return "".join(pieces).replace("\n\n", "<br><br>").replace("\n", "<br>")
+
+
+# Where parents get free, independent advice on their rights, named when the index has no answer.
+ADVICE = (
+    "For advice on your child's rights, contact your local SENDIASS (SEND Information, Advice and "
+    "Support Service; every council area has one) or IPSEA"
+)
+IPSEA = "https://www.ipsea.org.uk/"
 
 
 def citation_text(passage: Passage, number: int) -> str:
@@ -105,56 +130,162 @@ def _link(url: str, label: str | None = None) -> str | None:
     return f'<a href="{href}" target="_blank" rel="noopener noreferrer">{escape(label or link)}</a>'
 
 
-def _source_line(passage: Passage) -> str:
-    source = passage.citation.source or passage.doc_id
-    link = _link(source, re.sub(r"^https?://", "", source))
-    return f"Source: {link}" if link else f"Source file: {escape(source)}"
+def _copy_button(text: str, label: str, described: str) -> str:
+    """A button that copies ``text`` as it is (the page's script reads ``data-copy``)."""
+    return (
+        f'<button type="button" class="copy" data-copy="{html.escape(text, quote=True)}" '
+        f'aria-label="{html.escape(described, quote=True)}">{escape(label)}</button>'
+    )
 
 
-def render_passage(passage: Passage, number: int, full_text: str | None = None) -> str:
-    """One numbered passage with its citation, question, highlighted text and full answer."""
+def _meta(passage: Passage) -> list[str]:
+    """Kind, who answered, department and dates, as plain strings."""
     citation = passage.citation
     meta = [citation.kind_label]
     if citation.answerer:
-        meta.append(f"answered by {escape(citation.answerer)}")
+        meta.append(f"answered by {citation.answerer}")
     if citation.department:
-        meta.append(escape(citation.department))
+        meta.append(citation.department)
     if citation.dates:
-        meta.append(escape(citation.dates))
-    lines = [f"**[{number}] {escape(citation.title or passage.doc_id)}**  ", " · ".join(meta) + "  "]
+        meta.append(citation.dates)
+    return meta
+
+
+def _title(passage: Passage) -> str:
+    return passage.citation.title or passage.doc_id
+
+
+def _render_passage(shown: ShownPassage) -> str:
+    passage, number = shown.passage, shown.number
+    citation = passage.citation
+    parts = [
+        '<section class="passage">',
+        f"<h3>[{number}] {escape(_title(passage))}</h3>",
+        f'<p class="meta">{" · ".join(escape(m) for m in _meta(passage))}</p>',
+    ]
     if citation.details_from:
-        lines.append(
-            f"<small>Answerer and date from {escape(citation.details_from)}, which carries the same answer.</small>  "
+        parts.append(
+            f'<p class="meta">Answerer and date from {escape(citation.details_from)}, '
+            "which carries the same answer.</p>"
         )
     if citation.question:
-        lines.append(f"<em>Asked: {escape(citation.question)}</em>  ")
+        parts.append(
+            f'<details class="asked-question"><summary>Question asked</summary><p>{escape(citation.question)}</p>'
+            "</details>"
+        )
     highlights = [(s - passage.start, e - passage.start) for s, e in passage.highlights]
-    lines.append("")
-    lines.append(format_passage_text(passage.text, highlights))
-    lines.append("")
-    if full_text and full_text.strip() != passage.text.strip():
-        # Blank lines around the body make it Markdown (escaped), not a raw HTML block.
-        lines += [
-            "<details><summary>Show the full answer</summary>",
-            "",
-            format_passage_text(full_text),
-            "",
-            "</details>",
-            "",
-        ]
-    if passage.same_answer_as:
-        shown = ", ".join(escape(d) for d in passage.same_answer_as[:10])
-        more = f" and {len(passage.same_answer_as) - 10} more" if len(passage.same_answer_as) > 10 else ""
-        lines.append(f"Same answer given to {len(passage.same_answer_as)} other question(s): {shown}{more}  ")
-    lines.append(_source_line(passage))
-    lines.append("")
-    # A fenced block: shown as plain text, with the chat's copy button on it.
-    line = " ".join(citation_text(passage, number).split()).replace("`", "'")
-    lines.append("```text\n" + line + "\n```")
+    parts.append(f'<p class="passage-text">{format_passage_text(passage.text, highlights)}</p>')
+    if shown.full_text and shown.full_text.strip() != passage.text.strip():
+        parts.append(
+            '<details class="full-answer"><summary>Show the full answer</summary>'
+            f"<p>{format_passage_text(shown.full_text)}</p></details>"
+        )
+    same = [*passage.same_answer_as, *(p.doc_id for p in shown.near_identical)]
+    if same:
+        listed = ", ".join(escape(d) for d in same[:10])
+        extra = f" and {len(same) - 10} more" if len(same) > 10 else ""
+        parts.append(f'<p class="meta">The same answer was given to {len(same)} other question(s): {listed}{extra}</p>')
+    source = citation.source or passage.doc_id
+    link = _link(source, re.sub(r"^https?://", "", source))
+    where = f"Source: {link}" if link else f"Source file: {escape(source)}"
+    parts.append(f'<p class="source">{where}</p>')
+    line = citation_text(passage, number)
+    parts.append(
+        f'<div class="citation"><p>{escape(line)}</p>'
+        f"{_copy_button(line, 'Copy citation', f'Copy citation {number}')}</div>"
+    )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _notes(reply: Reply) -> list[str]:
+    notes = []
+    if reply.reading.note:
+        notes.append(reply.reading.note)
+    if reply.filters:
+        notes.append(f"Filters: {reply.filters}.")
+    return notes
+
+
+def _lead(reply: Reply) -> str:
+    """What was found, in a sentence."""
+    count = len(reply.passages)
+    lead = f"{count} passage{'s' if count != 1 else ''} found, best first"
+    if reply.more:
+        lead += f"; the first {len(reply.shown)} shown"
+    lead += "."
+    if reply.weak:
+        lead += f" {reply.weak} weaker match{'es' if reply.weak != 1 else ''} left out."
+    return lead
+
+
+def render_reply(reply: Reply) -> str:
+    """A reply as HTML: notes, key points, the first passages, the rest behind "more", a copy button."""
+    parts = ['<section class="reply" aria-label="Reply">']
+    parts += [f'<p class="note">{escape(note)}</p>' for note in _notes(reply)]
+    if reply.error is not None:
+        parts.append(f"<h2>I couldn't search for that</h2><p>{escape(reply.error)}</p>")
+    elif reply.nothing_close:
+        parts.append(
+            "<h2>Nothing in this index answers that</h2>"
+            f"<p>I found nothing close enough to “{escape(reply.message)}” to be an answer. Try naming the topic "
+            "(for example “EHC plan”, “high needs funding”, “tribunal”) or a council, or use fewer filters.</p>"
+            f"<p>{escape(ADVICE)} ({_link(IPSEA)}).</p>"
+        )
+    else:
+        parts.append("<h2>Key points</h2>")
+        if reply.key_points:
+            items = "".join(
+                f'<li>{format_passage_text(point.text)} <span class="ref">[{point.number}]</span></li>'
+                for point in reply.key_points
+            )
+            parts.append(f'<ul class="key-points">{items}</ul>')
+        else:
+            parts.append('<p class="key-points">The passages below are the closest the index has.</p>')
+        parts.append(f'<p class="lead">{escape(_lead(reply))}</p>')
+        parts += [_render_passage(shown) for shown in reply.shown]
+        if reply.more:
+            count = len(reply.more)
+            parts.append(
+                f'<details class="more"><summary>Show {count} more passage{"s" if count != 1 else ""}</summary>'
+                + "".join(_render_passage(shown) for shown in reply.more)
+                + "</details>"
+            )
+    copy = _copy_button(reply_text(reply), "Copy reply as text", "Copy reply as text")
+    parts.append(f'<p class="reply-actions">{copy}</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _passage_text(shown: ShownPassage) -> str:
+    passage = shown.passage
+    lines = [f"[{shown.number}] {_title(passage)}", " · ".join(_meta(passage))]
+    if passage.citation.question:
+        lines.append(f"Question asked: {' '.join(passage.citation.question.split())}")
+    lines.append(" ".join(passage.text.split()))
+    lines.append(f"Citation: {citation_text(passage, shown.number)}")
     return "\n".join(lines)
 
 
-def render_passages(passages: Sequence[Passage], full_texts: dict[str, str] | None = None) -> str:
-    """All passages of a reply, separated by rules."""
-    full_texts = full_texts or {}
-    return "\n\n---\n\n".join(render_passage(p, n, full_texts.get(p.doc_id)) for n, p in enumerate(passages, start=1))
+def reply_text(reply: Reply) -> str:
+    """A reply as plain text: notes, key points with their [n], passages and citation lines."""
+    blocks = ["\n".join(_notes(reply))] if _notes(reply) else []
+    if reply.error is not None:
+        blocks.append(f"I couldn't search for that: {reply.error}")
+    elif reply.nothing_close:
+        blocks.append(f"Nothing in this index answers “{reply.message}”.\n{ADVICE} ({IPSEA}).")
+    else:
+        if reply.key_points:
+            blocks.append(
+                "Key points\n" + "\n".join(f"- {' '.join(p.text.split())} [{p.number}]" for p in reply.key_points)
+            )
+        blocks += [_passage_text(shown) for shown in reply.passages]
+    return "\n\n".join(blocks)
+
+
+def render_turn(reply: Reply) -> str:
+    """One exchange: what was asked, then the reply."""
+    return (
+        f'<article class="turn"><p class="asked"><span class="who">You asked:</span> {escape(reply.message)}</p>'
+        f"{render_reply(reply)}</article>"
+    )

@@ -1,34 +1,50 @@
-"""The chat page: ask about SEND support and funding, read cited passages, add answers.
+"""The chat page: ask about SEND support and funding, read the answer first, then cited passages.
 
-The page holds no search logic: it reads the question (follow-ups included), calls
-``Index.search`` and renders the passages with ``render``. Settings come from the
-environment (README, "Configuration").
+The page holds no search logic: it builds a ``Reply`` (``replies``: the message read as a
+follow-up where it is one, ``Index.search``, key points) and shows it with ``render``.
+Phones first: the question box and examples are on the first screen, the filters sit
+closed under the box, the page scrolls as a whole, newest reply first. Settings come from
+the environment (README, "Configuration").
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
+import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import settings
-from .conversation import read_question
+from .conversation import Reading
 from .errors import SendSearchError
 from .filters import Filters
 from .index import Index
+from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
 from .readers import SUPPORTED_SUFFIXES
-from .render import citation_text, escape, render_passages
-from .schema import DocumentKind, Passage
+from .render import escape, render_turn
+from .replies import Reply, build_reply
+from .schema import DocumentKind
 
-__all__ = ["EXAMPLES", "RELEVANCE_FLOOR", "create_app", "main", "open_or_build"]
+__all__ = [
+    "EXAMPLES",
+    "SHOWN_FIRST",
+    "ChatFilters",
+    "answer",
+    "create_app",
+    "launch",
+    "main",
+    "open_or_build",
+    "warm_up",
+]
 
-# A passage whose cosine with the question is below this is not shown in the chat (see
-# docs/quality.md, "Relevance floor", for how it was measured).
-RELEVANCE_FLOOR = 0.30
+log = logging.getLogger("sendsearch.page")
+
 MAX_UPLOAD = "20mb"
 EXAMPLES = [
     "How much does Stockport spend on SEND?",
@@ -37,13 +53,16 @@ EXAMPLES = [
     "What is the Delivering Better Value programme?",
     "How long does a council have to complete an EHC needs assessment?",
 ]
+# Passages shown before "more"; a setting in the filters.
+SHOWN_FIRST = 3
+SHOWN_CHOICES = [1, 2, 3, 5, 10]
 # The kind filter's choices as the page shows them.
 KIND_RADIO: dict[str, DocumentKind | None] = {"Any": None, "Written answers": "written_answer", "Web pages": "web_page"}
 ANY_DEPARTMENT = "Any department"
-# After a reply, bring its first line into view (the chat does not autoscroll, so a long
-# reply is read from the top). Our own script, run on our own elements.
-SCROLL_TO_REPLY = """() => { const replies = document.querySelectorAll('#chat [data-testid="bot"]');
-  if (replies.length) replies[replies.length - 1].scrollIntoView({block: "start", behavior: "smooth"}); }"""
+EMPTY_CONVERSATION = (
+    '<p class="placeholder">Ask a question above, or pick an example. Each answer opens with its key points, '
+    "then the passages they come from, with who answered, when, and where to read it.</p>"
+)
 
 
 def open_or_build(index_dir: Path, corpus: Path = settings.BUNDLED_CORPUS) -> Index:
@@ -68,61 +87,37 @@ def status_line(index: Index) -> str:
 
 @dataclass(frozen=True)
 class ChatFilters:
-    """The filter panel's values as the page holds them, and the k to show."""
+    """The filter panel's values as the page holds them, and how many passages to show first."""
 
     date_from: str
     date_to: str
     department: str
     kind: str
-    k: int
+    shown: int = SHOWN_FIRST
 
     def filters(self) -> Filters:
         department = None if self.department in ("", ANY_DEPARTMENT, None) else self.department
         return Filters.parse(self.date_from, self.date_to, department, KIND_RADIO.get(self.kind))
 
 
-def answer(
-    index: Index, question: str, anchor: str | None, filters: ChatFilters, floor: float = RELEVANCE_FLOOR
-) -> tuple[str, list[Passage], str | None]:
-    """The reply (Markdown) to one chat message, the passages shown and the new anchor."""
-    reading = read_question(question, anchor)
+def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters) -> tuple[Reply, str | None]:
+    """The reply to one chat message and the new anchor (the last standalone question)."""
     try:
         chosen = filters.filters()
-        passages = index.search(
-            reading.query,
-            int(filters.k),
-            date_from=chosen.date_from,
-            date_to=chosen.date_to,
-            department=chosen.department,
-            kind=chosen.kind,
-        )
     except SendSearchError as error:
-        return f"I couldn't search for that: {escape(str(error))}", [], anchor
-    shown = [p for p in passages if p.explanation.get("cosine", 1.0) >= floor]
-    new_anchor = anchor if reading.follow_up_to else reading.query
-    notes = []
-    if reading.note:
-        notes.append(f"<em>{escape(reading.note)}</em>")
-    if chosen.describe():
-        notes.append(f"<em>Filters: {escape(chosen.describe())}.</em>")
-    if not shown:
-        lead = (
-            f"I found nothing in this index that answers “{escape(question)}”. Try naming the topic "
-            "(for example “EHC plan”, “high needs funding”, “tribunal”) or a council, or use fewer filters."
-        )
-        return "  \n".join([lead, *notes]), [], new_anchor
-    count = f"{len(shown)} passage{'s' if len(shown) != 1 else ''}"
-    lead = f"Found {count} that may answer “{escape(question)}”, best first. Numbers match the sources list."
-    if len(shown) < len(passages):
-        lead += (
-            f" ({len(passages) - len(shown)} weaker match{'es' if len(passages) - len(shown) != 1 else ''} left out.)"
-        )
-    full_texts = {p.doc_id: index.document_text(p.doc_id) or "" for p in shown}
-    return "  \n".join([lead, *notes]) + "\n\n" + render_passages(shown, full_texts), shown, new_anchor
+        return Reply(message, Reading(message, message=message), error=str(error)), anchor
+    reply = build_reply(index, message, anchor, chosen, int(filters.shown))
+    new_anchor = anchor if reply.reading.follow_up_to else reply.reading.query
+    return reply, new_anchor
 
 
-def sources_text(passages: list[Passage]) -> str:
-    return "\n".join(citation_text(p, n) for n, p in enumerate(passages, start=1))
+def warm_up(index: Index) -> float:
+    """Load everything a first question needs (the model, the search parts, the renderer), so
+    the first reply after start is as fast as later ones. Returns the seconds it took."""
+    start = time.perf_counter()
+    reply, _ = answer(index, EXAMPLES[0], None, ChatFilters("", "", ANY_DEPARTMENT, "Any"))
+    render_turn(reply)
+    return time.perf_counter() - start
 
 
 def _safe_name(name: str) -> str:
@@ -166,6 +161,10 @@ def add_uploads(index: Index, files: list[str] | None, password: str, admin_pass
 
 
 def create_app(index: Index, *, admin_password: str | None = None) -> Any:
+    """The page and its ``/search`` API. Gradio's usage analytics are off: nothing leaves the machine."""
+    # Read by Gradio when it is imported (and by huggingface_hub): set before, whoever imports first.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
     import gradio as gr
 
     def departments() -> list[str]:
@@ -173,27 +172,40 @@ def create_app(index: Index, *, admin_password: str | None = None) -> Any:
 
     def respond(
         message: str,
-        history: list[dict[str, str]] | None,
+        turns: list[tuple[str, str]] | None,
         anchor: str | None,
         date_from: str | None,
         date_to: str | None,
         department: str,
         kind: str,
-        k: int,
+        shown: int | str,
     ) -> tuple[Any, ...]:
-        history = list(history or [])
+        turns = list(turns or [])
         if not (message or "").strip():
-            return history, "", gr.skip(), anchor
-        reply, shown, anchor = answer(
-            index, message, anchor, ChatFilters(date_from or "", date_to or "", department, kind, k)
+            return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
+        filters = ChatFilters(date_from or "", date_to or "", department, kind, int(shown or SHOWN_FIRST))
+        reply, anchor = answer(index, message, anchor, filters)
+        turns.insert(0, (message, render_turn(reply)))
+        standalone = (
+            gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
+            if reply.reading.follow_up_to
+            else gr.update(visible=False)
         )
-        history += [{"role": "user", "content": escape(message)}, {"role": "assistant", "content": reply}]
-        return history, "", sources_text(shown), anchor
+        return "".join(html for _, html in turns), turns, "", anchor, standalone, gr.update(visible=False)
+
+    def respond_on_its_own(turns: list[tuple[str, str]] | None, *filters: Any) -> tuple[Any, ...]:
+        """Ask the last message again, read as a question of its own (no anchor)."""
+        last_message = turns[0][0] if turns else ""
+        return respond(last_message, turns, None, *filters)
+
+    def restart() -> tuple[Any, ...]:
+        return EMPTY_CONVERSATION, [], "", None, gr.update(visible=False), gr.update(visible=True)
 
     def search_api(
         question: str, k: int = 5, date_from: str = "", date_to: str = "", department: str = "", kind: str = ""
     ) -> list[dict]:
-        """Passages that answer a question, as JSON (the same as `sendsearch search --json`)."""
+        """Passages that answer a question, as JSON (the same as `sendsearch search --json`); a
+        passage below the relevance floor has ``weak_match: true``."""
         try:
             passages = index.search(
                 question,
@@ -203,8 +215,10 @@ def create_app(index: Index, *, admin_password: str | None = None) -> Any:
                 department=department or None,
                 kind=kind or None,
             )
-        except SendSearchError as error:
-            raise gr.Error(str(error)) from None
+        except (SendSearchError, ValueError, TypeError) as error:
+            # A caller's mistake: one line in the log, the reason in the reply, no traceback.
+            log.warning("search API: %s", error)
+            raise gr.Error(str(error), print_exception=False) from None
         return [p.to_dict() for p in passages]
 
     # Gradio reads a gr.Progress default as "show progress here"; track_tqdm shows the
@@ -215,61 +229,64 @@ def create_app(index: Index, *, admin_password: str | None = None) -> Any:
         message = add_uploads(index, files, password, admin_password)
         return message, status_line(index), gr.update(choices=departments())
 
-    with gr.Blocks(title="sendsearch: SEND support and funding, with sources") as app:
+    with gr.Blocks(title="sendsearch: SEND support and funding, with sources", analytics_enabled=False) as app:
         gr.Markdown(
-            "# sendsearch\nAsk about SEND (special educational needs and disabilities) support and funding in England. "
-            "Every answer is a passage from a UK Parliament written answer or a council page, with who answered, when, "
-            "and where to read it."
+            "# sendsearch\nAsk about SEND (special educational needs and disabilities) support and funding in "
+            "England. Answers come from UK Parliament written answers and council pages, with who answered, when, "
+            "and where to read it.",
+            elem_id="intro",
         )
-        status = gr.Markdown(status_line(index), elem_id="status")
         anchor = gr.State(None)
-        with gr.Sidebar(open=True):
-            gr.Markdown("### Filters\nThey apply to your next question.")
-            date_from = gr.Textbox(label="Dated from", placeholder="YYYY-MM-DD", elem_id="date-from")
-            date_to = gr.Textbox(label="Dated to", placeholder="YYYY-MM-DD", elem_id="date-to")
-            department = gr.Dropdown(departments(), value=ANY_DEPARTMENT, label="Department", elem_id="department")
-            kind = gr.Radio(list(KIND_RADIO), value="Any", label="Kind of document", elem_id="kind")
-            k = gr.Slider(1, 10, value=5, step=1, label="Passages to show", elem_id="k")
-            gr.Markdown("Dates are the date answered, or asked where a record does not say when it was answered.")
+        turns = gr.State([])
         with gr.Tab("Ask"):
-            chat = gr.Chatbot(
-                label="Answers with sources",
-                height=620,
-                elem_id="chat",
-                latex_delimiters=[],
-                buttons=["copy"],
-                autoscroll=False,
-                placeholder="Ask a question below, or pick an example.",
-            )
-            with gr.Row():
+            with gr.Row(elem_id="ask-row", equal_height=True):
                 box = gr.Textbox(
+                    label="Your question",
                     placeholder="e.g. How long does a council have to finish an EHC needs assessment?",
-                    show_label=False,
                     scale=8,
                     elem_id="question",
                     autofocus=True,
+                    lines=1,
+                    max_lines=4,
                 )
-                send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-            sources = gr.Textbox(
-                label="Sources of the last answer (copy from here)",
-                lines=4,
-                buttons=["copy"],
-                interactive=False,
-                elem_id="sources",
+                send = gr.Button("Ask", variant="primary", scale=1, min_width=72, elem_id="ask")
+            standalone = gr.Button(visible=False, size="sm", elem_id="standalone")
+            with gr.Accordion("Filters: dates, department, kind, passages shown", open=False, elem_id="filters"):
+                with gr.Row():
+                    date_from = gr.Textbox(label="Dated from (YYYY-MM-DD)", elem_id="date-from")
+                    date_to = gr.Textbox(label="Dated to (YYYY-MM-DD)", elem_id="date-to")
+                department = gr.Dropdown(departments(), value=ANY_DEPARTMENT, label="Department", elem_id="department")
+                kind = gr.Radio(list(KIND_RADIO), value="Any", label="Kind of document", elem_id="kind")
+                shown = gr.Radio(
+                    SHOWN_CHOICES, value=SHOWN_FIRST, label="Passages shown before “more”", elem_id="shown"
+                )
+                gr.Markdown(
+                    "Filters apply to your next question. Dates are the date answered, or asked where a record "
+                    "does not say when it was answered."
+                )
+            with gr.Column(elem_id="examples") as examples:
+                gr.Markdown("**Try an example** (one click asks it):")
+                example_buttons = [
+                    gr.Button(example, size="sm", elem_id=f"example-{number}")
+                    for number, example in enumerate(EXAMPLES)
+                ]
+            chat = gr.HTML(EMPTY_CONVERSATION, elem_id="chat", js_on_load=COPY_SCRIPT, container=False)
+            clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+            status = gr.Markdown(status_line(index), elem_id="status")
+            filters = [date_from, date_to, department, kind, shown]
+            outputs = [chat, turns, box, anchor, standalone, examples]
+            for trigger in (box.submit, send.click):
+                trigger(respond, [box, turns, anchor, *filters], outputs, api_visibility="private").then(
+                    None, js=SHOW_LATEST_REPLY
+                )
+            for button in example_buttons:
+                button.click(respond, [button, turns, anchor, *filters], outputs, api_visibility="private").then(
+                    None, js=SHOW_LATEST_REPLY
+                )
+            standalone.click(respond_on_its_own, [turns, *filters], outputs, api_visibility="private").then(
+                None, js=SHOW_LATEST_REPLY
             )
-            clear = gr.Button("New conversation", size="sm")
-            inputs = [box, chat, anchor, date_from, date_to, department, kind, k]
-            outputs = [chat, box, sources, anchor]
-            box.submit(respond, inputs, outputs, api_visibility="private").then(None, js=SCROLL_TO_REPLY)
-            send.click(respond, inputs, outputs, api_visibility="private").then(None, js=SCROLL_TO_REPLY)
-            clear.click(lambda: ([], "", None), None, [chat, sources, anchor], api_visibility="private")
-            gr.Markdown("**Try an example** (one click asks it):")
-            with gr.Row():
-                for number, example in enumerate(EXAMPLES):
-                    button = gr.Button(example, size="sm", elem_id=f"example-{number}")
-                    button.click(respond, [button, *inputs[1:]], outputs, api_visibility="private").then(
-                        None, js=SCROLL_TO_REPLY
-                    )
+            clear.click(restart, None, outputs, api_visibility="private")
         with gr.Tab("Add answers"):
             if admin_password:
                 gr.Markdown(
@@ -294,14 +311,36 @@ def create_app(index: Index, *, admin_password: str | None = None) -> Any:
                 "Search from your own code with `gradio_client`:\n\n```python\nfrom gradio_client import Client\n"
                 'client = Client("http://127.0.0.1:7860/")\n'
                 'passages = client.predict("How long does an EHC needs assessment take?", 5, api_name="/search")\n'
-                "```\n\nEach passage is a dict with `doc_id`, `text`, `citation`, `source`, dates and more."
+                "```\n\nEach passage is a dict with `doc_id`, `text`, `citation`, `source`, dates, `weak_match` "
+                "(below the relevance floor: probably not an answer) and more."
             )
         gr.api(search_api, api_name="search")
     return app
 
 
+def theme() -> Any:
+    """Gradio's default look with system fonts (nothing fetched) and AA-contrast buttons."""
+    import gradio as gr
+
+    return gr.themes.Default(
+        primary_hue="orange",
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Arial", "sans-serif"],
+        font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"],
+    ).set(
+        button_primary_background_fill="#c2410c",
+        button_primary_background_fill_hover="#9a3412",
+        button_primary_text_color="#ffffff",
+        button_primary_border_color="#c2410c",
+        link_text_color="#1d4ed8",
+        # The selected tab and other accents: Gradio's orange-500 is 2.8:1 on white.
+        color_accent="#c2410c",
+    )
+
+
 def launch(index: Index, *, host: str, port: int, admin_password: str | None = None, **kwargs: Any) -> Any:
-    """Serve the app; at least four searches run at once."""
+    """Warm up, then serve the app; at least four searches run at once."""
+    seconds = warm_up(index)
+    print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
     app = create_app(index, admin_password=admin_password)
     app.queue(default_concurrency_limit=4)
     return app.launch(
@@ -309,6 +348,8 @@ def launch(index: Index, *, host: str, port: int, admin_password: str | None = N
         server_port=port,
         max_file_size=MAX_UPLOAD,
         footer_links=["api"],
+        theme=theme(),
+        css=PAGE_CSS,
         **kwargs,
     )
 

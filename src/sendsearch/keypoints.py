@@ -1,0 +1,103 @@
+"""Key points: the one to three sentences from the top passages that answer the question.
+
+Extractive only: every key point is a sentence exactly as a passage has it, so every word
+is attributable to a numbered source. The candidates are the passages' best-matching
+sentences (``Passage.highlights``, marked by the search); among them a sentence scores by
+the question's words it shares and, when the question asks how much, how many, how long
+or when, by carrying a figure, a date or a timescale. Each of the top three passages
+offers its best sentence; the best of these leads, and the others join it only when they
+score nearly as well, name what the question names (a council, a programme) and say
+something new. A sentence that shares too little with the question is no key point at all:
+then the reply says the passages are the closest the index has.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .analysis import STOPWORDS
+from .render import FIGURES
+from .schema import Passage
+
+__all__ = ["KeyPoint", "key_points"]
+
+MAX_POINTS = 3
+# A later passage's sentence must score at least this share of the first one's.
+_CLOSE_ENOUGH = 0.6
+# A key point shares at least this share of the question's words (a figure counts as half).
+_MIN_SCORE = 0.3
+# Longer sentences are tables run together or boilerplate, not a key point.
+_MAX_WORDS = 70
+_MIN_WORDS = 5
+# Questions that want a number, a date or a timescale for an answer.
+_WANTS_FIGURE = re.compile(
+    r"\b(?:how\s+(?:much|many|long|soon|often)|when|what\s+date|cost|costs|spend|spends|spent|funding|budget|"
+    r"deadline|time\s*limit|timescale|weeks?|percentage|rate|number|figures?)\b",
+    re.I,
+)
+# A question quoted in a passage ("To ask the Secretary of State ...") answers nothing.
+_ASKED = re.compile(r"^\s*(?:to\s+ask\b|.*\?\s*$)", re.I | re.S)
+_WORD = re.compile(r"[a-z0-9£]+")
+_ASKING = {"how", "what", "when", "where", "who", "why", "which", "much", "many", "long", "does", "do", "get", "gets"}
+
+
+@dataclass(frozen=True)
+class KeyPoint:
+    """One sentence of a passage, and the number of the passage it comes from."""
+
+    text: str
+    number: int
+
+
+def _stems(text: str) -> set[str]:
+    """Words reduced to their first five letters: a crude stem that matches "fund"/"funding"."""
+    return {w[:5] for w in _WORD.findall(text.lower()) if w not in STOPWORDS and w not in _ASKING}
+
+
+def _score(sentence: str, question: set[str], wants_figure: bool) -> float:
+    shared = len(_stems(sentence) & question) / max(1, len(question))
+    return shared + (0.5 if wants_figure and FIGURES.search(sentence) else 0.0)
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words after the first, and acronyms: "Stockport", "Delivering", "EHC"."""
+    words = re.findall(r"[A-Za-z][\w’'-]*", text)
+    return {w.lower() for i, w in enumerate(words) if (i > 0 and w[0].isupper()) or (w.isupper() and len(w) > 1)}
+
+
+def _overlaps(sentence: str, chosen: Sequence[KeyPoint]) -> bool:
+    words = _stems(sentence)
+    for point in chosen:
+        other = _stems(point.text)
+        if words and other and len(words & other) / min(len(words), len(other)) > 0.6:
+            return True
+    return False
+
+
+def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[KeyPoint]:
+    """Up to three sentences from the numbered passages (best first) that answer ``question``."""
+    asked = _stems(question)
+    named = _names(question)
+    wants_figure = bool(_WANTS_FIGURE.search(question))
+    best: list[tuple[float, KeyPoint]] = []
+    for number, passage in passages[:MAX_POINTS]:
+        candidates = [
+            " ".join(text.split()) for text in passage.highlight_texts if _MIN_WORDS <= len(text.split()) <= _MAX_WORDS
+        ]
+        if not candidates:
+            continue
+        scored = max(candidates, key=lambda s: _score(s, asked, wants_figure))
+        best.append((_score(scored, asked, wants_figure), KeyPoint(scored, number)))
+    best = [(score, point) for score, point in best if score >= _MIN_SCORE]
+    if not best:
+        return []
+    top_score, top = max(best, key=lambda item: item[0])
+    chosen = [top]
+    for score, point in best:
+        if point is top or score < _CLOSE_ENOUGH * top_score or _overlaps(point.text, chosen):
+            continue
+        if named <= {w.lower() for w in re.findall(r"[\w’'-]+", point.text)}:
+            chosen.append(point)
+    return sorted(chosen, key=lambda point: point.number)

@@ -1,0 +1,94 @@
+"""The page's own look and behaviour: CSS (phones first, WCAG AA contrast, a visible focus
+ring, one scroll) and the small scripts that copy text and bring a new reply into view.
+
+The scripts act only on elements the page itself writes; nothing here reads corpus text
+as markup.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COPY_SCRIPT", "PAGE_CSS", "SHOW_LATEST_REPLY"]
+
+# Colours checked for WCAG AA (4.5:1 for text): #9a3412 on white 7.3:1, white on #c2410c
+# 5.2:1, #374151 on white 10.3:1, #1d4ed8 (links, focus ring) on white 6.7:1.
+PAGE_CSS = """
+:root { --ss-accent: #c2410c; --ss-accent-dark: #9a3412; --ss-focus: #1d4ed8; --ss-muted: #374151; }
+.gradio-container { max-width: 60rem !important; }
+#chat .html-container { padding-left: 0 !important; padding-right: 0 !important; }
+@media (max-width: 640px) {
+  .gradio-container .main { padding-left: 10px !important; padding-right: 10px !important; }
+  #ask-row { flex-wrap: nowrap !important; }
+}
+*:focus-visible, #chat summary:focus-visible, #chat button:focus-visible {
+  outline: 3px solid var(--ss-focus) !important; outline-offset: 2px !important; box-shadow: none !important;
+}
+footer, footer a, footer button, .show-api, .built-with, .settings { color: var(--ss-muted) !important; }
+#upload-files .or, #upload-files .wrap { color: var(--ss-muted) !important; }
+#intro p { margin: 0.25rem 0; }
+#status, #status p { color: var(--ss-muted); font-size: 0.9rem; }
+#chat { overflow: visible; }
+#chat .turn { border-top: 1px solid #d1d5db; padding-top: 0.75rem; margin-top: 0.75rem; }
+#chat .turn:first-child { border-top: none; margin-top: 0; }
+#chat .asked { font-weight: 600; margin: 0 0 0.5rem; overflow-wrap: anywhere; }
+#chat .asked .who { color: var(--ss-muted); font-weight: 400; }
+#chat .reply { line-height: 1.5; overflow-wrap: anywhere; }
+#chat .reply h2 { font-size: 1.15rem; margin: 0.5rem 0 0.25rem; }
+#chat .reply h3 { font-size: 1.05rem; margin: 1.25rem 0 0.25rem; }
+#chat .key-points { background: #fff7ed; border-left: 4px solid var(--ss-accent); margin: 0.25rem 0 0.75rem;
+  padding: 0.5rem 0.75rem 0.5rem 1.75rem; }
+#chat p.key-points { padding-left: 0.75rem; }
+#chat .key-points li { margin: 0.25rem 0; }
+#chat .ref { white-space: nowrap; font-weight: 600; }
+#chat .note, #chat .lead, #chat .meta, #chat .source { color: var(--ss-muted); font-size: 0.92rem; margin: 0.25rem 0; }
+#chat .passage-text { margin: 0.5rem 0; }
+#chat mark { background: #fef08a; color: #111827; padding: 0 0.1em; }
+#chat a { color: var(--ss-focus); text-decoration: underline; }
+#chat details { margin: 0.35rem 0; }
+#chat summary { cursor: pointer; color: var(--ss-focus); text-decoration: underline; padding: 0.15rem 0; }
+#chat details.more > summary { font-weight: 600; margin-top: 1rem; }
+#chat .citation { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0.5rem; background: #f3f4f6;
+  border: 1px solid #d1d5db; border-radius: 6px; padding: 0.5rem; margin: 0.5rem 0 0.75rem; }
+#chat .citation p { flex: 1 1 16rem; margin: 0; font-size: 0.9rem; white-space: normal; overflow-wrap: anywhere; }
+#chat button.copy { border: 1px solid var(--ss-muted); border-radius: 6px; background: #fff; color: #111827;
+  padding: 0.3rem 0.7rem; font-size: 0.9rem; cursor: pointer; min-height: 2.25rem; }
+#chat button.copy:hover { background: #e5e7eb; }
+#chat .placeholder { color: var(--ss-muted); }
+.visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap; }
+"""
+
+# Runs once when the conversation mounts (``element`` is its root): one listener for
+# every copy button, present and future. The clipboard API needs a secure context (as
+# 127.0.0.1 is); elsewhere the older execCommand route copies from a hidden text area.
+COPY_SCRIPT = """
+element.addEventListener('click', async (event) => {
+  const button = event.target.closest('button.copy');
+  if (!button) return;
+  const text = button.getAttribute('data-copy') || '';
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    copied = true;
+  } catch (error) {
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.style.position = 'fixed';
+    area.style.opacity = '0';
+    document.body.appendChild(area);
+    area.select();
+    copied = document.execCommand('copy');
+    area.remove();
+  }
+  const label = button.dataset.label || button.textContent;
+  button.dataset.label = label;
+  button.textContent = copied ? 'Copied' : 'Copy failed: select the text instead';
+  setTimeout(() => { button.textContent = label; }, 2000);
+});
+"""
+
+# After a reply, bring its first line into view: the newest turn is first, under the box.
+SHOW_LATEST_REPLY = """() => {
+  const turn = document.querySelector('#chat .turn');
+  if (turn) turn.scrollIntoView({block: 'start', behavior: 'smooth'});
+}"""
