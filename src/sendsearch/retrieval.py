@@ -17,8 +17,10 @@ import numpy as np
 
 from .analysis import Analyzer, QueryPlan
 from .errors import QueryError
+from .glossary import CONCEPT_PREFIX
 from .keyword import KeywordIndex
 from .schema import Citation, Passage
+from .scope import elsewhere_named, mentions
 from .store import ChunkDocument, Store
 from .vectors import VectorIndex
 
@@ -64,16 +66,21 @@ class SearchConfig:
     feedback_vector: float = 0.5
     feedback_terms: int = 10
     feedback_term_weight: float = 0.3
-    # A passage whose cosine with the question (as asked) is below this is marked
-    # ``weak_match``: the corpus probably does not answer the question (docs/quality.md).
+    # A passage is marked ``weak_match`` (probably not an answer; docs/quality.md, "Not
+    # covered") when its cosine with the question as asked is below ``relevance_floor``, or
+    # below ``term_check_below`` while it holds under ``min_term_coverage`` of the question's
+    # terms (IDF-weighted), or when the question names a system outside England (scope.py)
+    # that the passage never mentions.
     relevance_floor: float = 0.30
+    term_check_below: float = 0.45
+    min_term_coverage: float = 0.10
     # Questions of at least this many terms (after stop words) are read as paragraphs: their
     # terms that none of the ``agreement_chunks`` nearest passages (dense) contain weigh
     # ``off_topic_term_weight``, and the dense side's weight is multiplied by
     # ``long_question_dense_boost``.
     long_question_terms: int = 12
     agreement_chunks: int = 20
-    off_topic_term_weight: float = 1.0
+    off_topic_term_weight: float = 0.3
     long_question_dense_boost: float = 1.0
     # Answers that say nothing of their own (unanswered, "not held centrally", holding
     # answers, bare referrals) have their fused score multiplied by this, so that answers
@@ -235,6 +242,16 @@ def _feedback(
     return plan.with_words(keyword.feedback_terms(ids, config.feedback_terms), config.feedback_term_weight), moved
 
 
+def _term_coverage(plan: QueryPlan, keyword: KeywordIndex, chunk_id: int) -> float:
+    """The share of the question's words (by weight and IDF; SEND concept markers aside) that a chunk holds."""
+    weights = {w: weight * keyword.idf(w) for w, weight in plan.words.items() if not w.startswith(CONCEPT_PREFIX)}
+    total = sum(weights.values())
+    if total <= 0:
+        return 1.0
+    present = keyword.present(weights, np.asarray([chunk_id], dtype=np.int64))
+    return sum(weights[w] for w in present) / total
+
+
 def _borrow_details(citation: Citation, same_answer: tuple[str, ...], others: dict[str, Citation]) -> Citation:
     """Who answered and when, from a same-answer document of the same department, when this
     document's record lacks both (records often do; the scraped pages say)."""
@@ -287,6 +304,7 @@ def run_search(
         nearest = np.fromiter(dense_top, dtype=np.int64)[: config.agreement_chunks]
         plan = plan.weighted(keyword.present(plan.words, nearest), config.off_topic_term_weight)
         config = dataclasses.replace(config, dense_weight=config.dense_weight * config.long_question_dense_boost)
+    asked_plan = plan  # before feedback adds terms
     candidates = _gather(
         plan,
         mode,
@@ -316,10 +334,11 @@ def run_search(
         chosen = _select(candidates, scores, doc_of, k, config)
     rows = store.chunks([p.chunk_id for p in chosen])
     groups = store.documents_with_answer(list({rows[p.chunk_id].answer_key for p in chosen}))
-    # Cosine with the question as asked (before feedback): an absolute measure of
-    # relevance that callers can hold passages to (the chat's "nothing relevant" floor).
+    # Cosine with the question as asked (before feedback) and the share of its terms a
+    # passage holds: absolute measures that say whether a passage can be an answer at all.
     chosen_ids = np.asarray([p.chunk_id for p in chosen])
     cosines = vectors.similarity(asked_vector, chosen_ids) if asked_vector is not None else None
+    elsewhere = elsewhere_named(asked_plan.text)
     sharing = {d for members in groups.values() if len(members) > 1 for d in members}
     others = store.citations(sorted(sharing))
     referred = store.documents_with_uin(sorted({uin for p in chosen for uin in rows[p.chunk_id].citation.refers_to}))
@@ -327,13 +346,28 @@ def run_search(
     for rank, pick in enumerate(chosen, start=1):
         row = rows[pick.chunk_id]
         same = tuple(d for d in groups.get(row.answer_key, []) if d != pick.doc)
-        explanation: dict[str, float | int] = {
+        explanation: dict[str, float | int | str] = {
             "chunk_id": pick.chunk_id,
             "dense": round(pick.dense, 4),
             "bm25": round(pick.bm25, 4),
         }
+        weak = None
         if cosines is not None:
-            explanation["cosine"] = round(float(cosines[rank - 1]), 4)
+            cosine = float(cosines[rank - 1])
+            explanation["cosine"] = round(cosine, 4)
+            if cosine < config.relevance_floor:
+                weak = "far from the question in meaning"
+            elif cosine < config.term_check_below:
+                coverage = _term_coverage(asked_plan, keyword, pick.chunk_id)
+                explanation["term_coverage"] = round(coverage, 4)
+                if coverage < config.min_term_coverage:
+                    weak = "shares few of the question's words"
+        if elsewhere is not None and not mentions(
+            f"{row.citation.title}\n{row.citation.question}\n{row.text}", elsewhere
+        ):
+            weak = f"about England, not {elsewhere.name}"
+        if weak:
+            explanation["weak"] = weak
         passages.append(
             Passage(
                 doc_id=row.doc_id,
@@ -346,7 +380,7 @@ def run_search(
                 highlights=analyzer.highlights(row.text, row.start, plan, keyword.idf),
                 same_answer_as=same,
                 refers_to_docs=tuple(d for uin in row.citation.refers_to for d in referred.get(uin, [])),
-                weak_match=cosines is not None and float(cosines[rank - 1]) < config.relevance_floor,
+                weak_match=weak is not None,
                 explanation=explanation,
             )
         )
