@@ -82,6 +82,11 @@ class SearchConfig:
     agreement_chunks: int = 20
     off_topic_term_weight: float = 0.3
     long_question_dense_boost: float = 1.0
+    # A question written as several sentences asks in some of them (analysis.asking_sentences):
+    # the dense query adds their vector at this weight, and BM25 weighs the words found only
+    # in the other sentences by ``context_term_weight``. 0 and 1 turn these off.
+    ask_vector_weight: float = 0.0
+    context_term_weight: float = 1.0
     # Answers that say nothing of their own (unanswered, "not held centrally", holding
     # answers, bare referrals) have their fused score multiplied by this, so that answers
     # with substance come first (hybrid only; the single sides stay plain for comparison).
@@ -294,6 +299,11 @@ def run_search(
         return []
     pool = max(config.candidates, k)
     query_vector = encode(plan.dense_text) if mode in ("hybrid", "dense") else None
+    if plan.ask and query_vector is not None and config.ask_vector_weight > 0:
+        query_vector = query_vector + config.ask_vector_weight * encode(plan.ask)
+        query_vector = (query_vector / np.linalg.norm(query_vector)).astype(np.float32)
+    if plan.ask and config.context_term_weight != 1.0:
+        plan = plan.weighted(set(analyzer.terms(plan.ask)), config.context_term_weight)
     asked_vector = query_vector
     dense_top = _dense_top(vectors, query_vector, pool, allowed) if query_vector is not None else {}
     long_question = mode == "hybrid" and len(plan.words) >= config.long_question_terms
