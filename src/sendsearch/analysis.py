@@ -210,9 +210,6 @@ class QueryPlan:
     dense_text: str
     words: dict[str, float]
     pairs: dict[Pair, float]
-    # The sentences that ask, in a question written as several sentences (context first,
-    # then the question, as people write): None for a one-sentence question.
-    ask: str | None = None
 
     def weighted(self, kept: set[str], factor: float) -> QueryPlan:
         """The plan with the words not in ``kept`` (and pairs that use them) scaled by ``factor``;
@@ -225,14 +222,14 @@ class QueryPlan:
 
         words = {w: weight if keep(w) else weight * factor for w, weight in self.words.items()}
         pairs = {p: weight if keep(p[0]) and keep(p[1]) else weight * factor for p, weight in self.pairs.items()}
-        return QueryPlan(self.text, self.dense_text, words, pairs, self.ask)
+        return QueryPlan(self.text, self.dense_text, words, pairs)
 
     def with_words(self, extra: Sequence[str], weight: float) -> QueryPlan:
         """The plan with more words at ``weight`` (feedback); the question's own keep theirs."""
         words = dict(self.words)
         for word in extra:
             words.setdefault(word, weight)
-        return QueryPlan(self.text, self.dense_text, words, self.pairs, self.ask)
+        return QueryPlan(self.text, self.dense_text, words, self.pairs)
 
 
 # "E.H.C.P." and "S.E.N.D" as people type them: the letters without the dots.
@@ -249,24 +246,6 @@ def clean_query(query: object) -> str:
     if not query:
         raise QueryError("the query is empty: type a question, e.g. 'How long does an EHC needs assessment take?'")
     return query[:MAX_QUERY_CHARS]
-
-
-_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
-_ASKING = re.compile(
-    r"^(?:(?:and|but|also|so|or)\s+)?(?:what|whats|how|why|when|where|who|which|is|are|can|could|does|do|did|"
-    r"will|would|should|has|have|isn'?t|aren'?t|doesn'?t|won'?t|am i|any)\b",
-    re.I,
-)
-
-
-def asking_sentences(text: str) -> str | None:
-    """The sentences of a several-sentence question that ask something (a "?" or a question
-    word first); None when the question is one sentence or none of them asks."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
-    if len(sentences) < 2:
-        return None
-    asking = [s for s in sentences if s.endswith("?") or _ASKING.match(s)]
-    return " ".join(asking) if asking and len(asking) < len(sentences) else None
 
 
 class Analyzer:
@@ -348,7 +327,7 @@ class Analyzer:
                 for term in self.terms(spelling):
                     weighted[term] = min(weighted.get(term, 1.0), literal_weight)
             weighted.update(dict.fromkeys(concepts, concept_weight))
-        return QueryPlan(text, dense_text if expand_dense else text, weighted, pairs, asking_sentences(text))
+        return QueryPlan(text, dense_text if expand_dense else text, weighted, pairs)
 
     # -- highlights -----------------------------------------------------------------------
     def highlights(

@@ -75,18 +75,11 @@ class SearchConfig:
     term_check_below: float = 0.45
     min_term_coverage: float = 0.10
     # Questions of at least this many terms (after stop words) are read as paragraphs: their
-    # terms that none of the ``agreement_chunks`` nearest passages (dense) contain weigh
-    # ``off_topic_term_weight``, and the dense side's weight is multiplied by
-    # ``long_question_dense_boost``.
+    # terms that none of the ``agreement_chunks`` nearest passages (dense) contain are about
+    # the asker's life rather than the topic, and weigh ``off_topic_term_weight`` in BM25.
     long_question_terms: int = 12
     agreement_chunks: int = 20
     off_topic_term_weight: float = 0.3
-    long_question_dense_boost: float = 1.0
-    # A question written as several sentences asks in some of them (analysis.asking_sentences):
-    # the dense query adds their vector at this weight, and BM25 weighs the words found only
-    # in the other sentences by ``context_term_weight``. 0 and 1 turn these off.
-    ask_vector_weight: float = 0.0
-    context_term_weight: float = 1.0
     # Answers that say nothing of their own (unanswered, "not held centrally", holding
     # answers, bare referrals) have their fused score multiplied by this, so that answers
     # with substance come first (hybrid only; the single sides stay plain for comparison).
@@ -299,21 +292,15 @@ def run_search(
         return []
     pool = max(config.candidates, k)
     query_vector = encode(plan.dense_text) if mode in ("hybrid", "dense") else None
-    if plan.ask and query_vector is not None and config.ask_vector_weight > 0:
-        query_vector = query_vector + config.ask_vector_weight * encode(plan.ask)
-        query_vector = (query_vector / np.linalg.norm(query_vector)).astype(np.float32)
-    if plan.ask and config.context_term_weight != 1.0:
-        plan = plan.weighted(set(analyzer.terms(plan.ask)), config.context_term_weight)
     asked_vector = query_vector
     dense_top = _dense_top(vectors, query_vector, pool, allowed) if query_vector is not None else {}
     long_question = mode == "hybrid" and len(plan.words) >= config.long_question_terms
     if long_question:
         # A question written as a paragraph carries words about the asker's life as well as
         # its topic. The topic's words are those the passages nearest in meaning also use:
-        # the others keep a fraction of their weight, and the dense side counts for more.
+        # the others keep a fraction of their weight.
         nearest = np.fromiter(dense_top, dtype=np.int64)[: config.agreement_chunks]
         plan = plan.weighted(keyword.present(plan.words, nearest), config.off_topic_term_weight)
-        config = dataclasses.replace(config, dense_weight=config.dense_weight * config.long_question_dense_boost)
     asked_plan = plan  # before feedback adds terms
     candidates = _gather(
         plan,
