@@ -197,6 +197,17 @@ def test_nothing_close_says_so_and_points_to_advice():
     assert "https://www.ipsea.org.uk/" in reply_text(reply)
 
 
+def test_a_question_about_another_countrys_system_points_to_advice_there():
+    from sendsearch.scope import elsewhere_named
+
+    message = "Can I appeal a Co-ordinated Support Plan decision in Glasgow?"
+    reply = reply_of(message=message, weak=5, elsewhere=elsewhere_named(message))
+    out = render_reply(reply)
+    assert "This covers England only" in out
+    assert "Enquire" in out
+    assert "Scotland" in reply_text(reply)
+
+
 def test_more_passages_are_behind_a_control():
     passages = [passage(f"Answer number {n} about funding.", doc_id=str(n)) for n in range(5)]
     out = render_reply(reply_of(*passages, shown=3))
@@ -329,8 +340,9 @@ def page_index(seed_index):
 def test_answer_shows_key_points_then_three_passages_and_the_rest_behind_more(page_index):
     reply, anchor = answer(page_index, "How much does Stockport spend on SEND?", None, FILTERS)
     assert anchor == "How much does Stockport spend on SEND?"
-    assert len(reply.shown) == 3
-    assert reply.more
+    # The first three, and any later passage a key point comes from, so every [n] is on screen.
+    cited = {point.number for point in reply.key_points}
+    assert [s.number for s in reply.shown] == sorted({1, 2, 3} | cited)
     assert reply.shown[0].passage.doc_id == "001_96ab44ec7aed3ea8.txt"
     assert reply.key_points
     by_number = {shown.number: shown.passage for shown in reply.shown}

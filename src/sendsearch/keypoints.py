@@ -2,10 +2,12 @@
 
 Extractive only: every key point is a sentence exactly as a passage has it, so every word
 is attributable to a numbered source. The candidates are the passages' best-matching
-sentences (``Passage.highlights``, marked by the search); among them a sentence scores by
-the question's words it shares and, when the question asks how much, how many, how long
-or when, by carrying a figure, a date or a timescale. Each of the top three passages
-offers its best sentence; the best of these leads, and the others join it only when they
+sentences (``Passage.highlights``, marked by the search) and the passages' other sentences;
+a sentence scores by the question's words it shares and, when the question asks how much,
+how many, how long or when, by carrying a figure, a date or a timescale (a sentence the
+search marked gets a small lead). Each of the top ``CANDIDATE_PASSAGES`` passages offers its
+best sentence, since the figure asked for is not always in the very first passages; the
+best of these leads, and the others join it only when they
 score nearly as well, name what the question names (a council, a programme) and say
 something new. A sentence that shares too little with the question is no key point at all:
 then the reply says the passages are the closest the index has.
@@ -20,10 +22,16 @@ from dataclasses import dataclass
 from .analysis import STOPWORDS
 from .render import FIGURES
 from .schema import Passage
+from .text import sentence_spans
 
 __all__ = ["KeyPoint", "key_points"]
 
 MAX_POINTS = 3
+# Passages whose sentences are considered; a key point from a passage beyond those shown
+# first brings that passage up with them (replies.py).
+CANDIDATE_PASSAGES = 5
+# The lead a sentence the search marked as best-matching gets over the passage's others.
+_MARKED_LEAD = 0.15
 # A later passage's sentence must score at least this share of the first one's.
 _CLOSE_ENOUGH = 0.6
 # A key point shares at least this share of the question's words (a figure counts as half).
@@ -82,20 +90,27 @@ def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[K
     named = _names(question)
     wants_figure = bool(_WANTS_FIGURE.search(question))
     best: list[tuple[float, KeyPoint]] = []
-    for number, passage in passages[:MAX_POINTS]:
-        candidates = [
-            " ".join(text.split()) for text in passage.highlight_texts if _MIN_WORDS <= len(text.split()) <= _MAX_WORDS
-        ]
+    for number, passage in passages[:CANDIDATE_PASSAGES]:
+        marked = {" ".join(text.split()) for text in passage.highlight_texts}
+        sentences = {" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)} | marked
+        candidates = [s for s in sentences if _MIN_WORDS <= len(s.split()) <= _MAX_WORDS and not _ASKED.match(s)]
         if not candidates:
             continue
-        scored = max(candidates, key=lambda s: _score(s, asked, wants_figure))
-        best.append((_score(scored, asked, wants_figure), KeyPoint(scored, number)))
-    best = [(score, point) for score, point in best if score >= _MIN_SCORE]
+
+        def rated(sentence: str, marked: set[str] = marked) -> float:
+            return _score(sentence, asked, wants_figure) + (_MARKED_LEAD if sentence in marked else 0.0)
+
+        chosen_sentence = max(sorted(candidates), key=rated)
+        # The lead for marked sentences orders them; it does not make an unrelated one a key point.
+        if _score(chosen_sentence, asked, wants_figure) >= _MIN_SCORE:
+            best.append((rated(chosen_sentence), KeyPoint(chosen_sentence, number)))
     if not best:
         return []
     top_score, top = max(best, key=lambda item: item[0])
     chosen = [top]
-    for score, point in best:
+    for score, point in sorted(best, key=lambda item: -item[0]):
+        if len(chosen) == MAX_POINTS:
+            break
         if point is top or score < _CLOSE_ENOUGH * top_score or _overlaps(point.text, chosen):
             continue
         if named <= {w.lower() for w in re.findall(r"[\w’'-]+", point.text)}:

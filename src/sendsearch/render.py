@@ -21,6 +21,7 @@ from .schema import Passage
 
 if TYPE_CHECKING:
     from .replies import Reply, ShownPassage
+    from .scope import Elsewhere
 
 __all__ = [
     "FIGURES",
@@ -219,12 +220,21 @@ def _lead(reply: Reply) -> str:
     return lead
 
 
+def _elsewhere_note(place: Elsewhere) -> str:
+    return (
+        f"sendsearch holds UK Parliament answers and council pages about SEND in England, and the "
+        f"system in {place.name} is different, so nothing here answers this. For advice there: {place.advice}."
+    )
+
+
 def render_reply(reply: Reply) -> str:
     """A reply as HTML: notes, key points, the first passages, the rest behind "more", a copy button."""
     parts = ['<section class="reply" aria-label="Reply">']
     parts += [f'<p class="note">{escape(note)}</p>' for note in _notes(reply)]
     if reply.error is not None:
         parts.append(f"<h2>I couldn't search for that</h2><p>{escape(reply.error)}</p>")
+    elif reply.nothing_close and reply.elsewhere is not None:
+        parts.append(f"<h2>This covers England only</h2><p>{escape(_elsewhere_note(reply.elsewhere))}</p>")
     elif reply.nothing_close:
         parts.append(
             "<h2>Nothing in this index answers that</h2>"
@@ -272,6 +282,8 @@ def reply_text(reply: Reply) -> str:
     blocks = ["\n".join(_notes(reply))] if _notes(reply) else []
     if reply.error is not None:
         blocks.append(f"I couldn't search for that: {reply.error}")
+    elif reply.nothing_close and reply.elsewhere is not None:
+        blocks.append(_elsewhere_note(reply.elsewhere))
     elif reply.nothing_close:
         blocks.append(f"Nothing in this index answers “{reply.message}”.\n{ADVICE} ({IPSEA}).")
     else:

@@ -18,6 +18,7 @@ from .filters import Filters
 from .index import Index
 from .keypoints import KeyPoint, key_points
 from .schema import Passage
+from .scope import Elsewhere, elsewhere_named
 
 __all__ = ["PASSAGES_FETCHED", "Reply", "ShownPassage", "build_reply", "collapse_near_identical"]
 
@@ -50,6 +51,9 @@ class Reply:
     more: tuple[ShownPassage, ...] = ()
     weak: int = 0
     error: str | None = None
+    # The system outside England that the question names, if any (scope.py): the reply
+    # says where people there get advice.
+    elsewhere: Elsewhere | None = None
     passages: tuple[ShownPassage, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,13 +104,17 @@ def build_reply(index: Index, message: str, anchor: str | None, filters: Filters
         ShownPassage(number, passage, index.document_text(passage.doc_id), tuple(folded))
         for number, (passage, folded) in enumerate(collapse_near_identical(close), start=1)
     ]
-    points = key_points(reading.query, [(s.number, s.passage) for s in numbered[:shown]])
+    points = key_points(reading.query, [(s.number, s.passage) for s in numbered])
+    # A passage a key point comes from is shown with the first ones, so every [n] is on screen.
+    cited = {point.number for point in points}
+    first = [s for s in numbered if s.number <= shown or s.number in cited]
     return Reply(
         message,
         reading,
         filters.describe(),
         key_points=tuple(points),
-        shown=tuple(numbered[:shown]),
-        more=tuple(numbered[shown:]),
+        shown=tuple(first),
+        more=tuple(s for s in numbered if s not in first),
         weak=len(passages) - len(close),
+        elsewhere=elsewhere_named(reading.query),
     )
