@@ -16,7 +16,9 @@ PAGE_CSS = """
 .gradio-container { max-width: 60rem !important; }
 #chat .html-container { padding-left: 0 !important; padding-right: 0 !important; }
 @media (max-width: 640px) {
-  .gradio-container .main { padding-left: 10px !important; padding-right: 10px !important; }
+  /* Gradio scopes this CSS inside its content box, so the page's own 32 px side padding
+     cannot be set here: the tabs reach out over it instead (text 370 of 390 px wide). */
+  .tabs { margin-left: -22px !important; width: calc(100% + 44px) !important; max-width: none !important; }
   #ask-row { flex-wrap: nowrap !important; }
 }
 *:focus-visible, #chat summary:focus-visible, #chat button:focus-visible {
