@@ -40,9 +40,10 @@ MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 # A records file, on disk and once decompressed: all 49,450 Commons answers are 69 MB.
 MAX_RECORDS_BYTES = 4 * 1024**3
 # Real written-answer files compress about 4.5 to 1; a file that expands more than this
-# past the first MAX_EXPANSION_GRACE_BYTES is a compression bomb and is stopped there.
+# past its first MAX_EXPANSION_GRACE_BYTES (where gzip's own overhead skews the ratio) is a
+# compression bomb and is stopped there.
 MAX_EXPANSION = 100
-MAX_EXPANSION_GRACE_BYTES = 16 * 1024 * 1024
+MAX_EXPANSION_GRACE_BYTES = 1024 * 1024
 # One JSON line (one record) at most: a record holds at most 2 million characters of text
 # (parliament.MAX_RECORD_CHARS), and JSON escaping can double that.
 MAX_LINE_CHARS = 8 * 1024 * 1024
@@ -52,8 +53,8 @@ MAX_WHOLE_JSON_CHARS = 16 * 1024 * 1024
 # Records are a few levels deep ({"value": {"groupedQuestionsDates": [{...}]}}); deeper
 # nesting is refused before parsing, so no parser recursion is ever at stake.
 MAX_JSON_DEPTH = 64
-# This many unusable lines or items in a row means the file is not records at all (a
-# million "x" lines): reading it stops there with the reason.
+# This many unusable (or blank) lines or items in a row means the file is not records at
+# all (a million "x" lines): reading it stops there with the reason.
 MAX_BAD_RUN = 1000
 # Skipped inputs are all counted; this many are kept with their reasons for a person to read.
 MAX_SKIP_REASONS = 50

@@ -90,6 +90,9 @@ def _check_types(record: dict[str, Any]) -> None:
         wrong_bool = isinstance(value, bool) and bool not in allowed
         if value is not None and (wrong_bool or not isinstance(value, allowed)):
             raise ValueError(f"'{name}' should be {' or '.join(_TYPE_NAMES[t] for t in allowed)}, not {value!r:.40}")
+        # SQLite stores whole numbers in 64 bits; a larger one would stop the build at insert.
+        if isinstance(value, int) and not wrong_bool and not -(2**63) <= value < 2**63:
+            raise ValueError(f"'{name}' is out of range: {value!r:.40}")
 
 
 def _date(record: dict[str, Any], name: str) -> date | None:
@@ -270,15 +273,15 @@ class _Bounded(io.RawIOBase):
         count = self._stream.readinto(buffer)  # type: ignore[attr-defined]
         self.total += count
         if self.total > MAX_RECORDS_BYTES:
-            raise _Stop(f"stopped after {MAX_RECORDS_BYTES / 1e9:,.1f} GB of text, the most one file may hold")
+            raise _Stop(f"over {MAX_RECORDS_BYTES / 1e9:,.1f} GB of text, the most one file may hold")
         if (
             self._compressed is not None
             and self.total > MAX_EXPANSION_GRACE_BYTES
             and self.total > MAX_EXPANSION * self._compressed.tell()
         ):
             raise _Stop(
-                f"stopped after {self.total / 1e6:,.0f} MB: the file expands to over {MAX_EXPANSION} times "
-                "its compressed size (a compression bomb?)"
+                f"it expands to over {MAX_EXPANSION} times its compressed size (a compression bomb?), "
+                f"after {self.total / 1e6:,.0f} MB"
             )
         return count
 
@@ -324,9 +327,10 @@ def iter_records(path: Path, display: str) -> Iterator[Document | Skipped]:
                     yield result
                     bad_run = bad_run + 1 if isinstance(result, Skipped) else 0
                     if bad_run >= MAX_BAD_RUN:
-                        raise _Stop(f"stopped after {MAX_BAD_RUN:,} unusable records in a row (not a records file?)")
+                        raise _Stop(f"{MAX_BAD_RUN:,} unusable records in a row (not a records file?)")
     except _Stop as stop:
-        yield Skipped(display, str(stop), line)
+        # About the whole file (no line of its own), so that it is among the reasons kept.
+        yield Skipped(display, f"stopped reading{f' at line {line:,}' if line else ''}: {stop}")
     except (OSError, EOFError, zlib.error) as error:
         where = f" after line {line}" if line else ""
         yield Skipped(display, f"file unreadable{where}: {error}")
@@ -442,12 +446,17 @@ def _lines(handle: _Rewound) -> Iterator[tuple[int, str | None]]:
 
 
 def _jsonl(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int | None, Any]]:
+    blank_run = 0
     for number, text in lines:
         if text is None:
             yield number, Skipped("", f"line is over {MAX_LINE_CHARS:,} characters")
             continue
         if not text.strip():
+            blank_run += 1
+            if blank_run >= MAX_BAD_RUN:
+                raise _Stop(f"{MAX_BAD_RUN:,} blank lines in a row (not a records file?)")
             continue
+        blank_run = 0
         try:
             yield number, _parse(text)
         except _Malformed as error:

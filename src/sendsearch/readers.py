@@ -40,9 +40,10 @@ SUPPORTED_SUFFIXES = RECORD_SUFFIXES + DOCUMENT_SUFFIXES
 
 
 class SkipLog(Sequence[Skipped]):
-    """Skipped inputs: every one counted (``total``), the first ``MAX_SKIP_REASONS`` kept
-    with their reasons. As a sequence it holds the kept ones, so a million bad lines cost
-    a number, not a million messages in memory and in the reply."""
+    """Skipped inputs: every one counted (``total``), at most ``MAX_SKIP_REASONS`` kept with
+    their reasons (the first ones, and any about a whole file). As a sequence it holds the
+    kept ones, so a million bad lines cost a number, not a million messages in memory and
+    in the reply."""
 
     def __init__(self, limit: int = MAX_SKIP_REASONS) -> None:
         self._kept: list[Skipped] = []
@@ -53,13 +54,15 @@ class SkipLog(Sequence[Skipped]):
         self.total += 1
         if len(self._kept) < self._limit:
             self._kept.append(item)
-
-    def extend(self, other: SkipLog) -> None:
-        """Take in another log's count and as many of its reasons as there is room for."""
-        for item in other:
-            if len(self._kept) < self._limit:
-                self._kept.append(item)
-        self.total += other.total
+            return
+        # A reason about a whole file (no line: unreadable, or reading stopped) says more
+        # than one about a single line, so it takes the place of the latest line reason.
+        if item.line is None:
+            for index in range(len(self._kept) - 1, -1, -1):
+                if self._kept[index].line is not None:
+                    del self._kept[index]
+                    self._kept.append(item)
+                    return
 
     @property
     def more(self) -> int:
