@@ -45,6 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
 from .errors import SendSearchError
 from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_FOLDER_BYTES
 from .readers import SUPPORTED_SUFFIXES, SkipLog
@@ -252,15 +255,12 @@ def _digest(token: str) -> bytes:
 
 
 # -- HTTP: the session route and the upload gate ----------------------------------------------
-def session_router(guard: AdminGuard) -> Any:
+def session_router(guard: AdminGuard) -> APIRouter:
     """FastAPI routes for signing in and out: ``POST /admin/session`` with a JSON body
     ``{"password": "..."}`` sets the session cookie; ``DELETE /admin/session`` clears it;
     ``GET /admin/session`` says whether the caller is signed in. Replies are JSON
     ``{"ok": bool, "message": str}``: 401 for a wrong password, 429 (with Retry-After)
     while the client must wait, 403 when adding is off, 400 for an empty or bad body."""
-    from fastapi import APIRouter, Request
-    from fastapi.responses import JSONResponse
-
     router = APIRouter()
 
     @router.post("/admin/session", include_in_schema=False)
@@ -349,13 +349,9 @@ class UploadGate:
             await self.app(scope, receive, send)
             return
         status, message = refusal
-        from starlette.responses import JSONResponse
-
         await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
 
     def _refusal(self, scope: dict[str, Any]) -> tuple[int, str] | None:
-        from starlette.requests import Request
-
         request = Request(scope)
         if self.guard is None or not self.guard.enabled:
             return 403, "adding answers is turned off on this server"
@@ -398,7 +394,7 @@ class UploadOutcome:
 
 def _safe_name(name: str) -> str:
     """A browser-supplied file name reduced to a plain name inside our folder."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "upload"
+    stem = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)).strip("._") or "upload"
     return stem[:120]
 
 

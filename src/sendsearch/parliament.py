@@ -13,7 +13,7 @@ import itertools
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -360,7 +360,10 @@ def _json_items(handle: io.TextIOBase) -> Iterator[tuple[int | None, Any]]:
         return
     if ahead[start] == "[":
         # A list is streamed item by item, however it is laid out over lines.
-        yield from _list_items(_Rewound(ahead[start + 1 :], handle), 1 + ahead.count("\n", 0, start))
+        stream = _Rewound(ahead[start + 1 :], handle)
+        after, line = yield from _list_items(stream, 1 + ahead.count("\n", 0, start))
+        if after is not None:  # more after the list: JSON lines whose first line was a list
+            yield from _jsonl(_lines(_Rewound(after, stream), first=line))
         return
     lines = _lines(_Rewound(ahead, handle))
     number, first = 0, ""
@@ -407,7 +410,7 @@ def _json_items(handle: io.TextIOBase) -> Iterator[tuple[int | None, Any]]:
 class _Rewound:
     """A text stream with the text already read ahead of it put back in front."""
 
-    def __init__(self, ahead: str, stream: io.TextIOBase) -> None:
+    def __init__(self, ahead: str, stream: io.TextIOBase | _Rewound) -> None:
         self._ahead = ahead
         self._stream = stream
 
@@ -428,10 +431,10 @@ class _Rewound:
         return text
 
 
-def _lines(handle: _Rewound) -> Iterator[tuple[int, str | None]]:
-    """(number, line) for each line, holding at most ``MAX_LINE_CHARS`` of one; a longer
-    line is read past in pieces and given as None."""
-    number = 0
+def _lines(handle: _Rewound, first: int = 1) -> Iterator[tuple[int, str | None]]:
+    """(number, line) for each line from number ``first``, holding at most ``MAX_LINE_CHARS``
+    of one; a longer line is read past in pieces and given as None."""
+    number = first - 1
     while True:
         text = handle.readline(MAX_LINE_CHARS + 1)
         if not text:
@@ -538,9 +541,12 @@ def _replace_surrogates(value: Any) -> Any:
     return root[0]
 
 
-def _list_items(stream: _Rewound, line: int) -> Iterator[tuple[int | None, Any]]:
+def _list_items(stream: _Rewound, line: int) -> Generator[tuple[int | None, Any], None, tuple[str | None, int]]:
     """The items of a JSON list (``stream`` starts just after its "["), one at a time: each
-    is found by scanning strings and brackets, so its depth is known before it is parsed."""
+    is found by scanning strings and brackets, so its depth is known before it is parsed.
+
+    Returns what follows the list's "]" when it is more than blank space (None if the
+    list broke off), and the line it starts on."""
     buffer, position, counted = "", 0, 0  # ``line`` is the line of buffer[counted]
     expect_item, eof = True, False
     while True:
@@ -550,7 +556,7 @@ def _list_items(stream: _Rewound, line: int) -> Iterator[tuple[int | None, Any]]
             pending = len(buffer) - position
             if pending > MAX_LINE_CHARS:
                 yield line, Skipped("", f"a list item is over {MAX_LINE_CHARS:,} characters; stopped reading here")
-                return
+                return None, line
             # Reading at least as much again as is pending keeps rescanning linear.
             more = stream.read(max(_READ_CHARS, pending))
             eof = not more
@@ -561,10 +567,16 @@ def _list_items(stream: _Rewound, line: int) -> Iterator[tuple[int | None, Any]]
         line += buffer.count("\n", counted, position)
         counted = position
         if kind == "end":
-            return
+            rest = buffer[end:]
+            while not rest.strip():  # blank space after the list is dropped as it is read
+                line += rest.count("\n")
+                rest = stream.read(_PEEK_CHARS)
+                if not rest:
+                    return None, line
+            return rest, line
         if kind == "malformed":
             yield line, Skipped("", "malformed JSON: the list is broken or cut off here; stopped reading")
-            return
+            return None, line
         if kind == "separator":
             expect_item = True
         elif kind == "deep":

@@ -245,7 +245,7 @@ class Store:
         """SQLite's own structural check of the file: None if sound, else its first complaint.
         Reads every page, so it is for indexes whose manifest records no checksums."""
         rows = [row[0] for row in self.db.execute("PRAGMA quick_check(1)")]
-        return None if rows == ["ok"] else str(rows[0] if rows else "no answer")
+        return None if rows == ["ok"] else " ".join(str(rows[0] if rows else "no answer").split())
 
     @_reports_damage
     def chunk_ids(self) -> np.ndarray:
