@@ -80,8 +80,8 @@ def test_a_bad_address_is_one_line(launches, seed_index, args, message):
     assert launches == []
 
 
-def test_serve_answers_mcp_clients_for_real(seed_index, tmp_path):
-    """The real `sendsearch serve` in a subprocess: the page and its MCP endpoint answer."""
+def test_serve_answers_the_page_rest_and_mcp_for_real(seed_index, tmp_path):
+    """The real `sendsearch serve` in a subprocess: the page, /api/search and MCP answer."""
     port = free_port()
     script = tmp_path / "serve.py"
     script.write_text(
@@ -111,6 +111,11 @@ def test_serve_answers_mcp_clients_for_real(seed_index, tmp_path):
         page = httpx.get(url + "gradio_api/mcp/", timeout=10)
         assert page.status_code == 200
         assert "MCP" in page.text
+        found = httpx.get(url + "api/search", params={"q": "EHC plan timescales", "k": 3}, timeout=10)
+        assert found.status_code == 200
+        assert len(found.json()["passages"]) == 3
+        refused = httpx.get(url + "api/search", params={"q": "EHC plan timescales", "k": 20000}, timeout=10)
+        assert refused.status_code == 400
     finally:
         process.terminate()
         process.wait(timeout=30)

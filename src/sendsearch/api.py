@@ -28,7 +28,7 @@ from .admin import AdminGuard, UploadGate, session_router
 from .errors import QueryError, SendSearchError
 from .limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS, MAX_UPLOAD_BYTES
 
-__all__ = ["MCP_TOOL", "create_server", "rest_app", "run", "search_json", "search_tool"]
+__all__ = ["MCP_TOOL", "create_server", "rest_app", "rest_routes", "run", "search_json", "search_tool"]
 
 MCP_TOOL = "search_send_answers"
 _WHOLE_NUMBER = re.compile(r"\s*\+?\d{1,9}\s*")
@@ -150,6 +150,15 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
             return JSONResponse({"error": str(error)}, status_code=503)
 
     return app
+
+
+def rest_routes(index: Any, *, concurrency: int = 4) -> list[Any]:
+    """The REST app as a route list for Gradio's ``launch(app_kwargs={"routes": ...})``, which
+    hands them to its own FastAPI app: how ``sendsearch serve`` offers ``/api/search`` beside
+    a page that ``create_server`` does not yet carry."""
+    from starlette.routing import Mount
+
+    return [Mount("/api", app=rest_app(index, concurrency=concurrency))]
 
 
 # -- MCP --------------------------------------------------------------------------------------

@@ -329,7 +329,7 @@ def info(index_dir: Path, as_json: bool) -> None:
 )
 @handle_errors
 def serve(index_dir: Path, host: str, port: int, mcp: bool) -> None:
-    """Serve the chat page, its /search API and (unless --no-mcp) an MCP tool.
+    """Serve the chat page, the REST API (/api/search) and (unless --no-mcp) an MCP server.
 
     The default folder, index/, is built from the bundled corpus/ on first run; any other
     --index must already hold an index. Set SENDSEARCH_ADMIN_PASSWORD to allow adding
@@ -348,10 +348,18 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool) -> None:
         index = open_or_build(index_dir)
     else:
         index = Index.open(index_dir)
+    from .api import rest_routes
     from .ui import launch
 
     try:
-        launch(index, host=host, port=port, admin_password=settings.admin_password(), mcp_server=mcp)
+        launch(
+            index,
+            host=host,
+            port=port,
+            admin_password=settings.admin_password(),
+            mcp_server=mcp,
+            app_kwargs={"routes": rest_routes(index)},  # GET /api/search beside the page
+        )
     except OSError as error:  # the port was taken after the check
         raise SendSearchError(f"cannot serve on {host}:{port}: {error}") from None
 
