@@ -308,7 +308,7 @@ def build_index(
             raise NothingToIndexError(
                 "nothing to index: no readable documents in "
                 + ", ".join(map(str, paths))
-                + (f" ({report.skipped.total} skipped, e.g. {report.skipped[0]})" if report.skipped else "")
+                + _skip_summary(report.skipped)
             )
         previous = _current_generation(directory)
         with _generation(directory) as generation:
@@ -333,6 +333,15 @@ def build_index(
         report.published = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _skip_summary(skipped: SkipLog) -> str:
+    """What was skipped, for a one-line error: the count, and a reason about a whole file
+    (reading stopped, unreadable) when there is one, since it says the most."""
+    if not skipped:
+        return ""
+    whole = [s for s in skipped if s.line is None]
+    return f" ({skipped.total:,} skipped, e.g. {whole[-1] if whole else skipped[0]})"
 
 
 def _sources(paths: Iterable[str | Path]) -> list[str]:
@@ -396,8 +405,7 @@ def update_index(
         if add and not incoming and not remove:
             given = "the files given" if source_prefix else ", ".join(map(str, add))
             raise NothingToIndexError(
-                f"nothing to add: no readable documents in {given}"
-                + (f" ({report.skipped[0]})" if report.skipped else "")
+                f"nothing to add: no readable documents in {given}" + _skip_summary(report.skipped)
             )
         try:
             _apply_update(
