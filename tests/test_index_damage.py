@@ -173,10 +173,18 @@ def test_a_generation_outside_the_index_folder_is_refused(seed_index, tmp_path):
     _refused(seed_index.directory, "not a folder inside it")
 
 
-def test_an_open_index_keeps_serving_when_the_next_manifest_is_damaged(seed_index):
+def test_an_open_index_keeps_serving_when_the_next_manifest_is_damaged(seed_index, monkeypatch):
+    from sendsearch import index as index_module
+
+    loads = []
+    real = index_module._load_snapshot
+    monkeypatch.setattr(index_module, "_load_snapshot", lambda directory: loads.append(directory) or real(directory))
     before = seed_index.search("Stockport consultation", k=1)
-    _edit_manifest(seed_index, dimension="sixty-four")
-    assert seed_index.search("Stockport consultation", k=1) == before
+    _garble(_generation(seed_index) / "vectors.faiss", length=64)
+    _edit_manifest(seed_index, updated_at="later")  # a new manifest, naming a damaged generation
+    for _ in range(3):
+        assert seed_index.search("Stockport consultation", k=1) == before
+    assert len(loads) == 1  # examined once, not re-checked by every search
 
 
 # -- publishing -------------------------------------------------------------------------------------

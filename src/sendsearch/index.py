@@ -148,6 +148,7 @@ class Index:
         self._embedder = embedder
         self._analyzer = Analyzer()
         self._reload_lock = threading.Lock()
+        self._examined_mtime: int | None = None
         self._embedder_lock = threading.Lock()
         self._filter_cache: OrderedDict[tuple[str, Filters], np.ndarray] = OrderedDict()
         self._filter_lock = threading.Lock()
@@ -258,8 +259,11 @@ class Index:
                 mtime = (self.directory / MANIFEST_NAME).stat().st_mtime_ns
             except OSError:
                 return False  # the index was moved away: keep serving what is loaded
-            if mtime == current.manifest_mtime:
+            if mtime in (current.manifest_mtime, self._examined_mtime):
                 return False
+            # Looked at once per published manifest, good or damaged: opening checks every
+            # file's checksum, which searches must not pay again and again.
+            self._examined_mtime = mtime
             fresh = _load_snapshot(self.directory)
             if fresh.manifest.generation == current.manifest.generation:
                 return False
