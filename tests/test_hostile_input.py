@@ -142,6 +142,14 @@ def test_a_broken_first_line_does_not_make_the_file_one_object(tmp_path, monkeyp
     assert [d.doc_id for d in _read(pretty)[0]] == ["9"]
 
 
+def test_leading_blank_space_is_counted_not_held(tmp_path):
+    records = tmp_path / "spaced.jsonl"
+    records.write_text(" \n" * 50_000 + "{broken\n" + _record(1) + "\n")
+    documents, report = _read(records)
+    assert [d.doc_id for d in documents] == ["1"]
+    assert [s.line for s in report.skipped] == [50_001]
+
+
 def test_bytes_that_are_not_utf8_cost_only_their_line(tmp_path):
     records = tmp_path / "bytes.jsonl"
     records.write_bytes(_record(1).encode() + b"\n" + _record(2).encode()[:-2] + b'\xff"}\n' + _record(3).encode())

@@ -17,7 +17,7 @@ from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from .cleaning import html_to_text, replace_surrogates
 from .departments import department_from_question
@@ -261,7 +261,7 @@ class _Bounded(io.RawIOBase):
     the file was read, so a small file that inflates without end is stopped early.
     """
 
-    def __init__(self, stream: BinaryIO, compressed: BinaryIO | None) -> None:
+    def __init__(self, stream: io.BufferedIOBase, compressed: io.BufferedIOBase | None) -> None:
         self._stream = stream
         self._compressed = compressed
         self.total = 0
@@ -270,7 +270,7 @@ class _Bounded(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        count = self._stream.readinto(buffer)  # type: ignore[attr-defined]
+        count = self._stream.readinto(buffer)
         self.total += count
         if self.total > MAX_RECORDS_BYTES:
             raise _Stop(f"over {MAX_RECORDS_BYTES / 1e9:,.1f} GB of text, the most one file may hold")
@@ -294,8 +294,10 @@ def _open_text(path: Path) -> Iterator[io.TextIOBase]:
     the line holding them is skipped with its number, not the rest of the file.
     """
     with open(path, "rb") as raw:
-        stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if path.name.lower().endswith(".gz") else raw  # type: ignore[assignment]
-        bounded = _Bounded(stream, raw if stream is not raw else None)
+        if path.name.lower().endswith(".gz"):
+            bounded = _Bounded(gzip.GzipFile(fileobj=raw, mode="rb"), compressed=raw)
+        else:
+            bounded = _Bounded(raw, compressed=None)
         yield io.TextIOWrapper(io.BufferedReader(bounded), encoding="utf-8-sig", errors="surrogateescape")
 
 
@@ -352,20 +354,21 @@ def _documents(item: Any, display: str, line: int | None) -> Iterator[Document |
 
 def _json_items(handle: io.TextIOBase) -> Iterator[tuple[int | None, Any]]:
     """(line number or None, parsed JSON or Skipped) for each record-bearing unit."""
-    ahead = ""
-    while not ahead.strip() and (more := handle.read(_PEEK_CHARS)):
-        ahead += more
+    ahead, blank_lines = "", 0  # leading blank space is counted, never held
+    while not ahead.strip():
+        blank_lines += ahead.count("\n")
+        ahead = handle.read(_PEEK_CHARS)
+        if not ahead:
+            return
     start = len(ahead) - len(ahead.lstrip())
-    if start == len(ahead):
-        return
     if ahead[start] == "[":
         # A list is streamed item by item, however it is laid out over lines.
         stream = _Rewound(ahead[start + 1 :], handle)
-        after, line = yield from _list_items(stream, 1 + ahead.count("\n", 0, start))
+        after, line = yield from _list_items(stream, 1 + blank_lines + ahead.count("\n", 0, start))
         if after is not None:  # more after the list: JSON lines whose first line was a list
             yield from _jsonl(_lines(_Rewound(after, stream), first=line))
         return
-    lines = _lines(_Rewound(ahead, handle))
+    lines = _lines(_Rewound(ahead, handle), first=1 + blank_lines)
     number, first = 0, ""
     for number, text in lines:
         if text is None:
