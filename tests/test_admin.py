@@ -171,8 +171,11 @@ def test_signing_in_lets_uploads_through_and_bounds_them(site):
     assert Path(stored).read_bytes() == b"x" * 100
 
     assert _upload(site.url, cookies, files=1, size=21 * 1024 * 1024).status_code == 413  # per file
+    recording = httpx.post(site.url + "gradio_api/process_recording", files=[("video", ("v.mp4", b"0" * 100))])
+    assert recording.status_code == 403  # Gradio's other route that stores what it is sent
     assert httpx.delete(site.url + "admin/session", cookies=cookies).status_code == 200
     assert _upload(site.url, cookies).status_code == 401
+    assert len(_stored(site.folder)) == 1
 
 
 def test_twenty_wrong_passwords_over_http_are_refused_quickly_and_logged_nowhere(site, caplog, capfd):

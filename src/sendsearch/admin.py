@@ -63,6 +63,7 @@ __all__ = [
     "UploadGate",
     "UploadOutcome",
     "add_uploads",
+    "gradio_upload_folder",
     "session_router",
     "use_private_gradio_temp_dir",
 ]
@@ -320,8 +321,9 @@ class UploadGate:
 
     Without ``guard`` (or with adding off) every upload is refused; otherwise the request
     must carry a live session cookie, declare its length, stay within ``max_request_bytes``
-    (the files of one upload), and find Gradio's ``upload_folder`` under
-    ``max_folder_bytes``. All of this is decided from the headers, before the body is read,
+    (the files of one upload), and find Gradio's ``upload_folder`` (by default the one
+    Gradio uses) under ``max_folder_bytes``. Gradio's screen-recording route, which also
+    stores what it is sent, is refused outright. All of this is decided from the headers, before the body is read,
     so a refused upload stores nothing. Uvicorn never delivers more than the declared length.
     """
 
@@ -336,15 +338,20 @@ class UploadGate:
     ) -> None:
         self.app = app
         self.guard = guard
-        self.upload_folder = upload_folder
+        self.upload_folder = upload_folder or gradio_upload_folder()
         self.max_request_bytes = max_request_bytes
         self.max_folder_bytes = max_folder_bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].rstrip("/").endswith("/gradio_api/upload"):
+        path = scope["path"].rstrip("/") if scope["type"] == "http" else ""
+        if path.endswith("/gradio_api/process_recording"):
+            # Gradio's screen-recording helper stores a video; the page has no use for it.
+            refusal: tuple[int, str] | None = (403, "screen recordings are not taken on this server")
+        elif path.endswith("/gradio_api/upload"):
+            refusal = self._refusal(scope)
+        else:
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope)
         if refusal is None:
             await self.app(scope, receive, send)
             return
@@ -362,12 +369,17 @@ class UploadGate:
             return 411, "an upload must say how long it is (Content-Length)"
         if int(length) > self.max_request_bytes:
             return 413, f"an upload may hold at most {self.max_request_bytes / 1e6:,.0f} MB"
-        if self.upload_folder is not None and _folder_bytes(self.upload_folder) > self.max_folder_bytes:
+        if _folder_bytes(self.upload_folder) > self.max_folder_bytes:
             return 507, "the server's upload folder is full; try again in a while"
         return None
 
 
 # -- where uploads go -------------------------------------------------------------------------
+def gradio_upload_folder() -> Path:
+    """Where Gradio keeps uploads: ``GRADIO_TEMP_DIR``, else its default (as Gradio decides)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
 def use_private_gradio_temp_dir(parent: Path | None = None) -> Path:
     """Make Gradio keep uploads in a fresh folder only this process can read (mode 0700),
     removed when the process exits, and return it (for ``UploadGate``'s bound).
@@ -398,11 +410,9 @@ def _safe_name(name: str) -> str:
     return stem[:120]
 
 
-def _inside(path: Path, folder: str | None) -> bool:
-    if not folder:
-        return False
+def _inside(path: Path, folder: Path) -> bool:
     try:
-        return path.resolve().is_relative_to(Path(folder).resolve())
+        return path.resolve().is_relative_to(folder.resolve())
     except OSError:
         return False
 
@@ -424,7 +434,7 @@ def add_uploads(
     folder) are deleted too. The reply counts what was added, replaced, unchanged and
     skipped, with the first few dozen reasons.
     """
-    gradio_folder = os.environ.get("GRADIO_TEMP_DIR")
+    gradio_folder = gradio_upload_folder()
     given = [Path(f) for f in files or []]
     try:
         if not guard.enabled:
