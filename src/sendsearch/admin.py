@@ -15,19 +15,26 @@ Adding answers from the page is the one thing a visitor can do that changes the 
 
 Integration (``api.create_server`` does the routing half; the page does the rest)::
 
-    admin.use_private_gradio_temp_dir()            # before gradio makes the Blocks
+    folder = admin.use_private_gradio_temp_dir()   # before gradio makes the Blocks
     guard = admin.AdminGuard(settings.admin_password())
+
+    def add(files: list[str] | None, request: gr.Request) -> str:  # `gr` imported at module level
+        return admin.add_uploads(index, files, guard, request).message
+
     with gr.Blocks(delete_cache=admin.GRADIO_DELETE_CACHE) as blocks:
         password = gr.Textbox(type="password")
         message = gr.Markdown()
         gr.Button("Sign in").click(None, [password], [message, password], js=admin.SIGN_IN_JS)
         files = gr.File(file_count="multiple")
-        gr.Button("Add").click(lambda f, request: admin.add_uploads(index, f, guard, request).message, ...)
+        gr.Button("Add").click(add, [files], [message], api_visibility="private")
+    blocks.queue(default_concurrency_limit=4)
+    api.run(api.create_server(blocks, index, guard=guard, upload_folder=folder), host, port)
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import hmac
 import json
@@ -60,9 +67,11 @@ __all__ = [
     "AdminGuard",
     "AttemptLimiter",
     "Check",
+    "RequestLike",
     "UploadGate",
     "UploadOutcome",
     "add_uploads",
+    "client_of",
     "gradio_upload_folder",
     "session_router",
     "use_private_gradio_temp_dir",
@@ -434,6 +443,10 @@ def add_uploads(
     folder) are deleted too. The reply counts what was added, replaced, unchanged and
     skipped, with the first few dozen reasons.
     """
+    if request is None:
+        # Gradio passes None when it cannot resolve the handler's `gr.Request` hint (with
+        # `from __future__ import annotations`, `gr` must be a module-level name).
+        raise TypeError("add_uploads needs the request: annotate the handler's parameter as gr.Request")
     gradio_folder = gradio_upload_folder()
     given = [Path(f) for f in files or []]
     try:
@@ -447,9 +460,12 @@ def add_uploads(
             return UploadOutcome(False, f"At most {max_files} files at a time; nothing was added.")
         return _index_uploads(index, given, max_bytes)
     finally:
-        for path in given:  # Gradio's copies: never left behind to fill the disk
+        for path in given:  # Gradio's copies (each in a folder of its own): never left to fill the disk
             if _inside(path, gradio_folder):
                 path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # not empty, or already gone
+                    if path.parent != gradio_folder:
+                        path.parent.rmdir()
 
 
 def _index_uploads(index: Any, given: list[Path], max_bytes: int) -> UploadOutcome:
