@@ -292,3 +292,8 @@ def test_nothing_to_add_names_no_server_path(seed_index, uploaded):
     assert "uploaded/empty.txt: empty file" in html.unescape(outcome.message)
     assert "sendsearch-upload" not in outcome.message
     assert tempfile.gettempdir() not in outcome.message
+
+
+def test_a_handler_without_the_request_is_a_loud_bug(seed_index):
+    with pytest.raises(TypeError, match=r"gr\.Request"):
+        add_uploads(seed_index, [], AdminGuard(PASSWORD), None)  # type: ignore[arg-type]
