@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import itertools
 import json
 import re
 import zlib
@@ -368,7 +367,8 @@ def _json_items(handle: io.TextIOBase) -> Iterator[tuple[int | None, Any]]:
         if after is not None:  # more after the list: JSON lines whose first line was a list
             yield from _jsonl(_lines(_Rewound(after, stream), first=line))
         return
-    lines = _lines(_Rewound(ahead, handle), first=1 + blank_lines)
+    stream = _Rewound(ahead, handle)
+    lines = _lines(stream, first=1 + blank_lines)
     number, first = 0, ""
     for number, text in lines:
         if text is None:
@@ -390,24 +390,24 @@ def _json_items(handle: io.TextIOBase) -> Iterator[tuple[int | None, Any]]:
         yield from _jsonl(lines)
         return
     # Either one object over several lines, or JSONL whose first line is broken: read on
-    # as far as a whole object may go, and fall back to lines if it is not one.
-    buffered: list[tuple[int, str | None]] = [(number, first)]
-    size = len(first)
-    for number, text in lines:
-        buffered.append((number, text))
-        if text is None or size + len(text) > MAX_WHOLE_JSON_CHARS:
-            break
-        size += len(text)
-    else:
+    # (as text, not lines) as far as a whole object may go, and fall back to lines if it
+    # is not one. ``lines`` has read nothing past the first line.
+    chunks, size = [first], len(first)
+    while size <= MAX_WHOLE_JSON_CHARS and (more := stream.read(_READ_CHARS)):
+        chunks.append(more)
+        size += len(more)
+    text = "".join(chunks)
+    del chunks
+    if size <= MAX_WHOLE_JSON_CHARS:  # the whole file
         try:
-            whole = _parse("".join(text or "" for _, text in buffered))
+            whole = _parse(text)
         except _Malformed:
             pass
         else:
             if isinstance(whole, dict | list):
                 yield None, whole
                 return
-    yield from _jsonl(itertools.chain(buffered, lines))
+    yield from _jsonl(_lines(_Rewound(text, stream), first=number))
 
 
 class _Rewound:
