@@ -17,7 +17,7 @@ from sendsearch.render import escape, format_passage_text, render_reply, render_
 from sendsearch.replies import Reply, ShownPassage, collapse_near_identical
 from sendsearch.retrieval import SearchConfig
 from sendsearch.schema import Citation, Passage
-from sendsearch.ui import ChatFilters, add_uploads, answer
+from sendsearch.ui import ChatFilters, answer
 
 HOSTILE = (
     '<script>alert(1)</script><img src=x onerror="alert(2)"> [click](javascript:alert(3)) '
@@ -394,23 +394,3 @@ def test_answer_shows_the_filters_and_explains_bad_ones(page_index):
     assert reply.passages == ()
     assert "must be a date" in render_turn(reply)
 
-
-def test_uploads_need_the_password_and_keep_names_inside_the_folder(seed_index, tmp_path):
-    upload = tmp_path / "..%2F..%2Fevil name!.txt"
-    upload.write_text(
-        "Portage in Trafford\n\nPortage home visiting for pre-school children with SEND in Trafford.", encoding="utf-8"
-    )
-    other = tmp_path / "slides.exe"
-    other.write_bytes(b"MZ")
-    assert "turned off" in add_uploads(seed_index, [str(upload)], "x", None)
-    assert "not right" in add_uploads(seed_index, [str(upload)], "wrong", "secret")
-    assert seed_index.manifest.documents == 5
-    message = add_uploads(seed_index, [str(upload), str(other)], "secret", "secret")
-    assert "1 added" in message
-    assert "slides&#46;exe" in message
-    assert "not a supported file type" in message
-    [hit] = seed_index.search("Portage home visiting Trafford", k=1)
-    assert "/" not in hit.doc_id
-    assert not hit.doc_id.startswith(".")
-    assert hit.doc_id.endswith("evil_name_.txt")
-    assert hit.citation.source == f"uploaded/{hit.doc_id}"

@@ -8,9 +8,11 @@ vectors and a rerun of the same command carries on where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import hashlib
+import os
 import secrets
 import shutil
 import time
@@ -26,10 +28,18 @@ import numpy as np
 from .analysis import Analyzer
 from .chunking import ChunkingConfig, chunk_documents
 from .embedding import Embedder, EmbeddingCache, embed_with_cache
-from .errors import IndexBusyError, NothingToIndexError, SendSearchError
+from .errors import IndexBusyError, IndexFormatError, NothingToIndexError, SendSearchError
 from .keyword import KeywordConfig, KeywordIndex
-from .manifest import Manifest, read_manifest, write_manifest
-from .readers import ReadReport, read_paths
+from .manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    read_manifest,
+    rebuild_hint,
+    record_files,
+    remove_stale_temporaries,
+    write_manifest,
+)
+from .readers import ReadReport, SkipLog, read_paths
 from .schema import Chunk, Document, Skipped
 from .store import Store
 from .vectors import HNSW_EF_SEARCH, HNSW_THRESHOLD, VectorIndex
@@ -73,7 +83,8 @@ class BuildReport:
     removed: int = 0
     withdrawn: int = 0  # withdrawn questions left out
     not_found: list[str] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    # Every skipped input is counted (skipped.total); the first few dozen keep their reasons.
+    skipped: SkipLog = field(default_factory=SkipLog)
     embedded: int = 0
     reused: int = 0
     seconds: float = 0.0
@@ -83,6 +94,7 @@ class BuildReport:
         data = asdict(self)
         data["index"] = str(self.index)
         data["skipped"] = [str(s) for s in self.skipped]
+        data["skipped_count"] = self.skipped.total
         return data
 
 
@@ -95,6 +107,7 @@ def index_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise IndexBusyError(f"another build or update is running on {directory}; try again when it ends") from None
+        remove_stale_temporaries(directory)  # left by a writer that was killed mid-publish
         yield
 
 
@@ -134,11 +147,12 @@ def _read_unique(
     config: IndexConfig,
     build: BuildReport,
     source_prefix: str = "",
+    follow_links: bool = False,
 ) -> list[Document]:
     """Documents from paths, the last of any repeated id winning, in first-seen order;
     withdrawn questions left out (and counted) unless the config keeps them."""
     documents: dict[str, Document] = {}
-    stream: Iterable[Document] = read_paths(paths, report, source_prefix=source_prefix)
+    stream: Iterable[Document] = read_paths(paths, report, source_prefix=source_prefix, follow_links=follow_links)
     if progress:
         from tqdm import tqdm
 
@@ -243,7 +257,13 @@ def _manifest(
 
 
 def _publish(directory: Path, generation: Path, manifest: Manifest, previous: str | None) -> None:
-    (generation / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+    """Record (and flush) every file of the generation, then switch the manifest to it."""
+    manifest = dataclasses.replace(manifest, files=record_files(generation))
+    # A copy inside the generation says what it is if found on its own; not itself recorded.
+    with open(generation / MANIFEST_NAME, "w", encoding="utf-8") as handle:
+        handle.write(manifest.to_json())
+        handle.flush()
+        os.fsync(handle.fileno())
     write_manifest(directory, manifest)
     _collect_garbage(directory, {generation.name} | ({previous} if previous else set()))
 
@@ -271,21 +291,24 @@ def build_index(
     *,
     config: IndexConfig = IndexConfig(),
     progress: bool = False,
+    follow_links: bool = False,
 ) -> BuildReport:
-    """Build a complete index of ``paths`` into ``directory`` and publish it."""
+    """Build a complete index of ``paths`` into ``directory`` and publish it.
+
+    Symbolic links inside folders are skipped unless ``follow_links``."""
     started = time.perf_counter()
     report = BuildReport(index=directory)
     _check_paths(paths)
     with index_lock(directory):
-        read = ReadReport()
-        documents = _read_unique(paths, read, progress, config, report)
-        report.files, report.skipped = read.files, list(read.skipped)
+        read = ReadReport(skipped=report.skipped)
+        documents = _read_unique(paths, read, progress, config, report, follow_links=follow_links)
+        report.files = read.files
         documents, chunks = _chunk(documents, embedder, config, report)
         if not documents:
             raise NothingToIndexError(
                 "nothing to index: no readable documents in "
                 + ", ".join(map(str, paths))
-                + (f" ({len(report.skipped)} skipped, e.g. {report.skipped[0]})" if report.skipped else "")
+                + _skip_summary(report.skipped)
             )
         previous = _current_generation(directory)
         with _generation(directory) as generation:
@@ -302,7 +325,7 @@ def build_index(
             KeywordIndex.build(chunk_ids, terms, config.keyword).save(generation / "keyword")
             store.finish()
             store = Store(generation / "store.sqlite")
-            manifest = _manifest(generation, embedder, config, store, vectors, [str(p) for p in paths], None)
+            manifest = _manifest(generation, embedder, config, store, vectors, _sources(paths), None)
             store.close()
             _publish(directory, generation, manifest, previous)
         report.added = len(documents)
@@ -312,6 +335,21 @@ def build_index(
     return report
 
 
+def _skip_summary(skipped: SkipLog) -> str:
+    """What was skipped, for a one-line error: the count, and a reason about a whole file
+    (reading stopped, unreadable) when there is one, since it says the most."""
+    if not skipped:
+        return ""
+    whole = [s for s in skipped if s.line is None]
+    return f" ({skipped.total:,} skipped, e.g. {whole[-1] if whole else skipped[0]})"
+
+
+def _sources(paths: Iterable[str | Path]) -> list[str]:
+    """Paths as the manifest records them: absolute, so that the advice to rebuild from
+    them works from any folder."""
+    return [str(Path(p).absolute()) for p in paths]
+
+
 def _current_generation(directory: Path) -> str | None:
     try:
         return read_manifest(directory).generation
@@ -319,16 +357,24 @@ def _current_generation(directory: Path) -> str | None:
         return None
 
 
-def config_from_manifest(manifest: Manifest) -> IndexConfig:
-    """The settings an existing index was built with, so updates match them."""
-    return IndexConfig(
-        chunking=ChunkingConfig(**manifest.chunking),
-        keyword=KeywordConfig.from_dict(manifest.keyword),
-        context=manifest.embedding.get("context", "mix"),
-        context_weight=float(manifest.embedding.get("context_weight", 0.3)),
-        hnsw_threshold=int(manifest.vectors.get("hnsw_threshold", HNSW_THRESHOLD)),
-        include_withdrawn=bool(manifest.reading.get("include_withdrawn", False)),
-    )
+def config_from_manifest(manifest: Manifest, directory: Path | None = None) -> IndexConfig:
+    """The settings an existing index was built with, so updates match them; a manifest
+    whose settings do not make a configuration is damaged (IndexFormatError)."""
+    try:
+        return IndexConfig(
+            chunking=ChunkingConfig(**manifest.chunking),
+            keyword=KeywordConfig.from_dict(manifest.keyword),
+            context=manifest.embedding.get("context", "mix"),
+            context_weight=float(manifest.embedding.get("context_weight", 0.3)),
+            hnsw_threshold=int(manifest.vectors.get("hnsw_threshold", HNSW_THRESHOLD)),
+            include_withdrawn=bool(manifest.reading.get("include_withdrawn", False)),
+        )
+    except (TypeError, ValueError) as error:
+        where = directory or Path(".")
+        raise IndexFormatError(
+            f"the index at {where} has settings this sendsearch cannot use ({error}); "
+            + rebuild_hint(where, manifest.sources)
+        ) from None
 
 
 def update_index(
@@ -339,26 +385,27 @@ def update_index(
     remove: Sequence[str] = (),
     progress: bool = False,
     source_prefix: str = "",
+    follow_links: bool = False,
 ) -> BuildReport:
     """Add, replace or remove documents in an existing index without re-embedding the rest.
 
     A document whose id is already indexed is replaced when its content changed and left
-    alone when it did not. The result is published as a new generation.
+    alone when it did not. The result is published as a new generation. Files given with
+    a ``source_prefix`` (uploads) are named by it, never by where they sit on the server.
     """
     started = time.perf_counter()
     report = BuildReport(index=directory)
     _check_paths(add)
     with index_lock(directory):
         manifest = read_manifest(directory)
-        config = config_from_manifest(manifest)
-        read = ReadReport()
-        incoming = _read_unique(add, read, progress, config, report, source_prefix) if add else []
-        report.files, report.skipped = read.files, list(read.skipped)
+        config = config_from_manifest(manifest, directory)
+        read = ReadReport(skipped=report.skipped)
+        incoming = _read_unique(add, read, progress, config, report, source_prefix, follow_links) if add else []
+        report.files = read.files
         if add and not incoming and not remove:
+            given = "the files given" if source_prefix else ", ".join(map(str, add))
             raise NothingToIndexError(
-                "nothing to add: no readable documents in "
-                + ", ".join(map(str, add))
-                + (f" ({report.skipped[0]})" if report.skipped else "")
+                f"nothing to add: no readable documents in {given}" + _skip_summary(report.skipped)
             )
         try:
             _apply_update(
@@ -370,7 +417,7 @@ def update_index(
                 embedder,
                 report,
                 progress,
-                [source_prefix or str(p) for p in add],
+                [source_prefix] if source_prefix else _sources(add),
             )
         except _NothingChanged:
             report.documents, report.chunks = manifest.documents, manifest.chunks

@@ -9,7 +9,15 @@ from lxml import html as lxml_html
 
 from .text import normalise
 
-__all__ = ["html_address", "html_title", "html_to_text", "strip_furniture", "text_address"]
+__all__ = [
+    "MAX_HTML_DEPTH",
+    "html_address",
+    "html_title",
+    "html_to_text",
+    "replace_surrogates",
+    "strip_furniture",
+    "text_address",
+]
 
 # Elements whose content is never document text.
 _DROP = {
@@ -64,11 +72,30 @@ _CELL = {"td", "th"}
 _EMPTY_LINE = re.compile(r"[•|\s]+")
 
 
-def _parse(markup: str) -> etree._Element | None:
+# libxml2 stops building the tree past 256 open tags (2,048 with huge_tree) and keeps only
+# what came before, so a deeper answer would lose its text without a word: past this
+# depth html_to_text refuses it instead, and the reader says why.
+MAX_HTML_DEPTH = 2048
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text: str) -> str:
+    """Text with lone surrogates (from a JSON "\\ud800" or a broken PDF) replaced by U+FFFD:
+    they cannot be stored as UTF-8, and lxml stops reading at the first one."""
+    return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
+
+
+def _parse(markup: str, *, strict: bool = False) -> etree._Element | None:
+    """The parsed page; None if it cannot be parsed. ``strict`` raises ValueError where
+    libxml2 would silently drop what lies deeper than ``MAX_HTML_DEPTH``."""
+    parser = lxml_html.HTMLParser(huge_tree=True)
     try:
-        return lxml_html.document_fromstring(markup)
+        root = lxml_html.document_fromstring(replace_surrogates(markup), parser=parser)
     except (etree.ParserError, ValueError):
         return None
+    if strict and any("depth" in entry.message.lower() for entry in parser.error_log):
+        raise ValueError(f"the HTML is nested more than {MAX_HTML_DEPTH:,} tags deep")
+    return root
 
 
 def html_to_text(markup: str, *, full_page: bool = False) -> str:
@@ -80,19 +107,28 @@ def html_to_text(markup: str, *, full_page: bool = False) -> str:
     """
     if not markup or not markup.strip():
         return ""
-    root = _parse(markup)
+    root = _parse(markup, strict=True)
     if root is None:
         return ""
     drop = _DROP | (_PAGE_CHROME if full_page else set())
     pieces: list[str] = []
-
-    def walk(element: etree._Element) -> None:
-        tag = element.tag if isinstance(element.tag, str) else ""
-        tag = tag.lower()
+    body = root.find("body")
+    # Depth-first without recursion (the tree may be MAX_HTML_DEPTH deep): an element is
+    # visited on the way in (True) and again on the way out (False).
+    stack: list[tuple[etree._Element, bool]] = [(body if body is not None else root, True)]
+    while stack:
+        element, entering = stack.pop()
+        tag = element.tag.lower() if isinstance(element.tag, str) else ""
+        if not entering:
+            if tag in _BLOCK:
+                pieces.append("\n\n")
+            if element.tail:
+                pieces.append(element.tail)
+            continue
         if tag in drop or not tag:  # comments and processing instructions have no str tag
             if element.tail:
                 pieces.append(element.tail)
-            return
+            continue
         if tag in _BLOCK:
             pieces.append("\n\n")
         elif tag in _LINE:
@@ -105,15 +141,8 @@ def html_to_text(markup: str, *, full_page: bool = False) -> str:
             pieces.append(" | ")
         if element.text:
             pieces.append(element.text)
-        for child in element:
-            walk(child)
-        if tag in _BLOCK:
-            pieces.append("\n\n")
-        if element.tail:
-            pieces.append(element.tail)
-
-    body = root.find("body")
-    walk(body if body is not None else root)
+        stack.append((element, False))
+        stack.extend((child, True) for child in reversed(element))
     text = normalise("".join(pieces))
     # A "•" line left by an empty <li>, or a row of only cell separators, is noise.
     text = "\n".join(line for line in text.split("\n") if not _EMPTY_LINE.fullmatch(line))

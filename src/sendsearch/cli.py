@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import socket
 import sys
 import textwrap
 from collections.abc import Callable
@@ -23,7 +24,9 @@ from .version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_WARNINGS = 50
+# The index `serve` builds from the bundled corpus on first run; any other folder must
+# already hold an index, so that a mistyped --index is an error, not a surprise corpus.
+DEFAULT_INDEX = Path("index")
 
 
 def handle_errors(command: F) -> F:
@@ -60,14 +63,16 @@ model_option = click.option(
     help="Sentence-transformers model name or path (default: all-MiniLM-L6-v2, offline).",
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+follow_links_option = click.option(
+    "--follow-links", is_flag=True, help="Read what symbolic links inside folders point to (skipped by default)."
+)
 
 
 def _print_report(report: Any, verb: str) -> None:
-    for number, skipped in enumerate(report.skipped):
-        if number == MAX_WARNINGS:
-            click.echo(f"warning: ... and {len(report.skipped) - MAX_WARNINGS} more skipped inputs", err=True)
-            break
+    for skipped in report.skipped:
         click.echo(f"warning: skipped {skipped}", err=True)
+    if report.skipped.more:
+        click.echo(f"warning: ... and {report.skipped.more:,} more skipped inputs", err=True)
     if verb == "built":
         click.echo(
             f"Indexed {report.documents:,} documents ({report.chunks:,} chunks) into {report.index} "
@@ -82,8 +87,8 @@ def _print_report(report: Any, verb: str) -> None:
             click.echo("Nothing changed, so the index was left as it was.")
         click.echo(f"The index now holds {report.documents:,} documents ({report.chunks:,} chunks).")
     click.echo(f"Embedded {report.embedded:,} texts; reused {report.reused:,} vectors (repeated text or cached).")
-    if report.skipped:
-        click.echo(f"Skipped {len(report.skipped):,} inputs (reasons above).")
+    if report.skipped.total:
+        click.echo(f"Skipped {report.skipped.total:,} inputs (reasons above).")
     if report.withdrawn:
         click.echo(f"Left out {report.withdrawn:,} withdrawn questions (build with --include-withdrawn to keep them).")
     for doc_id in report.not_found:
@@ -107,9 +112,17 @@ def main() -> None:
 @index_option
 @model_option
 @click.option("--include-withdrawn", is_flag=True, help="Keep withdrawn questions (left out by default).")
+@follow_links_option
 @quiet_option
 @handle_errors
-def build(paths: tuple[Path, ...], index_dir: Path, model: str | None, include_withdrawn: bool, quiet: bool) -> None:
+def build(
+    paths: tuple[Path, ...],
+    index_dir: Path,
+    model: str | None,
+    include_withdrawn: bool,
+    follow_links: bool,
+    quiet: bool,
+) -> None:
     """Build an index from files and folders (default: corpus/).
 
     Reads .txt, .html, .md, .pdf pages and .json/.jsonl/.jsonl.gz Parliament written
@@ -125,16 +138,24 @@ def build(paths: tuple[Path, ...], index_dir: Path, model: str | None, include_w
     from .index import Index
 
     config = IndexConfig(include_withdrawn=include_withdrawn)
-    _, report = Index.build(list(paths) or [Path("corpus")], index_dir, model=model, config=config, progress=not quiet)
+    _, report = Index.build(
+        list(paths) or [Path("corpus")],
+        index_dir,
+        model=model,
+        config=config,
+        progress=not quiet,
+        follow_links=follow_links,
+    )
     _print_report(report, "built")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_option
+@follow_links_option
 @quiet_option
 @handle_errors
-def add(paths: tuple[Path, ...], index_dir: Path, quiet: bool) -> None:
+def add(paths: tuple[Path, ...], index_dir: Path, follow_links: bool, quiet: bool) -> None:
     """Add documents to an index, replacing any with the same id; unchanged ones are skipped.
 
     \b
@@ -143,7 +164,7 @@ def add(paths: tuple[Path, ...], index_dir: Path, quiet: bool) -> None:
     """
     from .index import Index
 
-    _print_report(Index.open(index_dir).add(list(paths), progress=not quiet), "updated")
+    _print_report(Index.open(index_dir).add(list(paths), progress=not quiet, follow_links=follow_links), "updated")
 
 
 def _fetch_summary(report: Any) -> str:
@@ -426,20 +447,56 @@ def info(index_dir: Path, as_json: bool) -> None:
     show_envvar=True,
     help="Port.",
 )
+@click.option(
+    "--mcp/--no-mcp",
+    default=True,
+    show_default=True,
+    help="Also serve the search as an MCP tool (at /gradio_api/mcp/) for AI assistants.",
+)
 @handle_errors
-def serve(index_dir: Path, host: str, port: int) -> None:
-    """Serve the chat page and its /search API (the same app as `python app.py`).
+def serve(index_dir: Path, host: str, port: int, mcp: bool) -> None:
+    """Serve the chat page, the REST API (/api/search) and (unless --no-mcp) an MCP server.
 
-    Builds the index from corpus/ if there is none yet. Set SENDSEARCH_ADMIN_PASSWORD to
-    allow adding answers from the page.
+    The default folder, index/, is built from the bundled corpus/ on first run; any other
+    --index must already hold an index. Set SENDSEARCH_ADMIN_PASSWORD to allow adding
+    answers from the page.
 
     \b
     Example:
       sendsearch serve --index my-index --port 8080
     """
-    from .ui import launch, open_or_build
+    from .index import Index
 
-    launch(open_or_build(index_dir), host=host, port=port, admin_password=settings.admin_password())
+    _check_address(host, port)  # before anything is built: a busy port is a one-line error
+    if index_dir == DEFAULT_INDEX:
+        from .ui import open_or_build
+
+        index = open_or_build(index_dir)
+    else:
+        index = Index.open(index_dir)
+    from .ui import launch
+
+    try:
+        launch(index, host=host, port=port, admin_password=settings.admin_password(), mcp_server=mcp)
+    except OSError as error:  # the port was taken after the check
+        raise SendSearchError(f"cannot serve on {host}:{port}: {error}") from None
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse, with one line, an address that cannot be resolved or a port already in use."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, socket.gaierror) else str(error)
+        raise SendSearchError(f"cannot serve on {host!r}: {reason}") from None
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise SendSearchError(
+                f"cannot serve on {host}:{port}: {error.strerror or error} (is another server using that port?)"
+            ) from None
 
 
 @main.command(name="eval")

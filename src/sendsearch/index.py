@@ -23,13 +23,13 @@ import numpy as np
 
 from . import settings
 from .analysis import Analyzer, QueryPlan
-from .builder import BuildReport, IndexConfig, build_index, update_index
+from .builder import BuildReport, IndexConfig, build_index, config_from_manifest, update_index
 from .embedding import Embedder, load_embedder
 from .errors import IndexFormatError, ModelMismatchError, QueryError, SendSearchError
 from .filters import Filters
 from .keyword import KeywordIndex
 from .limits import MAX_K
-from .manifest import MANIFEST_NAME, Manifest, read_manifest
+from .manifest import MANIFEST_NAME, Manifest, read_manifest, rebuild_hint, verify_files
 from .retrieval import Mode, SearchConfig, run_search
 from .schema import Passage
 from .store import Store
@@ -50,18 +50,31 @@ class Snapshot:
 
 
 def _load_snapshot(directory: Path) -> Snapshot:
+    """Load the published generation, checking first what is cheap to check: the manifest's
+    fields, the generation's place, every file's size and checksum (or, for an index built
+    before checksums were recorded, SQLite's quick check), then that the parts agree.
+    Anything wrong is an IndexFormatError saying how to rebuild from the index's sources."""
     manifest_path = directory / MANIFEST_NAME
     manifest = read_manifest(directory)
     mtime = manifest_path.stat().st_mtime_ns
     generation = directory / manifest.generation
-    hint = f"rebuild it with `sendsearch build --index {directory}`"
+    hint = rebuild_hint(directory, manifest.sources)
+    if generation.is_symlink() or not generation.is_dir():
+        raise IndexFormatError(
+            f"the index at {directory} is incomplete ({manifest.generation} is not a folder inside it); {hint}"
+        )
     for name in ("store.sqlite", "vectors.faiss", "keyword"):
         if not (generation / name).exists():
             raise IndexFormatError(
                 f"the index at {directory} is incomplete ({manifest.generation}/{name} is missing); {hint}"
             )
+    verify_files(directory, manifest)
+    config_from_manifest(manifest, directory)
     try:
-        store = Store(generation / "store.sqlite")
+        store = Store(generation / "store.sqlite", damage_hint=hint)
+        problem = None if manifest.files else store.quick_check()
+        if problem:
+            raise IndexFormatError(f"the index at {directory} is damaged (store.sqlite: {problem}); {hint}")
         missing = store.missing_columns()
         if missing:
             raise IndexFormatError(
@@ -75,13 +88,19 @@ def _load_snapshot(directory: Path) -> Snapshot:
             manifest.vectors.get("ef_search", HNSW_EF_SEARCH),
         )
         keyword = KeywordIndex.load(generation / "keyword")
+        chunk_ids = store.chunk_ids()
     except (OSError, RuntimeError, ValueError, KeyError, TypeError, sqlite3.Error) as error:
-        # FAISS reports a bad file as RuntimeError, SQLite as DatabaseError.
+        # FAISS reports a bad file as RuntimeError, SQLite as DatabaseError, our own
+        # checks of the keyword and vector files as ValueError.
         raise IndexFormatError(f"the index at {directory} is damaged ({error}); {hint}") from None
-    parts_agree = len(vectors) == chunks and len(keyword.chunk_ids) == chunks
+    parts_agree = (
+        np.array_equal(keyword.chunk_ids, chunk_ids)
+        and len(vectors) == chunks
+        and np.array_equal(np.sort(vectors.ids()), chunk_ids)
+    )
     if (documents, chunks) != (manifest.documents, manifest.chunks) or not parts_agree:
         raise IndexFormatError(
-            f"the index at {directory} is inconsistent (its parts disagree on the number of chunks); {hint}"
+            f"the index at {directory} is inconsistent (its parts disagree on the chunks they hold); {hint}"
         )
     if vectors.dimension != manifest.dimension:
         raise IndexFormatError(f"the vectors in {directory} do not have the manifest's dimension; {hint}")
@@ -129,6 +148,7 @@ class Index:
         self._embedder = embedder
         self._analyzer = Analyzer()
         self._reload_lock = threading.Lock()
+        self._examined_mtime: int | None = None
         self._embedder_lock = threading.Lock()
         self._filter_cache: OrderedDict[tuple[str, Filters], np.ndarray] = OrderedDict()
         self._filter_lock = threading.Lock()
@@ -167,22 +187,41 @@ class Index:
         config: IndexConfig | None = None,
         search_config: SearchConfig | None = None,
         progress: bool = False,
+        follow_links: bool = False,
     ) -> tuple[Index, BuildReport]:
         """Build an index of files and folders into ``directory``, publish it and open it.
 
         Replaces any index already there (atomically: searches keep being answered from
         the old one until the new one is complete). Raises ``SendSearchError`` for a path
-        that does not exist, before anything is changed."""
+        that does not exist, before anything is changed. Symbolic links inside folders
+        are skipped unless ``follow_links``."""
         directory = Path(directory) if directory is not None else settings.index_dir()
         embedder = embedder or load_embedder(model)
-        report = build_index(paths, directory, embedder, config=config or IndexConfig(), progress=progress)
+        report = build_index(
+            paths, directory, embedder, config=config or IndexConfig(), progress=progress, follow_links=follow_links
+        )
         return cls.open(directory, embedder=embedder, config=search_config), report
 
-    def add(self, paths: Sequence[str | Path], *, progress: bool = False, source_prefix: str = "") -> BuildReport:
+    def add(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        progress: bool = False,
+        source_prefix: str = "",
+        follow_links: bool = False,
+    ) -> BuildReport:
         """Add or replace documents from files; unchanged documents are left as they are.
 
-        ``source_prefix`` goes before each file's path in its citation ("uploaded/")."""
-        report = update_index(self.directory, self.embedder, add=paths, progress=progress, source_prefix=source_prefix)
+        ``source_prefix`` goes before each file's path in its citation ("uploaded/").
+        Symbolic links inside folders are skipped unless ``follow_links``."""
+        report = update_index(
+            self.directory,
+            self.embedder,
+            add=paths,
+            progress=progress,
+            source_prefix=source_prefix,
+            follow_links=follow_links,
+        )
         self.reload()
         return report
 
@@ -220,8 +259,11 @@ class Index:
                 mtime = (self.directory / MANIFEST_NAME).stat().st_mtime_ns
             except OSError:
                 return False  # the index was moved away: keep serving what is loaded
-            if mtime == current.manifest_mtime:
+            if mtime in (current.manifest_mtime, self._examined_mtime):
                 return False
+            # Looked at once per published manifest, good or damaged: opening checks every
+            # file's checksum, which searches must not pay again and again.
+            self._examined_mtime = mtime
             fresh = _load_snapshot(self.directory)
             if fresh.manifest.generation == current.manifest.generation:
                 return False

@@ -249,13 +249,19 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex:
+        """Load a saved index; ValueError (naming the file) if its parts do not fit together,
+        so a damaged or half-copied folder is refused rather than searched with wrong scores."""
         import bm25s
 
-        config = KeywordConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        config = KeywordConfig.from_dict(_json(folder / "config.json", dict))
         chunk_ids = np.load(folder / "chunk_ids.npy", allow_pickle=False)
-        terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+        terms = _json(folder / "terms.json", list)
+        if not all(isinstance(term, str) for term in terms) or len(set(terms)) != len(terms):
+            raise ValueError("keyword/terms.json does not hold distinct terms")
         vocab = {term: i for i, term in enumerate(terms)}
         pairs_path = folder / "pair_codes.npy"  # absent from indexes saved before pairs
+        if config.phrases and not pairs_path.exists():
+            raise ValueError("keyword/pair_codes.npy is missing")
         pair_codes = (
             np.load(pairs_path, mmap_mode="r", allow_pickle=False) if pairs_path.exists() else np.zeros(0, np.int64)
         )
@@ -266,7 +272,46 @@ class KeywordIndex:
             model = bm25s.BM25(k1=config.k1, b=config.b, method=config.method)
         tokens = np.load(folder / "tokens.npy", mmap_mode="r", allow_pickle=False)
         offsets = np.load(folder / "offsets.npy", allow_pickle=False)
-        return cls(model, chunk_ids, tokens, offsets, vocab, pair_codes, config)
+        index = cls(model, chunk_ids, tokens, offsets, vocab, pair_codes, config)
+        index._check()
+        return index
+
+    def _check(self) -> None:
+        """Raise ValueError unless the arrays agree with each other (a few vector passes)."""
+        rows, columns = len(self.chunk_ids), len(self._vocab) + len(self._pair_codes)
+        if self.chunk_ids.ndim != 1 or self.chunk_ids.dtype.kind != "i" or np.any(np.diff(self.chunk_ids) <= 0):
+            raise ValueError("keyword/chunk_ids.npy is not a sorted list of chunk ids")
+        if self._pair_codes.ndim != 1 or self._pair_codes.dtype.kind != "i" or np.any(np.diff(self._pair_codes) <= 0):
+            raise ValueError("keyword/pair_codes.npy is not a sorted list of pairs")
+        offsets, tokens = self._offsets, self._tokens
+        if (
+            offsets.ndim != 1
+            or offsets.dtype.kind != "i"
+            or len(offsets) != rows + 1
+            or offsets[0] != 0
+            or np.any(np.diff(offsets) < 0)
+            or offsets[-1] != len(tokens)
+        ):
+            raise ValueError("keyword/offsets.npy does not match the chunks and their tokens")
+        in_vocabulary = not len(tokens) or 0 <= tokens.min() <= tokens.max() < columns
+        if tokens.ndim != 1 or tokens.dtype.kind != "i" or not in_vocabulary:
+            raise ValueError("keyword/tokens.npy names terms the vocabulary does not hold")
+        if rows and (
+            len(self._indptr) != columns + 1
+            or self._indptr[0] != 0
+            or np.any(np.diff(self._indptr) < 0)
+            or self._indptr[-1] != len(self._indices)
+            or len(self._data) != len(self._indices)
+            or (len(self._indices) and not 0 <= self._indices.min() <= self._indices.max() < rows)
+        ):
+            raise ValueError("the keyword score matrix (keyword/bm25s) does not match the terms and chunks")
+
+
+def _json(path: Path, kind: type) -> Any:
+    value = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(value, kind):
+        raise ValueError(f"keyword/{path.name} does not hold a JSON {kind.__name__}")
+    return value
 
 
 def _encode(terms: Terms, vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,18 +1,24 @@
 """Reading files into Documents, chosen by file type, with bad files skipped and explained.
 
 A document's id is its path relative to the folder it was found in (``001_96ab...txt``);
-a written-question record's id is ``str(record["id"])``.
+a written-question record's id is ``str(record["id"])``. Whatever a file holds, reading it
+ends in documents and skipped inputs with reasons, never in an exception that would cost
+the other files: sizes, depth and line lengths are bounded (``limits.py``), and symbolic
+links inside a folder are not followed unless asked.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+import stat
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
-from .cleaning import html_address, html_title, html_to_text, text_address
+from .cleaning import html_address, html_title, html_to_text, replace_surrogates, text_address
+from .limits import MAX_DOCUMENT_BYTES, MAX_RECORDS_BYTES, MAX_SKIP_REASONS
 from .pages import parse_page
 from .parliament import iter_records
 from .schema import Document, Skipped
@@ -23,16 +29,58 @@ __all__ = [
     "RECORD_SUFFIXES",
     "SUPPORTED_SUFFIXES",
     "ReadReport",
+    "SkipLog",
+    "printable_path",
     "read_paths",
 ]
 
 RECORD_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
 DOCUMENT_SUFFIXES = (".txt", ".html", ".htm", ".md", ".markdown", ".pdf")
 SUPPORTED_SUFFIXES = RECORD_SUFFIXES + DOCUMENT_SUFFIXES
-# A single page or report larger than this is almost certainly not a document people
-# wrote by hand (a log, a dump); records files may be larger since they are streamed.
-MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
-MAX_RECORDS_BYTES = 4 * 1024 * 1024 * 1024
+
+
+class SkipLog(Sequence[Skipped]):
+    """Skipped inputs: every one counted (``total``), at most ``MAX_SKIP_REASONS`` kept with
+    their reasons (the first ones, and any about a whole file). As a sequence it holds the
+    kept ones, so a million bad lines cost a number, not a million messages in memory and
+    in the reply."""
+
+    def __init__(self, limit: int = MAX_SKIP_REASONS) -> None:
+        self._kept: list[Skipped] = []
+        self._limit = limit
+        self.total = 0
+
+    def append(self, item: Skipped) -> None:
+        self.total += 1
+        if len(self._kept) < self._limit:
+            self._kept.append(item)
+            return
+        # A reason about a whole file (no line: unreadable, or reading stopped) says more
+        # than one about a single line, so it takes the place of the latest line reason.
+        if item.line is None:
+            for index in range(len(self._kept) - 1, -1, -1):
+                if self._kept[index].line is not None:
+                    del self._kept[index]
+                    self._kept.append(item)
+                    return
+
+    @property
+    def more(self) -> int:
+        """How many were counted beyond the reasons kept."""
+        return self.total - len(self._kept)
+
+    @overload
+    def __getitem__(self, index: int) -> Skipped: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Skipped]: ...
+    def __getitem__(self, index: int | slice) -> Skipped | Sequence[Skipped]:
+        return self._kept[index]
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __repr__(self) -> str:
+        return f"SkipLog(total={self.total}, kept={self._kept!r})"
 
 
 @dataclass
@@ -41,7 +89,7 @@ class ReadReport:
 
     files: int = 0
     documents: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: SkipLog = field(default_factory=SkipLog)
 
 
 def _suffix(path: Path) -> str:
@@ -52,13 +100,42 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-def _iter_files(root: Path) -> Iterator[Path]:
-    """Files under a folder in a stable order, leaving out hidden files and folders."""
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith("."):
-                yield Path(folder) / name
+_LINK_REASON = "a symbolic link, not followed (use --follow-links to read what it points to)"
+
+
+def _iter_files(root: Path, follow_links: bool) -> Iterator[tuple[Path, str | None]]:
+    """Files under a folder in a stable order, leaving out hidden files and folders, each
+    with the reason it is not read (a symbolic link when links are not followed), if any.
+
+    Followed links are walked once each, so a link to a parent folder cannot loop."""
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=follow_links):
+        info = os.stat(folder)
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        visible = sorted(d for d in dirs if not d.startswith("."))
+        links = [d for d in visible if os.path.islink(os.path.join(folder, d))]
+        dirs[:] = visible if follow_links else [d for d in visible if d not in links]
+        names = sorted([n for n in files if not n.startswith(".")] + ([] if follow_links else links))
+        for name in names:
+            path = Path(folder) / name
+            yield path, (_LINK_REASON if not follow_links and path.is_symlink() else None)
+
+
+def printable_path(path: Path | str) -> str:
+    """A path as text that can be printed and stored: bytes of a file name that are not
+    UTF-8 are shown as ``\\xNN`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decode(data: bytes) -> str:
@@ -78,7 +155,7 @@ def _decode(data: bytes) -> str:
 
 def _read_pdf(path: Path) -> tuple[str, str | None]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError
 
     try:
         reader = PdfReader(path)
@@ -86,12 +163,19 @@ def _read_pdf(path: Path) -> tuple[str, str | None]:
             raise ValueError("PDF is encrypted")
         pages = [page.extract_text() or "" for page in reader.pages]
         title = reader.metadata.title if reader.metadata else None
-    except (PdfReadError, OSError, KeyError, TypeError) as error:
-        raise ValueError(f"unreadable PDF: {error}") from None
-    text = "\n\n".join(pages)
+    except ValueError:
+        raise
+    except LimitReachedError as error:
+        # pypdf's own bounds (a FlateDecode bomb, a huge declared /Length) held.
+        raise ValueError(f"PDF is over pypdf's safety limits: {error}") from None
+    except Exception as error:  # noqa: BLE001
+        # pypdf raises many kinds of exception on a malformed file (KeyError, IndexError,
+        # RecursionError, ...); any of them means this one file cannot be read.
+        raise ValueError(f"unreadable PDF ({type(error).__name__}: {error})") from None
+    text = replace_surrogates("\n\n".join(pages))
     if not text.strip():
         raise ValueError("PDF has no extractable text (a scanned image?)")
-    return text, (str(title).strip() or None) if title else None
+    return text, (replace_surrogates(str(title)).strip() or None) if title else None
 
 
 def _markdown_to_html(text: str) -> str:
@@ -131,7 +215,11 @@ def _read_file(path: Path, doc_id: str, display: str, source: str) -> Iterator[D
     if suffix not in SUPPORTED_SUFFIXES:
         yield Skipped(display, f"unsupported file type '{suffix or path.name}'")
         return
-    size = path.stat().st_size
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        yield Skipped(display, "not a regular file")
+        return
+    size = info.st_size
     if size == 0:
         yield Skipped(display, "empty file")
         return
@@ -149,25 +237,39 @@ def _read_file(path: Path, doc_id: str, display: str, source: str) -> Iterator[D
 
 
 def read_paths(
-    paths: Iterable[str | Path], report: ReadReport | None = None, *, source_prefix: str = ""
+    paths: Iterable[str | Path],
+    report: ReadReport | None = None,
+    *,
+    source_prefix: str = "",
+    follow_links: bool = False,
 ) -> Iterator[Document]:
     """Documents from files and folders (searched recursively), in a stable order.
 
     A file is cited by its path relative to the folder given (its name, for a file given
     on its own), after ``source_prefix`` ("uploaded/" for files added from the page), never
-    by a path on the server. Skipped inputs are recorded in ``report`` under the path as given.
+    by a path on the server. Skipped inputs are recorded in ``report`` under the path as
+    given (under the prefixed name when there is a prefix). Symbolic links inside a
+    folder are skipped unless ``follow_links``; a path given by name is read wherever it
+    points.
     """
     report = report if report is not None else ReadReport()
     for given in paths:
         given = Path(given)
         if given.is_dir():
-            root, files = given, list(_iter_files(given))
+            root, files = given, _iter_files(given, follow_links)
         else:
-            root, files = given.parent, [given]
-        for path in files:
+            root, files = given.parent, iter([(given, None)])
+        for path, reason in files:
             report.files += 1
             doc_id = path.relative_to(root).as_posix()
-            display = path.as_posix()
+            # Uploads sit in a private temporary folder whose name means nothing to the
+            # person who sent them: they are named as they will be cited.
+            display = printable_path(source_prefix + doc_id if source_prefix else path.as_posix())
+            if reason is None and not _is_utf8(doc_id):
+                reason = "the file name is not valid UTF-8; rename it"
+            if reason is not None:
+                report.skipped.append(Skipped(display, reason))
+                continue
             try:
                 for item in _read_file(path, doc_id, display, source_prefix + doc_id):
                     if isinstance(item, Skipped):

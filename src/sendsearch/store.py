@@ -10,6 +10,7 @@ passages it returns. Filters (dates, department, kind) are plain SQL over indexe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import sqlite3
@@ -20,11 +21,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 import numpy as np
 
+from .errors import IndexFormatError
 from .filters import Filters
+from .manifest import rebuild_hint
 from .schema import Chunk, Citation, Document
 from .text import normalise_for_match
 
@@ -138,11 +141,39 @@ class StoredChunk:
     citation: Citation
 
 
-class Store:
-    """Read and write access to one generation's ``store.sqlite``."""
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-    def __init__(self, path: Path, *, readonly: bool = True) -> None:
+
+def _reports_damage(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A read whose file turns out to be damaged raises IndexFormatError, one line that says
+    which index and how to rebuild it, instead of SQLite's "database disk image is malformed"
+    traceback in the middle of a search. Programming errors keep their traceback."""
+
+    @functools.wraps(method)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise
+        except sqlite3.DatabaseError as error:
+            store = typing.cast(Store, args[0])
+            raise IndexFormatError(
+                f"the index at {store.path.parent.parent} is damaged ({store.path.name}: {error}); {store.damage_hint}"
+            ) from None
+
+    return guarded
+
+
+class Store:
+    """Read and write access to one generation's ``store.sqlite``.
+
+    ``damage_hint`` ends the message when a read finds the file damaged: how to rebuild
+    the index from its own sources (``manifest.rebuild_hint``)."""
+
+    def __init__(self, path: Path, *, readonly: bool = True, damage_hint: str | None = None) -> None:
         self.path = path
+        self.damage_hint = damage_hint or rebuild_hint(path.parent.parent)
         self._local = threading.local()
         self._write: sqlite3.Connection | None = None
         if not readonly:
@@ -217,23 +248,41 @@ class Store:
             self._write = None
 
     # -- reading ------------------------------------------------------------------------
+    @_reports_damage
+    def quick_check(self) -> str | None:
+        """SQLite's own structural check of the file: None if sound, else its first complaint.
+        Reads every page, so it is for indexes whose manifest records no checksums."""
+        rows = [row[0] for row in self.db.execute("PRAGMA quick_check(1)")]
+        return None if rows == ["ok"] else " ".join(str(rows[0] if rows else "no answer").split())
+
+    @_reports_damage
+    def chunk_ids(self) -> np.ndarray:
+        """Every chunk id, sorted: the other parts of a generation must hold exactly these."""
+        rows = self.db.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id")
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    @_reports_damage
     def missing_columns(self) -> list[str]:
         """Citation columns this sendsearch expects that the file lacks (an index from an older version)."""
         present = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
         return [column.name for column in _COLUMNS if column.name not in present]
 
+    @_reports_damage
     def counts(self) -> tuple[int, int]:
         documents = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return int(documents), int(chunks)
 
+    @_reports_damage
     def max_chunk_id(self) -> int:
         value = self.db.execute("SELECT max(chunk_id) FROM chunks").fetchone()[0]
         return -1 if value is None else int(value)
 
+    @_reports_damage
     def content_hashes(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT doc_id, content_hash FROM documents"))
 
+    @_reports_damage
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
         """Chunk rows with their text and document citations, for the ids a search returns."""
         if not chunk_ids:
@@ -250,6 +299,7 @@ class Store:
             for chunk_id, doc_id, start, end, text, key, *citation in rows
         }
 
+    @_reports_damage
     def chunk_documents(self, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, ChunkDocument]:
         """The document of each chunk id: its id, answer key and whether it is a non-answer."""
         if not len(chunk_ids):
@@ -264,10 +314,12 @@ class Store:
             )
         }
 
+    @_reports_damage
     def document_text(self, doc_id: str) -> str | None:
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
+    @_reports_damage
     def citations(self, doc_ids: Sequence[str]) -> dict[str, Citation]:
         """The citation of each document."""
         if not doc_ids:
@@ -278,6 +330,7 @@ class Store:
         )
         return {row[0]: _citation(row[1:]) for row in rows}
 
+    @_reports_damage
     def documents_with_uin(self, uins: Sequence[str]) -> dict[str, list[str]]:
         """Doc ids of the written questions with each question number (uin)."""
         if not uins:
@@ -290,6 +343,7 @@ class Store:
             found.setdefault(uin, []).append(doc_id)
         return found
 
+    @_reports_damage
     def documents_with_answer(self, keys: Sequence[str]) -> dict[str, list[str]]:
         """All doc ids sharing each answer key (grouped questions get one answer)."""
         if not keys:
@@ -302,6 +356,7 @@ class Store:
             groups.setdefault(key, []).append(doc_id)
         return groups
 
+    @_reports_damage
     def filtered_chunk_ids(self, filters: Filters) -> np.ndarray:
         """Chunk ids of documents that pass the filters, sorted."""
         clauses, params = [], []
@@ -333,6 +388,7 @@ class Store:
         """Kinds of document with their counts, most common first."""
         return self._counts("kind")
 
+    @_reports_damage
     def _counts(self, column: str) -> list[tuple[str, int]]:
         rows = self.db.execute(
             f"SELECT {column}, count(*) FROM documents WHERE {column} IS NOT NULL "
@@ -340,6 +396,7 @@ class Store:
         )
         return [(name, int(count)) for name, count in rows]
 
+    @_reports_damage
     def date_range(self) -> tuple[date | None, date | None]:
         row = self.db.execute(
             "SELECT min(coalesce(date_answered, date_asked)), max(coalesce(date_answered, date_asked)) FROM documents"

@@ -7,24 +7,21 @@ closed under the box, the page scrolls as a whole, newest reply first. Settings 
 the environment (README, "Configuration").
 """
 
-from __future__ import annotations
-
-import hmac
+# No ``from __future__ import annotations`` here: Gradio reads the upload handler's
+# ``gr.Request`` hint as a real class to pass the request in (admin.add_uploads needs it).
 import logging
 import os
-import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import settings
+from . import admin, api, settings
 from .conversation import Reading
 from .errors import SendSearchError
 from .filters import Filters
 from .index import Index
+from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
 from .readers import SUPPORTED_SUFFIXES
 from .render import escape, render_turn
@@ -45,7 +42,6 @@ __all__ = [
 
 log = logging.getLogger("sendsearch.page")
 
-MAX_UPLOAD = "20mb"
 EXAMPLES = [
     "How much does Stockport spend on SEND?",
     "Who pays for the council team that carries out EHC needs assessments?",
@@ -120,48 +116,11 @@ def warm_up(index: Index) -> float:
     return time.perf_counter() - start
 
 
-def _safe_name(name: str) -> str:
-    """A browser-supplied file name reduced to a plain name inside our folder."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).strip("._") or "upload"
-    return stem[:120]
-
-
-def add_uploads(index: Index, files: list[str] | None, password: str, admin_password: str | None) -> str:
-    """Add uploaded files to the index; the reply says what happened to each."""
-    if not admin_password:
-        return "Adding answers is turned off on this server."
-    if not hmac.compare_digest((password or "").encode(), admin_password.encode()):
-        return "That password is not right, so nothing was added."
-    if not files:
-        return "Choose one or more files first."
-    folder = Path(tempfile.mkdtemp(prefix="sendsearch-upload-"))
-    rejected = []
-    try:
-        for given in files:
-            path = Path(given)
-            name = _safe_name(path.name)
-            if not name.lower().endswith(SUPPORTED_SUFFIXES):
-                rejected.append(f"{escape(name)}: not a supported file type")
-                continue
-            shutil.copyfile(path, folder / name)
-        if not any(folder.iterdir()):
-            return "Nothing was added.  \n" + "  \n".join(rejected)
-        report = index.add([folder], progress=True, source_prefix="uploaded/")
-    except SendSearchError as error:
-        return f"Nothing was added: {escape(str(error))}"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    lines = [
-        f"**{report.added} added, {report.replaced} replaced, {report.unchanged} unchanged** "
-        f"in {report.seconds:.1f} s. "
-        f"The index now holds {report.documents:,} documents; new answers are searchable now."
-    ]
-    lines += [f"Skipped {escape(str(s))}" for s in report.skipped] + [f"Skipped {r}" for r in rejected]
-    return "  \n".join(lines)
-
-
-def create_app(index: Index, *, admin_password: str | None = None) -> Any:
-    """The page and its ``/search`` API. Gradio's usage analytics are off: nothing leaves the machine."""
+def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
+    """The page, its ``/search`` API and the MCP search tool. Adding answers needs ``guard``
+    (the admin password) and a signed-in session. Gradio's usage analytics are off: nothing
+    leaves the machine."""
+    guard = guard or admin.AdminGuard(None)
     # Read by Gradio when it is imported (and by huggingface_hub): set before, whoever imports first.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -207,29 +166,35 @@ def create_app(index: Index, *, admin_password: str | None = None) -> Any:
         """Passages that answer a question, as JSON (the same as `sendsearch search --json`); a
         passage below the relevance floor has ``weak_match: true``."""
         try:
-            passages = index.search(
+            found = api.search_json(
+                index,
                 question,
-                int(k),
+                k,
                 date_from=date_from or None,
                 date_to=date_to or None,
                 department=department or None,
                 kind=kind or None,
             )
-        except (SendSearchError, ValueError, TypeError) as error:
+        except SendSearchError as error:
             # A caller's mistake: one line in the log, the reason in the reply, no traceback.
             log.warning("search API: %s", error)
             raise gr.Error(str(error), print_exception=False) from None
-        return [p.to_dict() for p in passages]
+        passages: list[dict] = found["passages"]
+        return passages
 
     # Gradio reads a gr.Progress default as "show progress here"; track_tqdm shows the
     # tqdm bars that `add` draws while embedding.
     tracker = gr.Progress(track_tqdm=True)
 
-    def upload(files: list[str] | None, password: str, progress: Any = tracker) -> tuple[Any, ...]:
-        message = add_uploads(index, files, password, admin_password)
-        return message, status_line(index), gr.update(choices=departments())
+    def upload(files: list[str] | None, request: gr.Request, progress: Any = tracker) -> tuple[Any, ...]:
+        outcome = admin.add_uploads(index, files, guard, request)
+        return outcome.message, status_line(index), gr.update(choices=departments())
 
-    with gr.Blocks(title="sendsearch: SEND support and funding, with sources", analytics_enabled=False) as app:
+    with gr.Blocks(
+        title="sendsearch: SEND support and funding, with sources",
+        analytics_enabled=False,
+        delete_cache=admin.GRADIO_DELETE_CACHE,
+    ) as app:
         gr.Markdown(
             "# sendsearch\nAsk about SEND (special educational needs and disabilities) support and funding in "
             "England. Answers come from UK Parliament written answers and council pages, with who answered, when, "
@@ -288,19 +253,26 @@ def create_app(index: Index, *, admin_password: str | None = None) -> Any:
             )
             clear.click(restart, None, outputs, api_visibility="private")
         with gr.Tab("Add answers"):
-            if admin_password:
+            if guard.enabled:
                 gr.Markdown(
-                    "Add written-answer records (.json, .jsonl from the Parliament API) or pages "
-                    f"(.txt, .html, .md, .pdf). Up to {MAX_UPLOAD.upper().replace('MB', ' MB')} per file. "
-                    "A document with the same id replaces the old one."
+                    "Sign in with the admin password, then add written-answer records (.json, .jsonl from the "
+                    "Parliament API) or pages (.txt, .html, .md, .pdf): up to "
+                    f"{MAX_UPLOAD_FILES} files of {MAX_UPLOAD_BYTES // 1_000_000} MB. A document with the same id "
+                    "replaces the old one."
                 )
+                with gr.Row(equal_height=True):
+                    password = gr.Textbox(type="password", label="Admin password", elem_id="upload-password")
+                    sign_in = gr.Button("Sign in", elem_id="sign-in")
+                signed = gr.Markdown(elem_id="sign-in-result")
+                # The browser posts the password to /admin/session, which sets the session cookie
+                # that lets its uploads through; the password never passes through a Gradio event.
+                sign_in.click(None, [password], [signed, password], js=admin.SIGN_IN_JS)
                 files = gr.File(
                     file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Files", elem_id="upload-files"
                 )
-                password = gr.Textbox(type="password", label="Admin password", elem_id="upload-password")
                 add_button = gr.Button("Add to the index", variant="primary", elem_id="upload-button")
                 result = gr.Markdown(elem_id="upload-result")
-                add_button.click(upload, [files, password], [result, status, department], api_visibility="private")
+                add_button.click(upload, [files], [result, status, department], api_visibility="private")
             else:
                 gr.Markdown(
                     "Adding answers from the page is turned off. The server's operator can turn it on by "
@@ -314,7 +286,9 @@ def create_app(index: Index, *, admin_password: str | None = None) -> Any:
                 "```\n\nEach passage is a dict with `doc_id`, `text`, `citation`, `source`, dates, `weak_match` "
                 "(below the relevance floor: probably not an answer) and more."
             )
-        gr.api(search_api, api_name="search")
+        # Kept for gradio_client callers, out of the MCP tool list; the MCP tool is its own.
+        gr.api(search_api, api_name="search", api_visibility="undocumented")
+        gr.api(api.search_tool(index), api_name=api.MCP_TOOL)
     return app
 
 
@@ -337,21 +311,26 @@ def theme() -> Any:
     )
 
 
-def launch(index: Index, *, host: str, port: int, admin_password: str | None = None, **kwargs: Any) -> Any:
-    """Warm up, then serve the app; at least four searches run at once."""
+def launch(index: Index, *, host: str, port: int, admin_password: str | None = None, mcp_server: bool = True) -> None:
+    """Warm up, then serve the page, ``/api/search``, the admin session routes and (unless
+    ``mcp_server`` is off) the MCP server on one address; at least four searches run at once."""
+    upload_folder = admin.use_private_gradio_temp_dir()  # before the Blocks is made
     seconds = warm_up(index)
     print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
-    app = create_app(index, admin_password=admin_password)
+    guard = admin.AdminGuard(admin_password)
+    app = create_app(index, guard=guard)
     app.queue(default_concurrency_limit=4)
-    return app.launch(
-        server_name=host,
-        server_port=port,
-        max_file_size=MAX_UPLOAD,
-        footer_links=["api"],
+    server = api.create_server(
+        app,
+        index,
+        guard=guard,
+        mcp=mcp_server,
+        upload_folder=upload_folder,
+        max_file_size=MAX_UPLOAD_BYTES,
         theme=theme(),
         css=PAGE_CSS,
-        **kwargs,
     )
+    api.run(server, host, port)
 
 
 def main() -> None:

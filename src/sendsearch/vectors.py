@@ -131,8 +131,22 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: Path, kind: str, ef_search: int = HNSW_EF_SEARCH) -> VectorIndex:
+        """Load a saved index; ValueError if it is not the kind the manifest says, or its ids
+        and deletions do not agree (FAISS itself raises RuntimeError for a garbled file)."""
         deleted = np.load(_deleted_path(path), allow_pickle=False) if _deleted_path(path).exists() else None
-        return cls(faiss.read_index(str(path)), kind, ef_search, deleted)
+        index = faiss.read_index(str(path))
+        wanted = "IndexHNSWFlat" if kind == "hnsw" else "IndexFlatIP"
+        if not isinstance(index, faiss.IndexIDMap2) or type(faiss.downcast_index(index.index)).__name__ != wanted:
+            raise ValueError(f"{path.name} is not the {kind} index the manifest describes")
+        if deleted is not None and (deleted.ndim != 1 or deleted.dtype.kind != "i"):
+            raise ValueError(f"{_deleted_path(path).name} is not a list of chunk ids")
+        loaded = cls(index, kind, ef_search, deleted)
+        stored = faiss.vector_to_array(index.id_map)
+        if len(stored) != index.ntotal or len(np.unique(stored)) != len(stored):
+            raise ValueError(f"{path.name} holds {index.ntotal} vectors but {len(stored)} distinct ids")
+        if len(loaded._deleted) and not np.isin(loaded._deleted, stored).all():
+            raise ValueError(f"{_deleted_path(path).name} deletes ids the index does not hold")
+        return loaded
 
 
 def _deleted_path(path: Path) -> Path:

@@ -1,0 +1,149 @@
+"""The REST endpoint and the MCP tool, over real HTTP on a small app of the tests' own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from sendsearch.api import MCP_TOOL, create_server, rest_app, search_tool
+from sendsearch.limits import MAX_K
+
+from .serving import serving
+
+
+@pytest.fixture
+def rest(seed_index):
+    with serving(rest_app(seed_index)) as url:
+        yield url
+
+
+def test_search_returns_json_passages_like_the_cli(rest, seed_index):
+    reply = httpx.get(rest + "search", params={"q": "How much does Stockport spend on SEND?", "k": 3})
+    assert reply.status_code == 200
+    data = reply.json()
+    assert data["query"] == "How much does Stockport spend on SEND?"
+    assert len(data["passages"]) == 3
+    expected = [p.to_dict() for p in seed_index.search("How much does Stockport spend on SEND?", 3)]
+    assert data["passages"] == json.loads(json.dumps(expected))
+    assert data["passages"][0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
+    assert data["passages"][0]["citation"]
+
+
+def test_filters_pass_through(rest):
+    params = {"q": "SEND funding for local authorities", "k": 10, "from": "2021-01-01", "to": "2021-12-31"}
+    ids = {p["doc_id"] for p in httpx.get(rest + "search", params=params).json()["passages"]}
+    assert ids == {"003_a5f8c01f0c4ae145.txt", "004_f5f6ddbb26941a27.txt"}
+    pages = httpx.get(rest + "search", params={"q": "SEND", "kind": "web_page", "k": 10}).json()["passages"]
+    assert [p["kind"] for p in pages] == ["web_page"]
+    none = httpx.get(rest + "search", params={"q": "SEND", "department": "Ministry of Magic"}).json()
+    assert none["passages"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"q": "EHC", "k": 20000}, f"k must be a whole number from 1 to {MAX_K}, not '20000'"),
+        ({"q": "EHC", "k": "abc"}, f"k must be a whole number from 1 to {MAX_K}, not 'abc'"),
+        ({"q": "EHC", "k": 0}, "k must be a whole number"),
+        ({"k": 3}, "q is required"),
+        ({"q": "   "}, "empty"),
+        ({"q": "EHC", "from": "last week"}, "date"),
+        ({"q": "EHC", "kind": "podcast"}, "kind"),
+        ({"q": "EHC", "department": "x" * 1000}, "department is too long"),
+    ],
+)
+def test_bad_input_is_a_400_with_a_json_error(rest, params, message):
+    started = time.perf_counter()
+    reply = httpx.get(rest + "search", params=params)
+    assert time.perf_counter() - started < 5  # refused at once, never searched
+    assert reply.status_code == 400
+    assert message in reply.json()["error"]
+    assert list(reply.json()) == ["error"]
+
+
+def test_the_api_is_documented_in_openapi(rest):
+    spec = httpx.get(rest + "openapi.json").json()
+    parameters = {p["name"]: p for p in spec["paths"]["/search"]["get"]["parameters"]}
+    assert set(parameters) == {"q", "k", "from", "to", "department", "kind"}
+    assert parameters["k"]["schema"]["maximum"] == MAX_K
+    assert httpx.get(rest + "docs").status_code == 200
+
+
+def test_a_damaged_index_is_a_503_with_one_line(rest, seed_index):
+    store = seed_index.snapshot().store.path
+    data = store.read_bytes()
+    store.write_bytes(data[:4096] + b"\xa5" * (len(data) - 4096))  # every page after the header
+    reply = httpx.get(rest + "search", params={"q": "Stockport SEND spending", "k": 5})
+    assert reply.status_code == 503
+    error = reply.json()["error"]
+    assert "is damaged" in error
+    assert "rebuild it with `sendsearch build" in error
+    assert "\n" not in error
+
+
+# -- the whole server: page, REST and MCP tool ----------------------------------------------------
+def _blocks(index):
+    import gradio as gr
+
+    with gr.Blocks() as blocks:
+        gr.Markdown("sendsearch test page")
+        gr.api(search_tool(index), api_name=MCP_TOOL)
+    blocks.queue(default_concurrency_limit=4)
+    return blocks
+
+
+@pytest.fixture
+def server(seed_index):
+    with serving(create_server(_blocks(seed_index), seed_index, mcp=True)) as url:
+        yield url
+
+
+async def _mcp(url: str, calls: list[tuple[str, dict]]):
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async with (
+        streamablehttp_client(url + "gradio_api/mcp/") as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        tools = await session.list_tools()
+        results = [await session.call_tool(name, arguments) for name, arguments in calls]
+        return tools, results
+
+
+def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
+    question = "How much does Stockport spend on SEND?"
+    tools, (found, refused) = asyncio.run(
+        _mcp(server, [(MCP_TOOL, {"question": question, "k": 3}), (MCP_TOOL, {"question": question, "k": 20000})])
+    )
+    [tool] = [t for t in tools.tools if t.name == MCP_TOOL]
+    assert "SEND" in tool.description
+    assert "citation" in tool.description
+    properties = tool.inputSchema["properties"]
+    assert set(properties) == {"question", "k", "date_from", "date_to", "department", "kind"}
+    assert "YYYY-MM-DD" in properties["date_from"]["description"]
+    assert tool.inputSchema["required"] == ["question"]
+
+    assert not found.isError
+    data = json.loads(found.content[0].text)
+    assert data["query"] == question
+    assert len(data["passages"]) == 3
+    assert data["passages"] == json.loads(json.dumps([p.to_dict() for p in seed_index.search(question, 3)]))
+    assert data["passages"][0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
+    assert data["passages"][0]["citation"].startswith("Have your say")
+
+    assert refused.isError
+    assert f"k must be a whole number from 1 to {MAX_K}" in refused.content[0].text
+
+
+def test_the_server_carries_the_page_and_the_rest_api(server):
+    assert "sendsearch test page" in httpx.get(server + "config").text
+    reply = httpx.get(server + "api/search", params={"q": "EHC plan timescales", "k": 3})
+    assert reply.status_code == 200
+    assert len(reply.json()["passages"]) == 3
+    assert httpx.get(server + "api/search", params={"q": "EHC", "k": 20000}).status_code == 400
