@@ -393,4 +393,3 @@ def test_answer_shows_the_filters_and_explains_bad_ones(page_index):
     reply, _ = answer(page_index, "Stockport SEND", None, ChatFilters("2024-13-01", "", "Any department", "Any", 3))
     assert reply.passages == ()
     assert "must be a date" in render_turn(reply)
-
