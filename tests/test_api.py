@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from sendsearch.api import MCP_TOOL, create_server, rest_app, search_tool
+from sendsearch.api import MCP_TOOL, create_server, rest_app
 from sendsearch.limits import MAX_K
 
 from .serving import serving
@@ -85,13 +85,11 @@ def test_a_damaged_index_is_a_503_with_one_line(rest, seed_index):
     assert "\n" not in error
 
 
-# -- the whole server: page, REST and MCP tool ----------------------------------------------------
+# -- the whole server: the real page, REST and MCP tool -----------------------------------------
 def _blocks(index):
-    import gradio as gr
+    from sendsearch.ui import create_app
 
-    with gr.Blocks() as blocks:
-        gr.Markdown("sendsearch test page")
-        gr.api(search_tool(index), api_name=MCP_TOOL)
+    blocks = create_app(index)
     blocks.queue(default_concurrency_limit=4)
     return blocks
 
@@ -142,7 +140,7 @@ def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
 
 
 def test_the_server_carries_the_page_and_the_rest_api(server):
-    assert "sendsearch test page" in httpx.get(server + "config").text
+    assert "SEND (special educational needs and disabilities)" in httpx.get(server + "config").text
     reply = httpx.get(server + "api/search", params={"q": "EHC plan timescales", "k": 3})
     assert reply.status_code == 200
     assert len(reply.json()["passages"]) == 3

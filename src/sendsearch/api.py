@@ -248,4 +248,5 @@ def run(app: Any, host: str, port: int) -> None:
         f"sendsearch: http://{host}:{port}/ (REST: /api/search, its docs: /api/docs, MCP: /gradio_api/mcp/)",
         flush=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # Open page and client connections (server-sent events) would hold a graceful stop.
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -27,7 +27,7 @@ PAGE_CSS = """
 footer, footer a, footer button, .show-api, .built-with, .settings { color: var(--ss-muted) !important; }
 #upload-files .or, #upload-files .wrap { color: var(--ss-muted) !important; }
 #intro p { margin: 0.25rem 0; }
-#status, #status p { color: var(--ss-muted); font-size: 0.9rem; }
+#status, #status p, #credits, #credits p { color: var(--ss-muted); font-size: 0.9rem; }
 #chat { overflow: visible; }
 #chat .turn { border-top: 1px solid #d1d5db; padding-top: 0.75rem; margin-top: 0.75rem; }
 #chat .turn:first-child { border-top: none; margin-top: 0; }

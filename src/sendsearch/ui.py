@@ -55,6 +55,12 @@ SHOWN_CHOICES = [1, 2, 3, 5, 10]
 # The kind filter's choices as the page shows them.
 KIND_RADIO: dict[str, DocumentKind | None] = {"Any": None, "Written answers": "written_answer", "Web pages": "web_page"}
 ANY_DEPARTMENT = "Any department"
+# Whose data the answers and their citations come from, as their licences ask.
+CREDITS = (
+    "Contains Parliamentary information licensed under the [Open Parliament Licence v3.0]"
+    "(https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/). "
+    "Members' names and parties: [mySociety](https://www.mysociety.org/)'s UK politician data (CC-BY-4.0)."
+)
 EMPTY_CONVERSATION = (
     '<p class="placeholder">Ask a question above, or pick an example. Each answer opens with its key points, '
     "then the passages they come from, with who answered, when, and where to read it.</p>"
@@ -238,6 +244,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             chat = gr.HTML(EMPTY_CONVERSATION, elem_id="chat", js_on_load=COPY_SCRIPT, container=False)
             clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             status = gr.Markdown(status_line(index), elem_id="status")
+            gr.Markdown(CREDITS, elem_id="credits")
             filters = [date_from, date_to, department, kind, shown]
             outputs = [chat, turns, box, anchor, standalone, examples]
             for trigger in (box.submit, send.click):
@@ -286,8 +293,10 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 "```\n\nEach passage is a dict with `doc_id`, `text`, `citation`, `source`, dates, `weak_match` "
                 "(below the relevance floor: probably not an answer) and more."
             )
-        # Kept for gradio_client callers, out of the MCP tool list; the MCP tool is its own.
-        gr.api(search_api, api_name="search", api_visibility="undocumented")
+        # /search as gradio_client callers have always called it (list of dicts, optional
+        # arguments filled in from the API description); MCP clients also see it, beside the
+        # tool made for them, which returns the same passages as JSON text.
+        gr.api(search_api, api_name="search")
         gr.api(api.search_tool(index), api_name=api.MCP_TOOL)
     return app
 
