@@ -316,6 +316,7 @@ fetch(
 """
 
 
+@pytest.mark.slow  # runs and kills fetches in processes of their own
 def test_kill_9_at_random_moments_then_a_rerun_ends_as_an_uninterrupted_run(tmp_path: Path) -> None:
     with ParliamentStandIn(synthetic_records(), latency=0.003) as server:
         reference = tmp_path / "reference"
@@ -505,6 +506,7 @@ def test_the_standin_clips_as_the_real_service_and_the_client_sees_every_cut() -
 
 
 @needs_recorded
+@pytest.mark.slow  # all 1,004 recorded records, through retries
 def test_real_august_2024_records_are_all_fetched_through_throttling_and_errors(tmp_path: Path) -> None:
     from sendsearch.parliament import iter_records
 

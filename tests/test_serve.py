@@ -80,6 +80,7 @@ def test_a_bad_address_is_one_line(launches, seed_index, args, message):
     assert launches == []
 
 
+@pytest.mark.slow  # starts `sendsearch serve` in a process of its own
 def test_serve_answers_the_page_rest_and_mcp_for_real(seed_index, tmp_path):
     """The real `sendsearch serve` in a subprocess: the page, /api/search and MCP answer."""
     port = free_port()

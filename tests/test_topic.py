@@ -206,6 +206,7 @@ def collection() -> tuple[list[dict[str, Any]], set[int]]:
     return records, positives
 
 
+@pytest.mark.slow  # reads all 49,450 records
 @needs_data
 def test_precision_and_recall_on_the_real_collection(collection: tuple[list[dict[str, Any]], set[int]]) -> None:
     """Floors a little under what benchmarks/topic_filter.py measured (docs/topic-filter.md)."""
@@ -220,6 +221,7 @@ def test_precision_and_recall_on_the_real_collection(collection: tuple[list[dict
     assert held_out_recall >= 0.96, f"held-out recall {held_out_recall:.3f} (measured 0.975)"
 
 
+@pytest.mark.slow  # classifies all 49,450 records twice
 @needs_data
 def test_shortcuts_change_no_decision_on_the_real_collection(
     collection: tuple[list[dict[str, Any]], set[int]],
