@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sendsearch.conversation import Reading, read_question
+from sendsearch.errors import QueryError
 from sendsearch.keypoints import KeyPoint, key_points
 from sendsearch.render import escape, format_passage_text, render_reply, render_turn, reply_text, safe_link
 from sendsearch.replies import Reply, ShownPassage, collapse_near_identical
@@ -393,3 +394,23 @@ def test_answer_shows_the_filters_and_explains_bad_ones(page_index):
     reply, _ = answer(page_index, "Stockport SEND", None, ChatFilters("2024-13-01", "", "Any department", "Any", 3))
     assert reply.passages == ()
     assert "must be a date" in render_turn(reply)
+
+
+def test_a_question_about_time_is_answered_only_by_a_timescale_and_never_by_a_table_heading():
+    timescale = passage("EHC plans must be issued within twenty weeks of the needs assessment starting.")
+    money = passage("The council spends £32m on SEND provision after a review of EHC needs assessments.")
+    table = passage("The number of EHC needs assessments completed in time is shown in the attached table.")
+    question = "How long does a council have to complete an EHC needs assessment?"
+    assert [p.text for p in key_points(question, [(1, money), (2, table), (3, timescale)])] == [timescale.text]
+    assert key_points(question, [(1, money), (2, table)]) == []
+
+
+def test_filters_take_british_dates_too():
+    from datetime import date
+
+    from sendsearch.filters import Filters
+
+    assert Filters.parse("30/09/2024", "1-10-2024").date_from == date(2024, 9, 30)
+    assert Filters.parse("2024-09-30").date_from == date(2024, 9, 30)
+    with pytest.raises(QueryError, match="like 2024-09-30 or 30/09/2024"):
+        Filters.parse("last week")

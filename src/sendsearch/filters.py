@@ -7,7 +7,7 @@ The CLI, the page, the API and ``Index.search`` all hand their raw values to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from .errors import QueryError
 from .schema import KIND_LABELS, DocumentKind
@@ -24,15 +24,21 @@ KIND_CHOICES: dict[str, DocumentKind] = {
 
 
 def _as_date(value: date | str | None, name: str) -> date | None:
+    """A date from an ISO date ("2024-09-30") or a British one ("30/09/2024", "30-9-2024")."""
     if value is None or isinstance(value, date):
         return value
     text = str(value).strip()
     if not text:
         return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise QueryError(f"{name} must be a date like 2024-09-30, not {value!r}") from None
+    for parse in (
+        date.fromisoformat,
+        lambda t: datetime.strptime(t.replace("-", "/").replace(".", "/"), "%d/%m/%Y").date(),
+    ):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    raise QueryError(f"{name} must be a date like 2024-09-30 or 30/09/2024, not {value!r}")
 
 
 @dataclass(frozen=True)

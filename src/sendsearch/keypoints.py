@@ -34,8 +34,8 @@ CANDIDATE_PASSAGES = 5
 _MARKED_LEAD = 0.15
 # A later passage's sentence must score at least this share of the first one's.
 _CLOSE_ENOUGH = 0.6
-# A key point shares at least this share of the question's words (a figure counts as half).
-_MIN_SCORE = 0.3
+# A key point shares at least this share of the question's words.
+_MIN_SHARED = 0.25
 # Longer sentences are tables run together or boilerplate, not a key point.
 _MAX_WORDS = 70
 _MIN_WORDS = 5
@@ -45,8 +45,21 @@ _WANTS_FIGURE = re.compile(
     r"deadline|time\s*limit|timescale|weeks?|percentage|rate|number|figures?)\b",
     re.I,
 )
-# A question quoted in a passage ("To ask the Secretary of State ...") answers nothing.
-_ASKED = re.compile(r"^\s*(?:to\s+ask\b|.*\?\s*$)", re.I | re.S)
+# A question quoted in a passage ("To ask the Secretary of State ...") answers nothing, nor
+# does a sentence that only introduces what follows ("... is shown in the table below:").
+_ASKED = re.compile(
+    r"^\s*(?:to\s+ask\b|.*\?\s*$|.*:\s*$|.*\b(?:table|tables|figures|information)\s+(?:is\s+|are\s+)?"
+    r"(?:below|attached)\b|.*\b(?:attached|following|below)\s+tables?\b|.*\bcan be found (?:here|at|on)\b)",
+    re.I | re.S,
+)
+# A question about time wants a timescale or a date, one about money an amount or a share.
+_WANTS_TIME = re.compile(r"\b(?:how\s+(?:long|soon|often)|when|deadline|time\s*limit|timescale|weeks?)\b", re.I)
+_WANTS_MONEY = re.compile(r"\b(?:how\s+much|cost|costs|spend|spends|spent|funding|budget)\b", re.I)
+_TIME = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty)(?:-|\s)"
+    r"(?:weeks?|months?|working days|days|years?)\b|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+\s+\d{4}\b",
+)
+_MONEY = re.compile(r"£\s?\d|\b\d+(?:\.\d+)?\s?%")
 _WORD = re.compile(r"[a-z0-9£]+")
 _ASKING = {"how", "what", "when", "where", "who", "why", "which", "much", "many", "long", "does", "do", "get", "gets"}
 
@@ -64,9 +77,12 @@ def _stems(text: str) -> set[str]:
     return {w[:5] for w in _WORD.findall(text.lower()) if w not in STOPWORDS and w not in _ASKING}
 
 
+def _shared(sentence: str, question: set[str]) -> float:
+    return len(_stems(sentence) & question) / max(1, len(question))
+
+
 def _score(sentence: str, question: set[str], wants_figure: bool) -> float:
-    shared = len(_stems(sentence) & question) / max(1, len(question))
-    return shared + (0.5 if wants_figure and FIGURES.search(sentence) else 0.0)
+    return _shared(sentence, question) + (0.5 if wants_figure and FIGURES.search(sentence) else 0.0)
 
 
 def _names(text: str) -> set[str]:
@@ -89,11 +105,19 @@ def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[K
     asked = _stems(question)
     named = _names(question)
     wants_figure = bool(_WANTS_FIGURE.search(question))
+    # A question about time or money is answered only by a sentence with that kind of figure.
+    needed = _TIME if _WANTS_TIME.search(question) else _MONEY if _WANTS_MONEY.search(question) else None
     best: list[tuple[float, KeyPoint]] = []
     for number, passage in passages[:CANDIDATE_PASSAGES]:
         marked = {" ".join(text.split()) for text in passage.highlight_texts}
         sentences = {" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)} | marked
-        candidates = [s for s in sentences if _MIN_WORDS <= len(s.split()) <= _MAX_WORDS and not _ASKED.match(s)]
+        candidates = [
+            s
+            for s in sentences
+            if _MIN_WORDS <= len(s.split()) <= _MAX_WORDS
+            and not _ASKED.match(s)
+            and (needed is None or needed.search(s))
+        ]
         if not candidates:
             continue
 
@@ -101,8 +125,9 @@ def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[K
             return _score(sentence, asked, wants_figure) + (_MARKED_LEAD if sentence in marked else 0.0)
 
         chosen_sentence = max(sorted(candidates), key=rated)
-        # The lead for marked sentences orders them; it does not make an unrelated one a key point.
-        if _score(chosen_sentence, asked, wants_figure) >= _MIN_SCORE:
+        # A key point must share the question's words: a figure, or the lead for marked
+        # sentences, orders candidates but does not make an unrelated sentence a key point.
+        if _shared(chosen_sentence, asked) >= _MIN_SHARED:
             best.append((rated(chosen_sentence), KeyPoint(chosen_sentence, number)))
     if not best:
         return []

@@ -187,8 +187,15 @@ def _render_passage(shown: ShownPassage) -> str:
         extra = f" and {len(same) - 10} more" if len(same) > 10 else ""
         parts.append(f'<p class="meta">The same answer was given to {len(same)} other question(s): {listed}{extra}</p>')
     source = citation.source or passage.doc_id
+    label = {
+        "Parliament page": "Read it on parliament.uk",
+        "Parliament data record": "Parliament's data record (no public page recorded for this answer)",
+        "Web page": "Source",
+    }.get(citation.source_label)
     link = _link(source, re.sub(r"^https?://", "", source))
-    where = f"Source: {link}" if link else f"Source file: {escape(source)}"
+    where = (
+        f"{label}: {link}" if link and label else f"Saved copy of a page (no web address recorded): {escape(source)}"
+    )
     parts.append(f'<p class="source">{where}</p>')
     line = citation_text(passage, number)
     parts.append(

@@ -213,7 +213,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             with gr.Row(elem_id="ask-row", equal_height=True):
                 box = gr.Textbox(
                     label="Your question",
-                    placeholder="e.g. How long does a council have to finish an EHC needs assessment?",
+                    placeholder="e.g. How long can an EHC assessment take?",
                     scale=8,
                     elem_id="question",
                     autofocus=True,
@@ -282,8 +282,8 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 add_button.click(upload, [files], [result, status, department], api_visibility="private")
             else:
                 gr.Markdown(
-                    "Adding answers from the page is turned off. The server's operator can turn it on by "
-                    "setting `SENDSEARCH_ADMIN_PASSWORD`."
+                    "Adding answers is not open on this server. (Its operator can open it to signed-in "
+                    "administrators by setting `SENDSEARCH_ADMIN_PASSWORD`.)"
                 )
         with gr.Tab("API"):
             gr.Markdown(
