@@ -183,14 +183,9 @@ def search_tool(index: Any) -> Callable[..., str]:
         import gradio as gr
 
         try:
+            # Empty filters are no filters (Filters.parse).
             found = search_json(
-                index,
-                question,
-                k,
-                date_from=date_from or None,
-                date_to=date_to or None,
-                department=department or None,
-                kind=kind or None,
+                index, question, k, date_from=date_from, date_to=date_to, department=department, kind=kind
             )
             return json.dumps(found, ensure_ascii=False)
         except SendSearchError as error:

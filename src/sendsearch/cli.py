@@ -293,14 +293,7 @@ def remove(doc_ids: tuple[str, ...], index_dir: Path) -> None:
 def _show_passage(passage: Any) -> None:
     citation = passage.citation
     click.secho(f"{passage.rank}. {citation.title or passage.doc_id}", bold=True)
-    meta = [citation.kind_label]
-    if citation.answerer:
-        meta.append(f"answered by {citation.answerer}")
-    if citation.department:
-        meta.append(citation.department)
-    if citation.dates:
-        meta.append(citation.dates)
-    click.echo("   " + " · ".join(meta))
+    click.echo("   " + " · ".join(citation.summary))
     if citation.question:
         click.echo(textwrap.fill("Q: " + citation.question, 100, initial_indent="   ", subsequent_indent="      "))
     marked = passage.text

@@ -139,19 +139,6 @@ def _copy_button(text: str, label: str, described: str) -> str:
     )
 
 
-def _meta(passage: Passage) -> list[str]:
-    """Kind, who answered, department and dates, as plain strings."""
-    citation = passage.citation
-    meta = [citation.kind_label]
-    if citation.answerer:
-        meta.append(f"answered by {citation.answerer}")
-    if citation.department:
-        meta.append(citation.department)
-    if citation.dates:
-        meta.append(citation.dates)
-    return meta
-
-
 def _title(passage: Passage) -> str:
     return passage.citation.title or passage.doc_id
 
@@ -162,7 +149,7 @@ def _render_passage(shown: ShownPassage) -> str:
     parts = [
         '<section class="passage">',
         f"<h3>[{number}] {escape(_title(passage))}</h3>",
-        f'<p class="meta">{" · ".join(escape(m) for m in _meta(passage))}</p>',
+        f'<p class="meta">{" · ".join(escape(m) for m in passage.citation.summary)}</p>',
     ]
     if citation.details_from:
         parts.append(
@@ -276,7 +263,7 @@ def render_reply(reply: Reply) -> str:
 
 def _passage_text(shown: ShownPassage) -> str:
     passage = shown.passage
-    lines = [f"[{shown.number}] {_title(passage)}", " · ".join(_meta(passage))]
+    lines = [f"[{shown.number}] {_title(passage)}", " · ".join(passage.citation.summary)]
     if passage.citation.question:
         lines.append(f"Question asked: {' '.join(passage.citation.question.split())}")
     lines.append(" ".join(passage.text.split()))

@@ -126,6 +126,18 @@ class Citation:
         return ", ".join(parts)
 
     @property
+    def summary(self) -> list[str]:
+        """The line under a passage's title, in parts: kind, who answered, department, dates."""
+        parts = [self.kind_label]
+        if self.answerer:
+            parts.append(f"answered by {self.answerer}")
+        if self.department:
+            parts.append(self.department)
+        if self.dates:
+            parts.append(self.dates)
+        return parts
+
+    @property
     def source_label(self) -> str:
         """What ``source`` is, for a person: the question's page on parliament.uk, the
         Parliament data record (JSON, when no public page can be made), a web page or a file."""

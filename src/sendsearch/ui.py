@@ -172,14 +172,9 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
         """Passages that answer a question, as JSON (the same as `sendsearch search --json`); a
         passage below the relevance floor has ``weak_match: true``."""
         try:
+            # Empty filters are no filters (Filters.parse).
             found = api.search_json(
-                index,
-                question,
-                k,
-                date_from=date_from or None,
-                date_to=date_to or None,
-                department=department or None,
-                kind=kind or None,
+                index, question, k, date_from=date_from, date_to=date_to, department=department, kind=kind
             )
         except SendSearchError as error:
             # A caller's mistake: one line in the log, the reason in the reply, no traceback.
