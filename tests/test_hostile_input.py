@@ -28,6 +28,7 @@ from sendsearch.limits import MAX_BAD_RUN, MAX_JSON_DEPTH, MAX_SKIP_REASONS
 from sendsearch.readers import ReadReport, read_paths
 
 from .conftest import CORPUS
+from .pdfs import pdf_bytes
 
 RECORD = {"id": 1, "questionText": "To ask about SEND transport.", "answerText": "<p>Transport is provided.</p>"}
 
@@ -234,36 +235,14 @@ def test_any_record_either_becomes_a_document_or_raises_value_error(record, reco
 
 
 # -- files and folders ---------------------------------------------------------------------------------
-def _pdf(stream: bytes, extra: bytes = b"", length: int | None = None) -> bytes:
-    """A one-page PDF whose page content is ``stream`` (with a correct cross-reference table)."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d %s>>\nstream\n" % (len(stream) if length is None else length, extra) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def test_pdf_bombs_are_skipped_within_pypdfs_limits(tmp_path, fake_embedder):
     folder = tmp_path / "in"
     folder.mkdir()
     text = b"BT /F1 12 Tf 72 720 Td (High needs funding rose.) Tj ET"
-    (folder / "good.pdf").write_bytes(_pdf(text))
+    (folder / "good.pdf").write_bytes(pdf_bytes(text))
     bomb = zlib.compress(text + b" " * 100_000_000, 9)  # 100 MB from 100 kB
-    (folder / "bomb.pdf").write_bytes(_pdf(bomb, b"/Filter /FlateDecode "))
-    (folder / "length.pdf").write_bytes(_pdf(text, length=99_999_999_999))
+    (folder / "bomb.pdf").write_bytes(pdf_bytes(bomb, b"/Filter /FlateDecode "))
+    (folder / "length.pdf").write_bytes(pdf_bytes(text, length=99_999_999_999))
     report = build_index([folder], tmp_path / "ix", fake_embedder)
     assert report.documents == 1
     reasons = {Path(s.source).name: s.reason for s in report.skipped}

@@ -13,6 +13,7 @@ from sendsearch import readers
 from sendsearch.readers import ReadReport, read_paths
 
 from .conftest import CORPUS, SEED_PAGES, SEND_ANSWERS, needs_shared
+from .pdfs import text_pdf
 
 SEED_FIELDS = {
     "000_7c82a29ce6e4872e.txt": {
@@ -165,33 +166,9 @@ def test_markdown_reader_keeps_raw_html_as_text(tmp_path):
     assert "<script>" in document.text  # shown as text, never run
 
 
-# A one-page PDF with the text "High needs funding rose by 1 billion." (hand-written,
-# with a correct cross-reference table).
-def _pdf_bytes(text: str) -> bytes:
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def test_pdf_reader(tmp_path):
     pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(_pdf_bytes("High needs funding rose by 1 billion."))
+    pdf.write_bytes(text_pdf("High needs funding rose by 1 billion."))
     [document] = read_paths([pdf])
     assert "High needs funding rose by 1 billion." in document.text
     assert document.doc_id == "report.pdf"

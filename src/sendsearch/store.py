@@ -330,31 +330,26 @@ class Store:
         )
         return {row[0]: _citation(row[1:]) for row in rows}
 
-    @_reports_damage
     def documents_with_uin(self, uins: Sequence[str]) -> dict[str, list[str]]:
         """Doc ids of the written questions with each question number (uin)."""
-        if not uins:
-            return {}
-        marks = ",".join("?" * len(uins))
-        found: dict[str, list[str]] = {}
-        for uin, doc_id in self.db.execute(
-            f"SELECT uin, doc_id FROM documents WHERE uin IN ({marks}) ORDER BY doc_id", list(uins)
-        ):
-            found.setdefault(uin, []).append(doc_id)
-        return found
+        return self._doc_ids_by("uin", uins)
 
-    @_reports_damage
     def documents_with_answer(self, keys: Sequence[str]) -> dict[str, list[str]]:
         """All doc ids sharing each answer key (grouped questions get one answer)."""
-        if not keys:
+        return self._doc_ids_by("answer_key", keys)
+
+    @_reports_damage
+    def _doc_ids_by(self, column: str, values: Sequence[str]) -> dict[str, list[str]]:
+        """Doc ids for each of some values of an indexed column, in doc id order."""
+        if not values:
             return {}
-        marks = ",".join("?" * len(keys))
-        groups: dict[str, list[str]] = {}
-        for key, doc_id in self.db.execute(
-            f"SELECT answer_key, doc_id FROM documents WHERE answer_key IN ({marks}) ORDER BY doc_id", list(keys)
+        marks = ",".join("?" * len(values))
+        found: dict[str, list[str]] = {}
+        for value, doc_id in self.db.execute(
+            f"SELECT {column}, doc_id FROM documents WHERE {column} IN ({marks}) ORDER BY doc_id", list(values)
         ):
-            groups.setdefault(key, []).append(doc_id)
-        return groups
+            found.setdefault(value, []).append(doc_id)
+        return found
 
     @_reports_damage
     def filtered_chunk_ids(self, filters: Filters) -> np.ndarray:
