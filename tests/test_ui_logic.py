@@ -15,7 +15,7 @@ from sendsearch.conversation import Reading, read_question
 from sendsearch.errors import QueryError
 from sendsearch.keypoints import KeyPoint, key_points
 from sendsearch.render import escape, format_passage_text, render_reply, render_turn, reply_text, safe_link
-from sendsearch.replies import Reply, ShownPassage, collapse_near_identical
+from sendsearch.replies import OtherQuestion, Reply, ShownPassage, collapse_near_identical
 from sendsearch.retrieval import SearchConfig
 from sendsearch.schema import Citation, Passage
 from sendsearch.ui import ChatFilters, answer
@@ -98,6 +98,7 @@ def reply_of(*passages: Passage, shown: int = 3, message: str = "Who pays for it
 
 
 def test_a_rendered_passage_is_a_heading_with_its_citation_and_copy_button():
+    source = "https://questions-statements.parliament.uk/q/1698603"
     p = passage(
         title="SEN: Stockport",
         answered_by="David Johnston",
@@ -105,24 +106,85 @@ def test_a_rendered_passage_is_a_heading_with_its_citation_and_copy_button():
         department="Department for Education",
         date_answered=date(2024, 4, 18),
         question="To ask ...",
-        source="https://questions-statements.parliament.uk/q/1698603",
-        same_answer_as=("002_30c036443f88d855.txt",),
+        source=source,
+        same_answer_as=("1698604",),
         highlights=((0, 11),),
     )
-    shown = ShownPassage(3, p, "The cost is met from the general fund.\n\nMore text.")
-    out = render_reply(Reply("q", Reading("q", message="q"), shown=(shown,)))
-    assert "<h3>[3] SEN&#58; Stockport</h3>" in out
+    other = OtherQuestion(
+        "1698604", "Question 72062 (tabled 29 August 2025)", "https://questions-statements.parliament.uk/q/2"
+    )
+    shown = ShownPassage(3, p, "The cost is met from the general fund.\n\nMore text.", others=(other,), others_count=1)
+    out = render_reply(Reply("q", Reading("q", message="q"), shown=(shown,)), "t1")
+    assert '<section class="passage" id="t1-passage-3" tabindex="-1"><h3>[3] SEN&#58; Stockport</h3>' in out
     assert "answered by David Johnston, Minister" in out
     assert "answered 18 April 2024" in out
     assert '<details class="asked-question"><summary>Question asked</summary>' in out
     assert "<summary>Show the full answer</summary>" in out
-    assert "The same answer was given to 1 other question(s): 002&#95;30c036443f88d855&#46;txt" in out
-    assert '<a href="https://questions-statements.parliament.uk/q/1698603"' in out
+    assert "The same answer was given to 1 other question:" in out
+    assert (
+        '<li><a href="https://questions-statements.parliament.uk/q/2" target="_blank" rel="noopener noreferrer">'
+        "Question 72062 &#40;tabled 29 August 2025&#41;</a></li>"
+    ) in out
     line = (
         "[3] SEN: Stockport, answered by David Johnston, Minister, Department for Education, "
         "answered 18 April 2024, https://questions-statements.parliament.uk/q/1698603"
     )
     assert f'data-copy="{html.escape(line, quote=True)}"' in out
+    # One link to the passage's source: its web address in the citation box, shown as copied.
+    assert out.count(f'href="{source}"') == 1
+    box = re.search(r'<div class="citation"><p>(.*?)</p>', out).group(1)
+    assert html.unescape(re.sub(r"<[^>]+>", "", box)) == line
+    assert box.endswith(f'<a href="{source}" target="_blank" rel="noopener noreferrer">{escape(source)}</a>')
+
+
+def test_a_passage_without_a_public_page_says_why_and_links_once():
+    record = "https://questions-statements-api.parliament.uk/api/writtenquestions/questions/1"
+    out = render_reply(reply_of(passage(title="SEN", source=record)))
+    assert "No public page is recorded for this answer" in out
+    assert out.count("<a ") == 1
+    assert out.count(f'href="{record}"') == 1
+    saved = render_reply(reply_of(passage(title="SEN", source="001_96ab44ec7aed3ea8.txt")))
+    assert "no web address was recorded" in saved
+    assert "<a " not in saved
+
+
+def test_each_key_point_links_to_its_passage_even_behind_more():
+    passages = [passage(f"Answer number {n} about funding.", doc_id=str(n), title=f"T{n}") for n in range(1, 6)]
+    points = (KeyPoint("Answer number 1 about funding.", 1), KeyPoint("Answer number 5 about funding.", 5))
+    out = render_reply(reply_of(*passages, shown=3, key_points=points), "r7")
+    refs = re.findall(r'<a class="ref" href="#([^"]+)" aria-label="([^"]+)">\[(\d)\]</a>', out)
+    assert refs == [("r7-passage-1", "[1], go to passage 1", "1"), ("r7-passage-5", "[5], go to passage 5", "5")]
+    _, more = out.split('<details class="more">')
+    assert 'id="r7-passage-5"' in more  # the script opens "more" when its [n] is followed
+    ids = re.findall(r' id="([^"]+)"', out)
+    assert len(ids) == len(set(ids)) == 5
+
+
+def test_two_turns_never_share_a_passage_id():
+    reply = reply_of(passage(), key_points=(KeyPoint("The cost is met from the general fund.", 1),))
+    first, second = render_turn(reply), render_turn(reply)
+    ids = re.findall(r' id="([^"]+)"', first + second)
+    assert len(ids) == 2
+    assert len(set(ids)) == 2
+    assert all(re.fullmatch(r"r[0-9a-f]{8}-passage-1", i) for i in ids)
+
+
+def test_other_questions_are_escaped_and_linked_only_to_http_pages():
+    others = (
+        OtherQuestion("a", HOSTILE, "javascript:alert(5)"),
+        OtherQuestion("b", "Question 1 <b>", 'https://a.example/"onmouseover=x'),
+        OtherQuestion("c", "Question 2", "https://questions-statements.parliament.uk/q/2"),
+    )
+    shown = ShownPassage(1, passage(), None, others=others, others_count=14)
+    out = render_reply(Reply("q", Reading("q", message="q"), shown=(shown,)))
+    assert "The same answer was given to 14 other questions:" in out
+    assert "<li>and 11 more</li>" in out
+    assert "javascript:" not in out
+    assert 'href="https://a.example' not in out
+    listed = re.search(r'<ul class="others">(.*?)</ul>', out).group(1)
+    assert listed.count("<a ") == 1
+    assert "<b>" not in listed
+    assert escape(HOSTILE) in listed
 
 
 def copied_texts(out: str) -> list[str]:
@@ -414,3 +476,54 @@ def test_filters_take_british_dates_too():
     assert Filters.parse("2024-09-30").date_from == date(2024, 9, 30)
     with pytest.raises(QueryError, match="like 2024-09-30 or 30/09/2024"):
         Filters.parse("last week")
+
+
+GROUPED_ANSWER = (
+    "The department is investing £2.6 billion between 2022 and 2025 to deliver new places and improve existing "
+    "provision for children and young people with special educational needs and disabilities. This includes new "
+    "special free schools and alternative provision places, and capital for local authorities to adapt mainstream "
+    "schools so that pupils with complex needs can attend a local school with the right support in place."
+)
+
+
+def test_a_reply_names_and_links_the_other_questions_given_the_same_answer(tmp_path, fake_embedder):
+    from sendsearch import Index
+    from sendsearch.filters import Filters
+    from sendsearch.replies import build_reply
+
+    def record(number: int, answer: str, **extra) -> str:
+        question = f"To ask the Secretary of State for Education, what capital funding is planned in area {number}."
+        return json.dumps(
+            {"id": number, "questionText": question, "answerText": f"<p>{answer}</p>", "heading": HOSTILE, **extra}
+        )
+
+    lines = [
+        record(1, GROUPED_ANSWER, uin="72061", dateTabled="2025-08-29T00:00:00"),
+        record(2, GROUPED_ANSWER, uin="HL72062", dateTabled="2025-08-30T00:00:00"),
+        record(3, GROUPED_ANSWER),  # no question number, no date: no public page either
+        # Not word for word, but nearly: folded in, and named from its own citation.
+        record(4, GROUPED_ANSWER.replace("This includes new", "This includes"), uin="72064", dateTabled="2025-09-01"),
+    ]
+    (tmp_path / "answers.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    index, _ = Index.build([tmp_path / "answers.jsonl"], tmp_path / "index", embedder=fake_embedder)
+    index.config = SearchConfig(relevance_floor=0.0)
+    reply = build_reply(index, "capital funding for special school places", None, Filters(), 3)
+    [shown] = reply.passages
+    page = "https://questions-statements.parliament.uk/written-questions/detail/"
+    expected = {
+        "1": OtherQuestion("1", "Question 72061 (tabled 29 August 2025)", f"{page}2025-08-29/72061"),
+        "2": OtherQuestion("2", "Question HL72062 (tabled 30 August 2025)", f"{page}2025-08-30/HL72062"),
+        "3": OtherQuestion(
+            "3", HOSTILE, "https://questions-statements-api.parliament.uk/api/writtenquestions/questions/3"
+        ),
+        "4": OtherQuestion("4", "Question 72064 (tabled 1 September 2025)", f"{page}2025-09-01/72064"),
+    }
+    assert shown.others_count == 3
+    assert sorted(shown.others, key=lambda o: o.doc_id) == [
+        v for k, v in sorted(expected.items()) if k != shown.passage.doc_id
+    ]
+    out = render_reply(reply)
+    listed = re.search(r'<ul class="others">(.*?)</ul>', out).group(1)
+    for other in shown.others:
+        assert f'<a href="{other.source}" target="_blank" rel="noopener noreferrer">{escape(other.label)}</a>' in listed
+    assert "<script" not in out

@@ -3,8 +3,9 @@
 Answer text is HTML at the source and scraped pages can carry anything, so corpus text
 never reaches the page as markup: every string from the corpus is escaped here, in one
 place, HTML and Markdown characters alike. The only markup in a reply is the markup this
-module writes (headings, lists, ``<mark>``, ``<strong>``, ``<details>``, copy buttons and
-links to http(s) sources). The plain text of a reply and of each citation rides along in
+module writes (headings, lists, ``<mark>``, ``<strong>``, ``<details>``, copy buttons,
+links to http(s) sources and the key points' links to their passages, whose ids this module
+makes from letters and digits only). The plain text of a reply and of each citation rides along in
 the copy buttons' ``data-copy`` attributes (attribute-escaped), so what is copied is the
 text itself: sentences, numbers and citation lines, never markup or entities.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -20,6 +22,7 @@ from urllib.parse import urlparse
 from .schema import Passage
 
 if TYPE_CHECKING:
+    from .keypoints import KeyPoint
     from .replies import Reply, ShownPassage
     from .scope import Elsewhere
 
@@ -143,11 +146,45 @@ def _title(passage: Passage) -> str:
     return passage.citation.title or passage.doc_id
 
 
-def _render_passage(shown: ShownPassage) -> str:
+def _anchor(turn: str, number: int) -> str:
+    """The id of passage ``number`` in one turn: unique on the page, where every reply has a [1]."""
+    return f"{turn}-passage-{number}"
+
+
+def _others(shown: ShownPassage) -> str:
+    """The other questions given the same answer, each named and linked to its own page."""
+    count = max(shown.others_count, len(shown.others))
+    if not count:
+        return ""
+    items = "".join(f"<li>{_link(o.source or '', o.label) or escape(o.label)}</li>" for o in shown.others)
+    extra = f"<li>and {count - len(shown.others)} more</li>" if count > len(shown.others) else ""
+    noun = "question" if count == 1 else "questions"
+    return (
+        f'<p class="meta">The same answer was given to {count} other {noun}:</p><ul class="others">{items}{extra}</ul>'
+    )
+
+
+def _citation_box(passage: Passage, number: int) -> str:
+    """The citation line as it is copied, its web address the passage's one link."""
+    line = citation_text(passage, number)
+    source = passage.citation.source or ""
+    link = _link(source) if source and line.endswith(source) else None
+    shown = escape(line[: -len(source)]) + link if link else escape(line)
+    return f'<div class="citation"><p>{shown}</p>{_copy_button(line, "Copy citation", f"Copy citation {number}")}</div>'
+
+
+# Why a passage's citation has no public page to link to.
+_NO_PAGE = {
+    "Parliament data record": "No public page is recorded for this answer: the link is to Parliament's data record.",
+    "File": "A saved copy of a page: no web address was recorded.",
+}
+
+
+def _render_passage(shown: ShownPassage, turn: str) -> str:
     passage, number = shown.passage, shown.number
     citation = passage.citation
     parts = [
-        '<section class="passage">',
+        f'<section class="passage" id="{_anchor(turn, number)}" tabindex="-1">',
         f"<h3>[{number}] {escape(_title(passage))}</h3>",
         f'<p class="meta">{" · ".join(escape(m) for m in passage.citation.summary)}</p>',
     ]
@@ -168,27 +205,10 @@ def _render_passage(shown: ShownPassage) -> str:
             '<details class="full-answer"><summary>Show the full answer</summary>'
             f"<p>{format_passage_text(shown.full_text)}</p></details>"
         )
-    same = [*passage.same_answer_as, *(p.doc_id for p in shown.near_identical)]
-    if same:
-        listed = ", ".join(escape(d) for d in same[:10])
-        extra = f" and {len(same) - 10} more" if len(same) > 10 else ""
-        parts.append(f'<p class="meta">The same answer was given to {len(same)} other question(s): {listed}{extra}</p>')
-    source = citation.source or passage.doc_id
-    label = {
-        "Parliament page": "Read it on parliament.uk",
-        "Parliament data record": "Parliament's data record (no public page recorded for this answer)",
-        "Web page": "Source",
-    }.get(citation.source_label)
-    link = _link(source, re.sub(r"^https?://", "", source))
-    where = (
-        f"{label}: {link}" if link and label else f"Saved copy of a page (no web address recorded): {escape(source)}"
-    )
-    parts.append(f'<p class="source">{where}</p>')
-    line = citation_text(passage, number)
-    parts.append(
-        f'<div class="citation"><p>{escape(line)}</p>'
-        f"{_copy_button(line, 'Copy citation', f'Copy citation {number}')}</div>"
-    )
+    parts.append(_others(shown))
+    if citation.source_label in _NO_PAGE:
+        parts.append(f'<p class="meta">{_NO_PAGE[citation.source_label]}</p>')
+    parts.append(_citation_box(passage, number))
     parts.append("</section>")
     return "".join(parts)
 
@@ -221,8 +241,20 @@ def _elsewhere_note(place: Elsewhere) -> str:
     )
 
 
-def render_reply(reply: Reply) -> str:
-    """A reply as HTML: notes, key points, the first passages, the rest behind "more", a copy button."""
+def _key_point(point: KeyPoint, turn: str) -> str:
+    number = point.number
+    ref = (
+        f'<a class="ref" href="#{_anchor(turn, number)}" aria-label="[{number}], go to passage {number}">[{number}]</a>'
+    )
+    return f"<li>{format_passage_text(point.text)} {ref}</li>"
+
+
+def render_reply(reply: Reply, turn: str | None = None) -> str:
+    """A reply as HTML: notes, key points, the first passages, the rest behind "more", a copy button.
+
+    ``turn`` (letters, digits and hyphens) prefixes the passages' ids, which the key points'
+    [n] link to; by default a random one, so replies on one page never share an id."""
+    turn = turn or f"r{secrets.token_hex(4)}"
     parts = ['<section class="reply" aria-label="Reply">']
     parts += [f'<p class="note">{escape(note)}</p>' for note in _notes(reply)]
     if reply.error is not None:
@@ -239,20 +271,17 @@ def render_reply(reply: Reply) -> str:
     else:
         parts.append("<h2>Key points</h2>")
         if reply.key_points:
-            items = "".join(
-                f'<li>{format_passage_text(point.text)} <span class="ref">[{point.number}]</span></li>'
-                for point in reply.key_points
-            )
+            items = "".join(_key_point(point, turn) for point in reply.key_points)
             parts.append(f'<ul class="key-points">{items}</ul>')
         else:
             parts.append('<p class="key-points">The passages below are the closest the index has.</p>')
         parts.append(f'<p class="lead">{escape(_lead(reply))}</p>')
-        parts += [_render_passage(shown) for shown in reply.shown]
+        parts += [_render_passage(shown, turn) for shown in reply.shown]
         if reply.more:
             count = len(reply.more)
             parts.append(
                 f'<details class="more"><summary>Show {count} more passage{"s" if count != 1 else ""}</summary>'
-                + "".join(_render_passage(shown) for shown in reply.more)
+                + "".join(_render_passage(shown, turn) for shown in reply.more)
                 + "</details>"
             )
     copy = _copy_button(reply_text(reply), "Copy reply as text", "Copy reply as text")
@@ -289,9 +318,9 @@ def reply_text(reply: Reply) -> str:
     return "\n\n".join(blocks)
 
 
-def render_turn(reply: Reply) -> str:
-    """One exchange: what was asked, then the reply."""
+def render_turn(reply: Reply, turn: str | None = None) -> str:
+    """One exchange: what was asked, then the reply (``turn`` as for ``render_reply``)."""
     return (
         f'<article class="turn"><p class="asked"><span class="who">You asked:</span> {escape(reply.message)}</p>'
-        f"{render_reply(reply)}</article>"
+        f"{render_reply(reply, turn)}</article>"
     )
