@@ -1,13 +1,15 @@
 """The chat page in a real Chromium (Debian's, driven by Playwright), its API, and load.
 
-A server runs `sendsearch serve` in a subprocess over the seed corpus plus a hostile page,
-built with the real model. Every page test runs at a desktop and a phone size; axe-core
+A server runs `sendsearch serve` in a subprocess over the seed corpus plus a hostile page
+and a few written answers about short breaks (three questions given one answer, and a long
+answer), built with the real model. Every page test runs at a desktop and a phone size; axe-core
 checks the landing page, a reply, the filters and the upload tab. Screenshots of the main
 states go to test-artifacts/.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -57,6 +59,50 @@ and <iframe src="javascript:window.__xss='frame'"></iframe> about school transpo
 """
 
 
+# Written answers on a topic of their own (short breaks), so the seed pages still answer the
+# other tests' questions: one answer given to three questions, and one long enough to be cut
+# into passages (so "Show the full answer" appears).
+SHORT_BREAKS = (
+    "Short breaks give disabled children and young people enriching experiences away from their families, and "
+    "give their parents and carers a break from caring. Local authorities must provide a range of short breaks "
+    "services and publish a short breaks services statement setting out what is available locally and how "
+    "families can get it."
+)
+LONG_ANSWER = " ".join(
+    f"Part {n}: Rotherham's short breaks offer includes holiday clubs, overnight stays and help at home for "
+    "disabled children, and parents can ask the council for a carer's assessment at any time to find out which "
+    "short breaks their family can use and how the council decides who is eligible for each of them."
+    for n in range(1, 9)
+)
+ANSWERS = [
+    ("90001", "2024-05-03", "Rotherham", SHORT_BREAKS),
+    ("90002", "2024-05-03", "Doncaster", SHORT_BREAKS),
+    ("90003", "2024-05-07", "Barnsley", SHORT_BREAKS),
+    ("90004", "2024-05-08", "Rotherham, and how families are assessed for them", LONG_ANSWER),
+]
+PUBLIC_PAGE = "https://questions-statements.parliament.uk/written-questions/detail/{date}/{uin}"
+
+
+def written_answers() -> str:
+    return "\n".join(
+        json.dumps(
+            {
+                "id": int(uin) + 1_000_000,
+                "uin": uin,
+                "house": "Commons",
+                "heading": "Special Educational Needs: Short Breaks",
+                "dateTabled": f"{tabled}T00:00:00",
+                "dateAnswered": None,
+                "answeringBodyName": "Department for Education",
+                "questionText": f"To ask the Secretary of State for Education, what short breaks are available for "
+                f"disabled children in {place}.",
+                "answerText": f"<p>{answer}</p>",
+            }
+        )
+        for uin, tabled, place, answer in ANSWERS
+    )
+
+
 SERVER_LOG: Path | None = None
 
 
@@ -80,6 +126,7 @@ def server(tmp_path_factory, real_embedder):
     for page in SEED_PAGES:
         shutil.copy(page, corpus / page.name)
     (corpus / "hostile.txt").write_text(HOSTILE_PAGE, encoding="utf-8")
+    (corpus / "short-breaks.jsonl").write_text(written_answers(), encoding="utf-8")
     Index.build([corpus], folder / "index", embedder=real_embedder)
     port = _free_port()
     # Analytics are left to the app to turn off (the test of other hosts checks it does).
@@ -180,7 +227,7 @@ def axe_violations(page) -> list[str]:
 
 def test_the_landing_page_puts_the_question_first(page):
     assert "sendsearch" in page.title()
-    assert "6 documents" in page.inner_text("#status")
+    assert "10 documents" in page.inner_text("#status")
     assert on_first_screen(page, "#question textarea")
     assert on_first_screen(page, "#ask")
     assert on_first_screen(page, "#example-0")
@@ -315,13 +362,164 @@ def test_axe_finds_no_serious_violation(page, tmp_path):
     for summary in latest(page).locator("summary").all():
         summary.click()  # open "more", the questions asked and the full answers
     problems["reply"] = axe_violations(page)
+    ask(page, SHORT_BREAKS_QUESTION)  # other questions linked, a long answer, [n] links
+    for summary in latest(page).locator("summary").all():
+        summary.click()
+    problems["grouped"] = axe_violations(page)
     page.locator("#filters").get_by_text("Filters:").first.click()
     page.wait_for_timeout(300)
     problems["filters"] = axe_violations(page)
     page.get_by_role("tab", name="Add answers").click()
     page.wait_for_timeout(300)
     problems["upload"] = axe_violations(page)
-    assert problems == {"landing": [], "reply": [], "filters": [], "upload": []}
+    assert problems == {"landing": [], "reply": [], "grouped": [], "filters": [], "upload": []}
+
+
+SHORT_BREAKS_QUESTION = "What short breaks are there for disabled children in Rotherham?"
+TAP = 44  # px, WCAG 2.5.5
+
+
+def sizes(where, selector: str) -> list[tuple[str, int, int, float]]:
+    """Each visible element's text, width, height (px) and font size (px), in a page or a locator."""
+    return where.locator(selector).evaluate_all(
+        """els => els.filter(e => e.getClientRects().length).map(e => {
+            const r = e.getBoundingClientRect();
+            return [e.innerText.trim().slice(0, 40), Math.round(r.width), Math.round(r.height),
+                    parseFloat(getComputedStyle(e).fontSize)];
+        })""",
+    )
+
+
+def too_small(found: list[tuple[str, int, int, float]], *, text: float = 16) -> list:
+    return [f for f in found if f[1] < TAP or f[2] < TAP or f[3] < text]
+
+
+def test_every_tap_target_is_44_px_with_readable_text(page):
+    examples = sizes(page, "#examples button")
+    assert len(examples) == 5
+    assert too_small(examples) == []
+    assert too_small(sizes(page, "[role=tab], #filters > button")) == []
+    page.locator("#filters").get_by_text("Filters:").first.click()
+    page.locator("#shown label", has_text="1").first.click()  # one passage first: the rest behind "more"
+    assert too_small(sizes(page, "#filters label:has(input[type=radio])"), text=14) == []
+    ask(page, SHORT_BREAKS_QUESTION)
+    turn = latest(page)
+    toggles = sizes(turn, "summary")
+    names = {name.split(" (")[0] for name, *_ in toggles}
+    assert {"Question asked", "Show the full answer"} <= names
+    assert any(re.fullmatch(r"Show \d+ more passages?", name) for name in names)
+    assert too_small(toggles) == []
+    assert too_small(sizes(turn, "button.copy, a.ref") + sizes(page, "#new-conversation")) == []
+    shot(page, "07-tap-targets")
+
+
+def test_the_question_box_shows_its_whole_example(page):
+    def fits() -> list:
+        """Lines the example needs, and whether the empty box shows them all.
+
+        Gradio sizes the box to its text's scrollHeight. Chromium counts the placeholder in
+        it, Firefox and Safari do not (there the empty box is one line, and a two-line
+        example is cut in half): the box is sized here as they size it."""
+        return page.eval_on_selector(
+            "#question textarea",
+            """box => {
+                const style = getComputedStyle(box);
+                const [top, bottom, line] = [style.paddingTop, style.paddingBottom, style.lineHeight].map(parseFloat);
+                const [value, example, height] = [box.value, box.placeholder, box.style.height];
+                box.value = example;
+                box.style.height = '1px';
+                const lines = Math.round((box.scrollHeight - top - bottom) / line);
+                box.value = '';
+                box.placeholder = '';
+                box.style.height = '1px';
+                box.style.height = `${box.scrollHeight}px`;
+                const fits = top + lines * line <= box.clientHeight;
+                [box.value, box.placeholder, box.style.height] = [value, example, height];
+                return [lines, fits];
+            }""",
+        )
+
+    assert page.get_attribute("#question textarea", "placeholder").startswith("e.g. ")
+    lines, whole = fits()
+    assert whole, f"the example takes {lines} lines"
+    ask(page, "How much does Stockport spend on SEND?")
+    assert fits()[1]  # the box emptied after a question too
+
+
+def test_each_passage_links_to_its_source_once_and_names_the_other_questions(page):
+    ask(page, SHORT_BREAKS_QUESTION)
+    turn = latest(page)
+    if turn.locator("details.more").count():
+        turn.locator("details.more > summary").click()
+    linked = 0
+    for section in turn.locator("section.passage").all():
+        assert "Read it on" not in section.inner_text()
+        if "File: " in section.locator(".citation").inner_text():
+            continue  # a saved page: no web address, no link
+        assert section.locator(".citation a").count() == 1
+        source = section.locator(".citation a").get_attribute("href")
+        assert section.locator(f'a[href="{source}"]').count() == 1
+        linked += 1
+    assert linked >= 2  # the short-breaks answers
+    grouped = turn.locator("section.passage", has=page.locator("ul.others")).first
+    assert "The same answer was given to 2 other questions:" in grouped.inner_text()
+    shown = grouped.locator(".citation a").get_attribute("href")
+    expected = {
+        PUBLIC_PAGE.format(date=tabled, uin=uin): f"Question {uin} (tabled {int(tabled[-2:])} May 2024)"
+        for uin, tabled, _, answer in ANSWERS
+        if answer == SHORT_BREAKS
+    }
+    del expected[shown]
+    links = grouped.locator("ul.others a")
+    assert {links.nth(n).get_attribute("href"): links.nth(n).inner_text() for n in range(links.count())} == expected
+    assert no_sideways_scroll(page)
+    shot(page, "08-grouped")
+
+
+def test_a_key_points_number_takes_you_to_its_passage(page):
+    ask(page, SHORT_BREAKS_QUESTION)
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    ref = latest(page).locator(".key-points a.ref").first
+    number = ref.inner_text().strip("[]")
+    target = ref.get_attribute("href")[1:]
+    ref.click()
+    passage = page.locator(f"[id='{target}']")
+    assert passage.locator("h3").inner_text().startswith(f"[{number}] ")
+    page.wait_for_function(f"document.activeElement.id === {target!r}")
+    box = passage.bounding_box()
+    assert 0 <= box["y"] < page.viewport_size["height"] / 2
+
+
+def test_a_key_points_number_opens_more_when_its_passage_is_behind_it(browser):
+    """The script on its own, over a rendered reply whose [2] points behind "Show 1 more"."""
+    from sendsearch.conversation import Reading
+    from sendsearch.keypoints import KeyPoint
+    from sendsearch.page_assets import COPY_SCRIPT, PAGE_CSS
+    from sendsearch.render import render_turn
+    from sendsearch.replies import Reply, ShownPassage
+    from sendsearch.schema import Citation, Passage
+
+    def passage(number: int) -> ShownPassage:
+        text = f"Answer {number}. " + "Short breaks are set out in the council's statement. " * 30
+        return ShownPassage(number, Passage(str(number), text, 1.0, number, 0, len(text), Citation(title=f"T{number}")))
+
+    message = "short breaks"
+    reply = Reply(
+        message,
+        Reading(message, message=message),
+        key_points=(KeyPoint("Answer 2.", 2),),
+        shown=(passage(1),),
+        more=(passage(2),),
+    )
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.set_content(f"<style>{PAGE_CSS}</style><main><div id='chat'>{render_turn(reply, 'r1')}</div></main>")
+    page.evaluate(f"(() => {{ const element = document.querySelector('#chat'); {COPY_SCRIPT} }})()")
+    assert not page.is_visible("#r1-passage-2")
+    page.click("a.ref")
+    assert page.evaluate("document.querySelector('details.more').open")
+    assert page.evaluate("document.activeElement.id") == "r1-passage-2"
+    assert 0 <= page.locator("#r1-passage-2").bounding_box()["y"] < 100
+    page.close()
 
 
 def test_an_upload_with_the_password_is_searchable_at_once(page, tmp_path):

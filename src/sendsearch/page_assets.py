@@ -12,15 +12,31 @@ __all__ = ["COPY_SCRIPT", "PAGE_CSS", "SHOW_LATEST_REPLY"]
 # Colours checked for WCAG AA (4.5:1 for text): #9a3412 on white 7.3:1, white on #c2410c
 # 5.2:1, #374151 on white 10.3:1, #1d4ed8 (links, focus ring) on white 6.7:1.
 PAGE_CSS = """
-:root { --ss-accent: #c2410c; --ss-accent-dark: #9a3412; --ss-focus: #1d4ed8; --ss-muted: #374151; }
-.gradio-container { max-width: 60rem !important; }
+:root { --ss-accent: #c2410c; --ss-accent-dark: #9a3412; --ss-focus: #1d4ed8; --ss-muted: #374151;
+  --ss-tap: 44px; }
+/* One centred column on wide screens, its lines short enough to read (about 75 characters of
+   the reply's 16 px text): no wide empty band on one side. */
+.gradio-container { max-width: calc(75ch + 64px) !important; margin-left: auto !important;
+  margin-right: auto !important; font-size: 1rem; }
 #chat .html-container { padding-left: 0 !important; padding-right: 0 !important; }
 @media (max-width: 640px) {
   /* Gradio scopes this CSS inside its content box, so the page's own 32 px side padding
      cannot be set here: the tabs reach out over it instead (text 370 of 390 px wide). */
   .tabs { margin-left: -22px !important; width: calc(100% + 44px) !important; max-width: none !important; }
   #ask-row { flex-wrap: nowrap !important; }
+  /* The example in the empty box takes two lines at this width: room for both, always. */
+  #question textarea { min-height: calc(3em + 20px) !important; }
 }
+/* Text that is read at 16 px; 16 px in the question box also stops phones zooming into it. */
+#question textarea { font-size: 1rem !important; line-height: 1.5 !important; }
+#question textarea::placeholder { color: #6b7280; opacity: 1; }
+/* Every control a finger taps is at least 44x44 px (WCAG 2.5.5), its text at 16 px. */
+#examples button, #new-conversation, #standalone, #filters > button, .tabs button[role="tab"] {
+  min-height: var(--ss-tap) !important; font-size: 1rem !important; }
+#filters > button { align-items: center; }
+#filters > button span { font-size: 1rem; }
+#filters label:has(input[type="radio"]) { min-height: var(--ss-tap) !important; }
+.show-api, .built-with, .settings { min-height: var(--ss-tap); display: inline-flex !important; align-items: center; }
 *:focus-visible, #chat summary:focus-visible, #chat button:focus-visible {
   outline: 3px solid var(--ss-focus) !important; outline-offset: 2px !important; box-shadow: none !important;
 }
@@ -29,30 +45,41 @@ footer, footer a, footer button, .show-api, .built-with, .settings { color: var(
 #intro p { margin: 0.25rem 0; }
 #status, #status p, #credits, #credits p { color: var(--ss-muted); font-size: 0.9rem; }
 #chat { overflow: visible; }
+#chat .turn, #chat .placeholder { font-size: 1rem; }
 #chat .turn { border-top: 1px solid #d1d5db; padding-top: 0.75rem; margin-top: 0.75rem; }
 #chat .turn:first-child { border-top: none; margin-top: 0; }
 #chat .asked { font-weight: 600; margin: 0 0 0.5rem; overflow-wrap: anywhere; }
 #chat .asked .who { color: var(--ss-muted); font-weight: 400; }
 #chat .reply { line-height: 1.5; overflow-wrap: anywhere; }
-#chat .reply h2 { font-size: 1.15rem; margin: 0.5rem 0 0.25rem; }
-#chat .reply h3 { font-size: 1.05rem; margin: 1.25rem 0 0.25rem; }
+#chat .reply h2 { font-size: 1.2rem; margin: 0.5rem 0 0.25rem; }
+#chat .reply h3 { font-size: 1.1rem; margin: 1.25rem 0 0.25rem; }
+#chat .passage { scroll-margin-top: 0.5rem; }
+#chat .passage:focus { outline: none; }
+#chat .passage:focus-visible { outline: 3px solid var(--ss-focus) !important; outline-offset: 4px !important; }
 #chat .key-points { background: #fff7ed; border-left: 4px solid var(--ss-accent); margin: 0.25rem 0 0.75rem;
   padding: 0.5rem 0.75rem 0.5rem 1.75rem; }
 #chat p.key-points { padding-left: 0.75rem; }
 #chat .key-points li { margin: 0.25rem 0; }
-#chat .ref { white-space: nowrap; font-weight: 600; }
-#chat .note, #chat .lead, #chat .meta, #chat .source { color: var(--ss-muted); font-size: 0.92rem; margin: 0.25rem 0; }
+#chat a { color: var(--ss-focus); text-decoration: underline; padding: 0 !important; }
+/* A key point's [n]: a 44 px target whose extra height overlaps the lines around it
+   (negative margins), so it does not spread the text apart. */
+#chat a.ref { display: inline-block; white-space: nowrap; font-weight: 600; min-width: var(--ss-tap);
+  min-height: var(--ss-tap); box-sizing: border-box; padding: 10px 0 !important; margin: -10px 0; }
+#chat .note, #chat .lead, #chat .meta { color: var(--ss-muted); font-size: 0.92rem; margin: 0.25rem 0; }
+#chat ul.others { display: flex; flex-wrap: wrap; gap: 0 1.25rem; list-style: none; margin: 0 0 0.25rem;
+  padding: 0; font-size: 0.92rem; }
+#chat ul.others li { min-height: var(--ss-tap); display: flex; align-items: center; }
 #chat .passage-text { margin: 0.5rem 0; }
 #chat mark { background: #fef08a; color: #111827; padding: 0 0.1em; }
-#chat a { color: var(--ss-focus); text-decoration: underline; }
-#chat details { margin: 0.35rem 0; }
-#chat summary { cursor: pointer; color: var(--ss-focus); text-decoration: underline; padding: 0.15rem 0; }
+#chat details { margin: 0.25rem 0; }
+#chat summary { cursor: pointer; color: var(--ss-focus); text-decoration: underline; font-size: 1rem;
+  min-height: var(--ss-tap); box-sizing: border-box; padding: 10px 0; }
 #chat details.more > summary { font-weight: 600; margin-top: 1rem; }
 #chat .citation { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0.5rem; background: #f3f4f6;
   border: 1px solid #d1d5db; border-radius: 6px; padding: 0.5rem; margin: 0.5rem 0 0.75rem; }
-#chat .citation p { flex: 1 1 16rem; margin: 0; font-size: 0.9rem; white-space: normal; overflow-wrap: anywhere; }
+#chat .citation p { flex: 1 1 16rem; margin: 0; font-size: 0.92rem; white-space: normal; overflow-wrap: anywhere; }
 #chat button.copy { border: 1px solid var(--ss-muted); border-radius: 6px; background: #fff; color: #111827;
-  padding: 0.3rem 0.7rem; font-size: 0.9rem; cursor: pointer; min-height: 2.25rem; }
+  padding: 0.3rem 0.8rem; font-size: 1rem; cursor: pointer; min-height: var(--ss-tap); min-width: var(--ss-tap); }
 #chat button.copy:hover { background: #e5e7eb; }
 #chat .placeholder { color: var(--ss-muted); }
 .visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
@@ -60,9 +87,23 @@ footer, footer a, footer button, .show-api, .built-with, .settings { color: var(
 """
 
 # Runs once when the conversation mounts (``element`` is its root): one listener for
-# every copy button, present and future. The clipboard API needs a secure context (as
-# 127.0.0.1 is); elsewhere the older execCommand route copies from a hidden text area.
+# every copy button and every key point's [n], present and future. The clipboard API needs
+# a secure context (as 127.0.0.1 is); elsewhere the older execCommand route copies from a
+# hidden text area. An [n] is a plain in-page link that works without the script; the
+# script also opens "Show N more" when the passage is behind it, and moves the focus there
+# so the keyboard carries on from the passage.
 COPY_SCRIPT = """
+element.addEventListener('click', (event) => {
+  const link = event.target.closest('a.ref');
+  const target = link && document.getElementById(link.getAttribute('href').slice(1));
+  if (!target) return;
+  event.preventDefault();
+  for (let details = target.closest('details'); details; details = details.parentElement.closest('details')) {
+    details.open = true;
+  }
+  target.scrollIntoView({block: 'start'});
+  target.focus({preventScroll: true});
+});
 element.addEventListener('click', async (event) => {
   const button = event.target.closest('button.copy');
   if (!button) return;
