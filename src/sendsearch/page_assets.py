@@ -66,9 +66,11 @@ footer, footer a, footer button, .show-api, .built-with, .settings { color: var(
 #chat a.ref { display: inline-block; white-space: nowrap; font-weight: 600; min-width: var(--ss-tap);
   min-height: var(--ss-tap); box-sizing: border-box; padding: 10px 0 !important; margin: -10px 0; }
 #chat .note, #chat .lead, #chat .meta { color: var(--ss-muted); font-size: 0.92rem; margin: 0.25rem 0; }
-#chat ul.others { display: flex; flex-wrap: wrap; gap: 0 1.25rem; list-style: none; margin: 0 0 0.25rem;
-  padding: 0; font-size: 0.92rem; }
-#chat ul.others li { min-height: var(--ss-tap); display: flex; align-items: center; }
+/* Other questions given the same answer: a list of links, each a 44 px target. */
+#chat ul.others { list-style: disc; margin: 0 0 0.25rem; padding-left: 1.25rem; font-size: 0.92rem; }
+#chat ul.others li { margin: 0; }
+#chat ul.others a { display: block; min-height: var(--ss-tap); box-sizing: border-box;
+  padding: 10px 0 !important; text-align: left; }
 #chat .passage-text { margin: 0.5rem 0; }
 #chat mark { background: #fef08a; color: #111827; padding: 0 0.1em; }
 #chat details { margin: 0.25rem 0; }
