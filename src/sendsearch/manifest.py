@@ -31,6 +31,7 @@ __all__ = [
     "rebuild_hint",
     "record_files",
     "remove_stale_temporaries",
+    "step",
     "verify_files",
     "write_manifest",
 ]
@@ -255,6 +256,11 @@ def verify_files(directory: Path, manifest: Manifest, *, checksums: bool = True)
             )
 
 
+def step(name: str) -> None:
+    """A named moment of a build or update (see builder.py); does nothing. Tests replace it
+    to interrupt a writer at each moment and check what it leaves (tests/test_interrupts.py)."""
+
+
 def remove_stale_temporaries(directory: Path) -> None:
     """Remove half-written manifests left by a writer that was killed (call under the lock)."""
     for path in directory.glob(_TEMPORARY):
@@ -269,7 +275,9 @@ def write_manifest(directory: Path, manifest: Manifest) -> None:
             handle.write(manifest.to_json())
             handle.flush()
             os.fsync(handle.fileno())
+        step("manifest flushed")
         os.replace(tmp, directory / MANIFEST_NAME)
+        step("manifest renamed")
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(directory)
