@@ -582,12 +582,10 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool) -> None:
 def _cannot_serve(host: str, port: int, error: OSError) -> str:
     """Why binding failed, in the terms of what the user gave: --host or --port."""
     reason = error.strerror or str(error)
-    if error.errno == errno.EADDRINUSE:
-        return f"cannot serve on {host}:{port}: {reason} (is another server using that port? try another --port)"
     if error.errno == errno.EADDRNOTAVAIL:
-        return f"cannot serve on --host {host}: this machine has no such address ({reason})"
-    if error.errno == errno.EACCES:
-        return f"cannot serve on {host}:{port}: {reason} (ports below 1024 need privileges; try another --port)"
+        return f"cannot serve on {host}:{port}: --host {host} is not an address of this machine ({reason})"
+    if error.errno == errno.EADDRINUSE:
+        return f"cannot serve on {host}:{port}: {reason} (is another server using that port?)"
     return f"cannot serve on {host}:{port}: {reason}"
 
 
