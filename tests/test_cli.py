@@ -170,3 +170,24 @@ def test_filter_errors_name_the_option_that_was_typed(run, corpus_copy, args, me
     assert message in result.output
     assert "date_from" not in result.output
     assert "date_to" not in result.output
+
+
+def test_search_prints_no_terminal_escape_sequences_from_the_corpus(run, tmp_path):
+    record = {
+        "id": 1800000,
+        "house": "Commons",
+        "heading": "Special Educational Needs\x1b]0;pwned\x07",
+        "questionText": "To ask the Secretary of State for Education, what support there is for EHC plans.",
+        "answerText": "<p>EHC plans \x1b[2J\x1b[8mare issued\x1b[0m within 20 weeks.\x9b31m</p>",
+        "dateAnswered": "2024-03-01T00:00:00",
+    }
+    (tmp_path / "answers.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert run("build", "answers.jsonl", "--index", "ix", "-q").exit_code == 0
+    shown = run("search", "EHC plans", "--index", "ix", "--show-weak").output
+    assert "EHC plans are issued within 20 weeks.31m" in shown
+    assert "\x1b" not in shown
+    assert "\x9b" not in shown
+    printed = run("search", "EHC plans", "--index", "ix", "--json").output
+    assert "\x1b" not in printed
+    assert "\x9b" not in printed
+    assert json.loads(printed)[0]["text"].endswith("within 20 weeks.\x9b31m")  # the data itself, escaped

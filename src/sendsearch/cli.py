@@ -264,7 +264,8 @@ def _fetch_summary(report: Any) -> str:
     "date_from",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
-    help="First answered date to fetch (default: where the last fetch into --out stopped).",
+    help="First answered date to fetch (default: where the last fetch into --out stopped, or the newest "
+    "answer already in --out).",
 )
 @click.option(
     "--to",
@@ -314,10 +315,12 @@ def fetch(
     """Fetch new written answers from the UK Parliament API and add them to the index.
 
     Dates are answered dates. Without --from, it carries on from where the last fetch into
-    --out stopped, so a daily `sendsearch fetch` keeps an index current. An interrupted or
-    failed fetch keeps everything it wrote; run it again to resume. Records are added to
-    --index (nothing unchanged is embedded again; a folder with no index gets one built from
-    --out) unless --no-index.
+    --out stopped, so a daily `sendsearch fetch` keeps an index current; the first time
+    (a fresh clone), from the newest answer already in --out (the bundled answers in
+    corpus/parliament/). An interrupted or failed fetch keeps everything it wrote; run it
+    again to resume. No network, or an address that does not answer, fails at once; busy
+    or failing servers are retried. Records are added to --index (nothing unchanged is
+    embedded again; a folder with no index gets one built from --out) unless --no-index.
 
     \b
     Examples:

@@ -529,7 +529,7 @@ _READ_CHARS = 1 << 20
 _PEEK_CHARS = 4096
 
 
-def _too_deep(text: str, start: int = 0, end: int | None = None) -> bool:
+def nested_too_deep(text: str, start: int = 0, end: int | None = None) -> bool:
     """Whether JSON text nests deeper than ``MAX_JSON_DEPTH``, counted without recursion."""
     if text.count("[", start, end) + text.count("{", start, end) <= MAX_JSON_DEPTH:
         return False
@@ -549,7 +549,7 @@ def _parse(text: str) -> Any:
     """One unit of JSON text, checked for bad bytes and depth before it is parsed."""
     if not text.isascii() and _UNDECODABLE.search(text):
         raise _Malformed("not valid UTF-8 text")
-    if _too_deep(text):
+    if nested_too_deep(text):
         raise _Malformed(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         value = json.loads(text)
