@@ -33,9 +33,12 @@ axe:
 test: $(VENV)/.installed axe
 	$(VENV)/bin/python -m pytest
 
-# For development, in seconds: lint, types and the tests that need neither the model nor a browser.
+# For development, in seconds: lint, types and the tests that need neither the model nor a browser
+# nor seconds each (marked slow). The browser modules are not even imported: importing Gradio
+# alone costs seconds.
 check: lint
-	$(VENV)/bin/python -m pytest -m "not slow and not browser" -q
+	$(VENV)/bin/python -m pytest -m "not slow and not browser" -q -p no:cacheprovider \
+		--ignore=tests/test_browser.py --ignore=tests/test_admin_browser.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

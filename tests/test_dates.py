@@ -80,6 +80,7 @@ def test_an_undated_record_gets_an_estimate_shown_as_one_and_dated_records_are_u
     assert "date not recorded" in record_to_document(_record(1655928)).citation.line()
 
 
+@pytest.mark.slow  # reads the bundled corpus
 def test_the_bundled_corpus_gets_estimates_for_most_of_its_undated_answers():
     path = CORPUS / "parliament" / "send-written-answers.jsonl.gz"
     documents = [d for d in iter_records(path, path.name) if hasattr(d, "citation")]

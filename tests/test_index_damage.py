@@ -199,6 +199,7 @@ def test_every_file_is_flushed_before_the_manifest_is_published(tmp_path, corpus
     assert files | folders <= before
 
 
+@pytest.mark.slow  # a process of its own, killed
 def test_a_writer_killed_while_publishing_leaves_the_old_index_and_no_debris(tmp_path, corpus_copy, fake_embedder):
     """kill -9 between writing the new manifest and renaming it: the previous index serves,
     and the next build clears the half-written manifest it left."""

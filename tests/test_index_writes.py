@@ -130,6 +130,26 @@ def test_ctrl_c_at_each_step_leaves_the_old_or_the_new_index_and_says_which(
     _check_left(setting, old, command, outcome, result.output, use_fake_embedder)
 
 
+def test_sigterm_in_this_process_just_after_an_add_is_published(setting, use_fake_embedder, monkeypatch):
+    """SIGTERM raises where Ctrl-C would while a command runs (Python's default would end the
+    process, and this test run, at once); the processes of their own are in the slow tests."""
+    import signal as signals
+
+    old = read_manifest(setting / "ix").generation
+    before = signals.getsignal(signals.SIGTERM)
+
+    def terminate_at(name: str) -> None:
+        if name == "published":
+            os.kill(os.getpid(), signals.SIGTERM)
+
+    monkeypatch.setattr(manifest, "step", terminate_at)
+    result = CliRunner().invoke(main, _arguments("add", setting))
+    monkeypatch.undo()
+    assert signals.getsignal(signals.SIGTERM) == before  # put back when the command ends
+    assert result.exit_code == 128 + signals.SIGTERM, result.output
+    _check_left(setting, old, "add", "new", result.output, use_fake_embedder)
+
+
 def _terminate_at(folder: Path, command: str, step: str, outcome: str, fake_embedder) -> None:
     old = read_manifest(folder / "ix").generation
     process = subprocess.Popen(
@@ -162,6 +182,7 @@ def test_sigterm_at_each_step_leaves_the_old_or_the_new_index_and_says_which(
     _terminate_at(setting, command, step, outcome, fake_embedder)
 
 
+@pytest.mark.slow  # processes of their own
 @pytest.mark.parametrize(("step", "outcome"), [("files recorded", "old"), ("published", "new")])
 def test_sigterm_just_before_and_after_an_add_is_published(setting, fake_embedder, step, outcome):
     """The issue's case (the signal just after the manifest's rename) and the moment before
@@ -202,6 +223,7 @@ def _unchanged(folder: Path, old: str, fake_embedder) -> None:
     assert index.search("Stockport consultation", k=3)
 
 
+@pytest.mark.slow  # processes of their own
 @needs_namespaces
 @pytest.mark.parametrize("command", ["build", "add", "remove"])
 def test_a_read_only_index_folder_is_one_line_and_changes_nothing(setting, fake_embedder, command):
@@ -240,6 +262,7 @@ def _used_kilobytes(folder: Path) -> int:
     return sum(-(-p.stat().st_size // 4096) * 4 for p in folder.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow  # processes of their own
 @needs_namespaces
 @pytest.mark.parametrize("room_kb", [0, 48, 96])
 def test_a_full_disk_is_one_line_and_leaves_the_index_as_it_was(setting, fake_embedder, room_kb):
@@ -273,6 +296,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_index_as_it_was(setting, fake_em
     assert json.loads((out / "search.json").read_text())
 
 
+@pytest.mark.slow  # processes of their own
 def test_a_write_cut_short_is_one_line_and_leaves_the_index_as_it_was(setting, fake_embedder):
     """A file size limit below the store's size: its copy stops part-way (EFBIG), as on a full disk."""
     old = read_manifest(setting / "ix").generation
@@ -315,6 +339,7 @@ def test_a_byte_that_is_not_utf8_in_an_argument_is_one_line(setting, use_fake_em
     _unchanged(setting, old, use_fake_embedder)
 
 
+@pytest.mark.slow  # processes of their own
 def test_a_non_utf8_question_from_a_real_command_line_is_one_line(setting):
     result = subprocess.run(
         [sys.executable, str(DRIVER), "search", b"caf\xe9 EHC plans", "--index", str(setting / "ix")],
