@@ -294,17 +294,18 @@ class _QuestionEncoder:
                 self._model, "CPU", {**self._config, "PERFORMANCE_HINT": "THROUGHPUT"}
             )
         queue = self._ov.AsyncInferQueue(self._bulk, self._bulk.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
-
-        def done(request: Any, userdata: tuple[np.ndarray, np.ndarray]) -> None:
-            rows, mask = userdata
-            result[rows] = self._pool(request.get_output_tensor(0).data, mask)
-
-        queue.set_callback(done)
-        for batch in batches:
+        outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # The callback only copies (it runs on OpenVINO's threads, holding the GIL); pooling waits.
+        queue.set_callback(
+            lambda request, data: outputs.__setitem__(data[0], (request.get_output_tensor(0).data.copy(), data[1]))
+        )
+        for number, batch in enumerate(batches):
             inputs, mask = self._inputs([texts[i] for i in batch])
-            queue.start_async(inputs, (batch, mask))
+            queue.start_async(inputs, (number, mask))
         queue.wait_all()
+        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for number, batch in enumerate(batches):
+            result[batch] = self._pool(*outputs[number])
         return result
 
 
