@@ -28,6 +28,7 @@ __all__ = [
     "Embedder",
     "EmbeddingCache",
     "SentenceTransformerEmbedder",
+    "bf16_is_faster",
     "cpu_supports_bf16",
     "embed_with_cache",
     "load_embedder",
@@ -72,15 +73,23 @@ def resolve_model(name: str) -> str:
 
 @functools.cache
 def cpu_supports_bf16() -> bool:
-    """True when the CPU computes in bfloat16 natively (AVX-512 BF16 or AMX).
-
-    Without it, bf16 autocast is emulated and was measured five times slower than fp32.
-    """
+    """True when this CPU was measured to compute faster in bfloat16 than in fp32 (see
+    ``bf16_is_faster``); "auto" precision then uses it."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        return bf16_is_faster(Path("/proc/cpuinfo").read_text())
     except OSError:
         return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def bf16_is_faster(cpuinfo: str) -> bool:
+    """Whether bfloat16 beats fp32 on the CPU ``/proc/cpuinfo`` describes: with AMX, and with
+    AVX-512 BF16 on AMD (1.7x through OpenVINO on an EPYC). Without either it is emulated
+    (five times slower); and on an Intel Xeon that shows AVX-512 BF16 but no AMX (model
+    207, a VM), OpenVINO ran bf16 at 0.6x fp32 (20 against 32 texts/s, interleaved), so
+    that computes in fp32 (docs/performance.md)."""
+    flags = set(cpuinfo.split())
+    amd = "AuthenticAMD" in flags
+    return "amx_bf16" in flags or ("avx512_bf16" in flags and amd)
 
 
 def _cache_home() -> Path:
