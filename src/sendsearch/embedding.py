@@ -333,9 +333,9 @@ def available_backend() -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, run by OpenVINO where installed.
 
-    ``precision="auto"`` computes in bfloat16 only on CPUs that do it natively (AVX-512
-    BF16 or AMX), where it was measured 1.7x faster than fp32 through OpenVINO with cosine
-    above 0.9999; elsewhere in fp32. ``backend`` is "openvino", "torch"
+    ``precision="auto"`` computes in bfloat16 only on CPUs where it was measured faster
+    (``bf16_is_faster``: 1.7x fp32 through OpenVINO on an EPYC, with cosine above 0.9999);
+    elsewhere in fp32. ``backend`` is "openvino", "torch"
     (sentence-transformers' own encode) or "auto".
 
     With OpenVINO and a model already converted (the first load converts and caches it),
