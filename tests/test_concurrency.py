@@ -19,6 +19,7 @@ QUESTIONS = [
 ]
 
 
+@pytest.mark.slow  # hundreds of searches
 def test_parallel_searches_agree_with_serial_ones(seed_index):
     expected = {q: [p.doc_id for p in seed_index.search(q, k=5)] for q in QUESTIONS}
     with ThreadPoolExecutor(max_workers=8) as pool:

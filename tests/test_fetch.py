@@ -93,6 +93,7 @@ def state(out: Path) -> dict[str, Any]:
     return through
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_pages_through_windows_and_writes_every_record_in_full(tmp_path: Path, standin: ParliamentStandIn) -> None:
     report = run(tmp_path, standin)
 
@@ -277,6 +278,7 @@ def test_errors_timeouts_and_bad_bodies_are_retried_and_counted(tmp_path: Path, 
     assert written(tmp_path) == expected(standin, up_to=date(2024, 1, 31))
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_a_page_that_keeps_failing_stops_the_fetch_and_a_rerun_resumes(
     tmp_path: Path, standin: ParliamentStandIn
 ) -> None:
@@ -481,6 +483,7 @@ def test_a_second_fetch_into_the_same_folder_is_refused(tmp_path: Path, standin:
             run(tmp_path, standin)
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_the_progress_bar_shows_records_requests_and_retries(
     tmp_path: Path, standin: ParliamentStandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,6 @@ what is kept in memory (reasons, items) stays bounded.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import os
@@ -18,8 +17,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from sendsearch import parliament
 from sendsearch.builder import build_index
@@ -217,25 +214,6 @@ def test_records_that_would_break_the_store_are_skipped_before_it(tmp_path, fake
     report = build_index([records.parent], tmp_path / "ix", fake_embedder)
     assert report.documents == 1
     assert reason in report.skipped[0].reason
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=6,
-)
-record_fields = st.sampled_from([*parliament._FIELD_TYPES, "id", "value"])
-
-
-@pytest.mark.slow  # seconds of CPU: make test runs it, make check does not
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(
-    st.dictionaries(record_fields, json_values, max_size=8),
-    st.integers(1, 10**9) | st.text(min_size=1, max_size=6),
-)
-def test_any_record_either_becomes_a_document_or_raises_value_error(record, record_id):
-    with contextlib.suppress(ValueError):
-        parliament.record_to_document({**record, "id": record_id})
 
 
 # -- files and folders ---------------------------------------------------------------------------------
