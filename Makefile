@@ -33,9 +33,13 @@ axe:
 test: $(VENV)/.installed axe
 	$(VENV)/bin/python -m pytest
 
-# For development, in seconds: lint, types and the tests that need neither the model nor a browser.
+# For development, in seconds: lint, types and the tests that need neither the model nor a browser
+# nor seconds each (marked slow). Modules holding only such tests are not even imported:
+# importing Gradio or Hypothesis alone costs seconds.
+CHECK_SKIPS = tests/test_browser.py tests/test_admin_browser.py tests/test_hostile_records_fuzz.py
 check: lint
-	$(VENV)/bin/python -m pytest -m "not slow and not browser" -q
+	$(VENV)/bin/python -m pytest -m "not slow and not browser" -q -p no:cacheprovider \
+		$(addprefix --ignore=,$(CHECK_SKIPS))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -86,13 +86,34 @@ def corpus_copy(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def seed_index(tmp_path: Path, corpus_copy: Path, fake_embedder: FakeEmbedder):
-    """An index of the five seed documents built with the fake embedder."""
-    from sendsearch import Index
+@pytest.fixture(scope="session")
+def built_seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The five seed documents indexed once per session with the fake embedder."""
+    from sendsearch.builder import build_index
 
-    index, _ = Index.build([corpus_copy], tmp_path / "index", embedder=fake_embedder)
-    return index
+    folder = tmp_path_factory.mktemp("seed")
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    for page in SEED_PAGES:
+        shutil.copy(page, corpus / page.name)
+    build_index([corpus], folder / "index", FakeEmbedder())
+    return folder / "index"
+
+
+@pytest.fixture
+def seed_index(tmp_path: Path, corpus_copy: Path, fake_embedder: FakeEmbedder, built_seed_index: Path):
+    """An index of the five seed documents built with the fake embedder: a private copy of
+    the session's, made as if built here (its recorded source is this test's corpus)."""
+    import dataclasses
+
+    from sendsearch import Index
+    from sendsearch.manifest import read_manifest, write_manifest
+
+    directory = tmp_path / "index"
+    shutil.copytree(built_seed_index, directory)
+    manifest = read_manifest(directory)
+    write_manifest(directory, dataclasses.replace(manifest, sources=[str(corpus_copy.absolute())]))
+    return Index.open(directory, embedder=fake_embedder)
 
 
 @pytest.fixture(scope="session")

@@ -15,19 +15,24 @@ as they would against the service. It behaves as the recorded responses in
 Two behaviours are assumptions, not recorded: results come in id order, and withdrawn
 questions are left out unless ``includeWithdrawn=true``.
 
-Faults can be queued for the next requests to either endpoint (``inject``). Every request is
-logged with its query and headers, and the most requests ever handled at once is kept.
+Faults can be queued for the next requests to either endpoint (``inject``): error statuses,
+stalls, broken bodies, and the answers of a hostile or broken server (a gzip bomb, an endless
+body, bytes dripped one at a time, JSON nested 100,000 deep, a redirect elsewhere). Every
+request is logged with its query and headers, and the most requests ever handled at once is
+kept.
 """
 
 from __future__ import annotations
 
 import copy
 import gzip
+import itertools
 import json
 import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -95,10 +100,25 @@ def _item(value: dict[str, Any]) -> dict[str, Any]:
 class Fault:
     """One way for a request to go wrong."""
 
-    kind: Literal["status", "stall", "malformed", "wrong_shape", "drop", "truncate"]
+    kind: Literal[
+        "status",
+        "stall",
+        "malformed",
+        "wrong_shape",
+        "drop",
+        "truncate",
+        "gzip_bomb",
+        "endless",
+        "drip_body",
+        "drip_headers",
+        "deep_json",
+        "redirect",
+    ]
     status: int = 500
     retry_after: int | None = None
     seconds: float = 0.0
+    size: int = 0
+    location: str = ""
 
     @classmethod
     def http(cls, status: int, retry_after: int | None = None) -> Fault:
@@ -129,6 +149,36 @@ class Fault:
     def truncate(cls) -> Fault:
         """HTTP 200 whose body breaks off halfway."""
         return cls("truncate")
+
+    @classmethod
+    def gzip_bomb(cls, size: int) -> Fault:
+        """HTTP 200, ``Content-Encoding: gzip``: a small body that inflates to ``size`` zero bytes."""
+        return cls("gzip_bomb", size=size)
+
+    @classmethod
+    def endless(cls) -> Fault:
+        """HTTP 200 with a chunked body that never ends (until the client hangs up)."""
+        return cls("endless")
+
+    @classmethod
+    def drip_body(cls, seconds: float) -> Fault:
+        """Headers at once, then one byte of the body every ``seconds``, for ever."""
+        return cls("drip_body", seconds=seconds)
+
+    @classmethod
+    def drip_headers(cls, seconds: float) -> Fault:
+        """One byte of the status line and headers every ``seconds``, for ever."""
+        return cls("drip_headers", seconds=seconds)
+
+    @classmethod
+    def deep_json(cls, depth: int = 100_000) -> Fault:
+        """HTTP 200 with a JSON list nested ``depth`` levels deep."""
+        return cls("deep_json", size=depth)
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Fault:
+        """A redirect to ``location`` (another host or port, or the same one)."""
+        return cls("redirect", status=status, location=location)
 
 
 @dataclass(frozen=True)
@@ -304,6 +354,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, status: int, payload: Any, fault: Fault | None) -> None:
         body = json.dumps(payload).encode()
         headers: dict[str, str] = {}
+        if fault is not None and fault.kind in _HOSTILE:
+            self.close_connection = True
+            _HOSTILE[fault.kind](self, fault, body)
+            return
         if fault is not None:
             if fault.kind == "drop":
                 self.close_connection = True
@@ -330,6 +384,87 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(body)
+
+
+def _gzip_bomb(handler: _Handler, fault: Fault, body: bytes) -> None:
+    packed = _zeros_gzipped(fault.size)
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Encoding", "gzip")
+    handler.send_header("Content-Length", str(len(packed)))
+    handler.end_headers()
+    handler.wfile.write(packed)
+
+
+@cache
+def _zeros_gzipped(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip format
+    block = bytes(1 << 20)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join([*parts, packer.compress(bytes(size % len(block))), packer.flush()])
+
+
+def _endless(handler: _Handler, fault: Fault, body: bytes) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    chunk = b"%x\r\n%s\r\n" % (1 << 16, b" " * (1 << 16))
+    try:
+        while not handler.standin._stopping.is_set():
+            handler.wfile.write(chunk)
+    except OSError:
+        pass  # the client hung up, as it should
+
+
+def _drip(handler: _Handler, data: bytes, seconds: float) -> None:
+    try:
+        for byte in itertools.cycle(data):
+            if handler.standin._stopping.wait(seconds):
+                return
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+    except OSError:
+        pass  # the client gave up, as it should
+
+
+def _drip_body(handler: _Handler, fault: Fault, body: bytes) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(body) * 1000))
+    handler.end_headers()
+    handler.wfile.flush()
+    _drip(handler, body, fault.seconds)
+
+
+def _drip_headers(handler: _Handler, fault: Fault, body: bytes) -> None:
+    _drip(handler, b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * 60 + b"\r\n", fault.seconds)
+
+
+def _deep_json(handler: _Handler, fault: Fault, body: bytes) -> None:
+    deep = b"[" * fault.size + b"]" * fault.size
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json; charset=utf-8")
+    handler.send_header("Content-Length", str(len(deep)))
+    handler.end_headers()
+    handler.wfile.write(deep)
+
+
+def _redirect(handler: _Handler, fault: Fault, body: bytes) -> None:
+    handler.send_response(fault.status)
+    handler.send_header("Location", fault.location)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+_HOSTILE: dict[str, Callable[[_Handler, Fault, bytes], None]] = {
+    "gzip_bomb": _gzip_bomb,
+    "endless": _endless,
+    "drip_body": _drip_body,
+    "drip_headers": _drip_headers,
+    "deep_json": _deep_json,
+    "redirect": _redirect,
+}
 
 
 SEND = "special educational needs"

@@ -144,6 +144,7 @@ def _upload(url: str, cookies: dict | None = None, files: int = 1, size: int = 1
     return httpx.post(url + "gradio_api/upload", files=parts, cookies=cookies)
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_uploads_without_signing_in_are_refused_before_anything_is_stored(site):
     reply = _upload(site.url, files=3, size=1_000_000)
     assert reply.status_code == 401
@@ -151,6 +152,7 @@ def test_uploads_without_signing_in_are_refused_before_anything_is_stored(site):
     assert _stored(site.folder) == []
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_signing_in_lets_uploads_through_and_bounds_them(site):
     wrong = httpx.post(site.url + "admin/session", json={"password": "nope"})
     assert wrong.status_code == 401
@@ -178,6 +180,7 @@ def test_signing_in_lets_uploads_through_and_bounds_them(site):
     assert len(_stored(site.folder)) == 1
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_twenty_wrong_passwords_over_http_are_refused_quickly_and_logged_nowhere(site, caplog, capfd):
     caplog.set_level(logging.DEBUG)
     statuses = []
@@ -195,6 +198,7 @@ def test_twenty_wrong_passwords_over_http_are_refused_quickly_and_logged_nowhere
     assert PASSWORD not in out + err + caplog.text
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_a_full_upload_folder_or_an_oversized_upload_is_refused(seed_index, gradio_folder):
     guard = AdminGuard(PASSWORD)
     cookies = {SESSION_COOKIE: guard.open_session()}
@@ -211,6 +215,7 @@ def test_a_full_upload_folder_or_an_oversized_upload_is_refused(seed_index, grad
     assert "full" in full.json()["error"]
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_without_a_password_every_upload_is_refused(seed_index, gradio_folder):
     with serving(create_server(_page(), seed_index, guard=None, upload_folder=gradio_folder)) as url:
         assert _upload(url).status_code == 403

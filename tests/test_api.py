@@ -114,6 +114,7 @@ async def _mcp(url: str, calls: list[tuple[str, dict]]):
         return tools, results
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
     question = "How much does Stockport spend on SEND?"
     tools, (found, refused) = asyncio.run(
@@ -139,6 +140,7 @@ def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
     assert f"k must be a whole number from 1 to {MAX_K}" in refused.content[0].text
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_the_server_carries_the_page_and_the_rest_api(server):
     assert "SEND (special educational needs and disabilities)" in httpx.get(server + "config").text
     reply = httpx.get(server + "api/search", params={"q": "EHC plan timescales", "k": 3})

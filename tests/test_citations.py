@@ -42,6 +42,7 @@ MCKINNELL = {
 }
 
 
+@pytest.mark.slow  # reads whole corpus files
 def test_member_ids_become_names_with_party_for_the_date():
     assert lookup_member(4125, date(2024, 9, 9)).name == "Catherine McKinnell"
     assert lookup_member(4125, date(2024, 9, 9)).party == "Labour"
@@ -129,6 +130,7 @@ def test_a_long_title_is_cut_at_a_word():
     assert "  " not in title
 
 
+@pytest.mark.slow  # reads whole corpus files
 @needs_shared
 def test_no_evaluation_record_is_titled_by_a_number():
     titles = [d.citation.title for d in read_paths([SEND_ANSWERS])]

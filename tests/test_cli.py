@@ -143,3 +143,51 @@ def test_eval_prints_a_table_and_json(run, corpus_copy, tmp_path):
     assert data["modes"]["hybrid"]["ndcg@10"] == 1.0
     assert data["facts"]["top3"] == 1.0
     assert "q1" in data["unjudged_in_top10"]["hybrid"]
+
+
+def test_an_address_the_machine_does_not_have_is_named_as_the_host_not_a_busy_port(run):
+    result = CliRunner().invoke(main, ["serve", "--host", "192.0.2.1", "--port", "8080", "--index", "nowhere"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: cannot serve on 192.0.2.1:8080: --host 192.0.2.1 is not an address of this machine "
+        "(Cannot assign requested address)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2024-13-01"], "Error: --from must be a date like 2024-09-30 or 30/09/2024, not '2024-13-01'"),
+        (["--to", "soon"], "Error: --to must be a date like 2024-09-30 or 30/09/2024, not 'soon'"),
+        (["--from", "2024-02-01", "--to", "2024-01-01"], "Error: --from (2024-02-01) is after --to (2024-01-01)"),
+        (["-k", "0"], "Invalid value for '-k'"),
+    ],
+)
+def test_filter_errors_name_the_option_that_was_typed(run, corpus_copy, args, message):
+    run("build", str(corpus_copy), "--index", "ix", "-q")
+    result = CliRunner().invoke(main, ["search", "EHC plans", "--index", "ix", *args])
+    assert result.exit_code in (1, 2)
+    assert message in result.output
+    assert "date_from" not in result.output
+    assert "date_to" not in result.output
+
+
+def test_search_prints_no_terminal_escape_sequences_from_the_corpus(run, tmp_path):
+    record = {
+        "id": 1800000,
+        "house": "Commons",
+        "heading": "Special Educational Needs\x1b]0;pwned\x07",
+        "questionText": "To ask the Secretary of State for Education, what support there is for EHC plans.",
+        "answerText": "<p>EHC plans \x1b[2J\x1b[8mare issued\x1b[0m within 20 weeks.\x9b31m</p>",
+        "dateAnswered": "2024-03-01T00:00:00",
+    }
+    (tmp_path / "answers.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert run("build", "answers.jsonl", "--index", "ix", "-q").exit_code == 0
+    shown = run("search", "EHC plans", "--index", "ix", "--show-weak").output
+    assert "EHC plans are issued within 20 weeks.31m" in shown
+    assert "\x1b" not in shown
+    assert "\x9b" not in shown
+    printed = run("search", "EHC plans", "--index", "ix", "--json").output
+    assert "\x1b" not in printed
+    assert "\x9b" not in printed
+    assert json.loads(printed)[0]["text"].endswith("within 20 weeks.\x9b31m")  # the data itself, escaped

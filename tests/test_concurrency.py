@@ -6,6 +6,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from sendsearch import Index
 from sendsearch.builder import update_index
 
@@ -17,6 +19,7 @@ QUESTIONS = [
 ]
 
 
+@pytest.mark.slow  # hundreds of searches
 def test_parallel_searches_agree_with_serial_ones(seed_index):
     expected = {q: [p.doc_id for p in seed_index.search(q, k=5)] for q in QUESTIONS}
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -24,6 +27,7 @@ def test_parallel_searches_agree_with_serial_ones(seed_index):
     assert all(ids == expected[q] for q, ids in results)
 
 
+@pytest.mark.slow  # seconds of searching beside an update
 def test_searches_during_an_update_see_the_old_or_the_new_index(seed_index, fake_embedder, tmp_path, corpus_copy):
     new = tmp_path / "new"
     new.mkdir()

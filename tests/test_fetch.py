@@ -7,10 +7,12 @@ houses); the last ones use the recorded real responses in ../shared and skip wit
 from __future__ import annotations
 
 import fcntl
+import gzip
 import itertools
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 import time
@@ -91,6 +93,7 @@ def state(out: Path) -> dict[str, Any]:
     return through
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_pages_through_windows_and_writes_every_record_in_full(tmp_path: Path, standin: ParliamentStandIn) -> None:
     report = run(tmp_path, standin)
 
@@ -124,6 +127,7 @@ def test_pages_through_windows_and_writes_every_record_in_full(tmp_path: Path, s
         assert all(later[0] == earlier[1] + timedelta(days=1) for earlier, later in itertools.pairwise(windows))
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_files_hold_only_whole_records_and_are_read_by_the_project_reader(
     tmp_path: Path, standin: ParliamentStandIn
 ) -> None:
@@ -133,7 +137,6 @@ def test_files_hold_only_whole_records_and_are_read_by_the_project_reader(
 
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         ".fetch-state.json",
-        ".fetch.lock",
         "parliament-2024-01.jsonl.gz",
         "parliament-2024-02.jsonl.gz",
         "parliament-2024-03.jsonl.gz",
@@ -146,6 +149,7 @@ def test_files_hold_only_whole_records_and_are_read_by_the_project_reader(
     assert sorted(ids) == sorted(standin.by_id)
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_a_failed_write_keeps_the_old_files_and_the_state_stays_behind_it(
     tmp_path: Path, standin: ParliamentStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,6 +194,7 @@ def test_a_failed_write_keeps_the_old_files_and_the_state_stays_behind_it(
     assert written(tmp_path)[corrected]["answerText"] == "<p>Corrected.</p>"
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_a_window_too_big_for_small_skips_is_split(tmp_path: Path) -> None:
     # 25 is not a multiple of the page size: the last page of a window may start at 20, not 30.
     with ParliamentStandIn(synthetic_records(), max_skip=25) as server:
@@ -207,11 +212,13 @@ def test_a_window_too_big_for_small_skips_is_split(tmp_path: Path) -> None:
     assert min(spans) < 31
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_the_services_500_on_a_large_skip_is_what_the_split_avoids(tmp_path: Path) -> None:
     with ParliamentStandIn(synthetic_records(), max_skip=25) as server, pytest.raises(FetchError, match="HTTP 500"):
         run(tmp_path, server, window_days=31, max_skip=1000, retries=1)
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_clipped_mode_fetches_the_detail_only_for_cut_text(tmp_path: Path, standin: ParliamentStandIn) -> None:
     report = run(tmp_path, standin, detail="clipped")
 
@@ -238,11 +245,11 @@ def test_clipped_mode_fetches_the_detail_only_for_cut_text(tmp_path: Path, stand
 
 def test_a_429_waits_for_retry_after_and_is_counted(tmp_path: Path, standin: ParliamentStandIn) -> None:
     standin.inject("list", Fault.http(429, retry_after=1))
-    standin.inject("detail", Fault.http(429, retry_after=1))
-    started = time.monotonic()
-    report = run(tmp_path, standin, house="commons", date_to=date(2024, 1, 7))
+    standin.inject("detail", Fault.http(429, retry_after=2))
+    waits: list[float] = []
+    report = run(tmp_path, standin, house="commons", date_to=date(2024, 1, 7), sleep=waits.append)
 
-    assert time.monotonic() - started >= 1.9  # two waits of a second, one after the other
+    assert sorted(waits) == [1.0, 2.0]  # the server's Retry-After, not the (tiny) backoff
     assert report.retries == 2
     assert report.requests == len(standin.log)
     assert written(tmp_path) == expected(standin, "Commons", date(2024, 1, 7))
@@ -271,6 +278,7 @@ def test_errors_timeouts_and_bad_bodies_are_retried_and_counted(tmp_path: Path, 
     assert written(tmp_path) == expected(standin, up_to=date(2024, 1, 31))
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_a_page_that_keeps_failing_stops_the_fetch_and_a_rerun_resumes(
     tmp_path: Path, standin: ParliamentStandIn
 ) -> None:
@@ -368,6 +376,7 @@ def test_kill_9_at_random_moments_then_a_rerun_ends_as_an_uninterrupted_run(tmp_
     assert state(out) == state(reference)
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_without_from_it_continues_from_the_state_refetching_the_last_day(
     tmp_path: Path, standin: ParliamentStandIn
 ) -> None:
@@ -383,6 +392,7 @@ def test_without_from_it_continues_from_the_state_refetching_the_last_day(
     assert written(tmp_path) == expected(standin)
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_without_state_it_starts_from_the_latest_answer_on_disk(tmp_path: Path, standin: ParliamentStandIn) -> None:
     run(tmp_path, standin, date_to=date(2024, 1, 20))
     (tmp_path / STATE_FILE).unlink()
@@ -404,6 +414,7 @@ def test_with_nothing_to_continue_from_it_asks_for_from(tmp_path: Path, standin:
     assert standin.log == []
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_refetching_counts_new_updated_and_unchanged_and_follows_a_moved_answer(
     tmp_path: Path, standin: ParliamentStandIn
 ) -> None:
@@ -420,6 +431,7 @@ def test_refetching_counts_new_updated_and_unchanged_and_follows_a_moved_answer(
     assert records == expected(standin)
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_at_most_two_requests_are_in_flight(tmp_path: Path) -> None:
     with ParliamentStandIn(synthetic_records(), latency=0.01) as server:
         run(tmp_path, server, date_to=date(2024, 1, 31))
@@ -435,6 +447,7 @@ def test_the_user_agent_names_sendsearch_and_its_version(tmp_path: Path, standin
     assert agents.pop().startswith(f"sendsearch/{version('sendsearch')} ")
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_the_topic_filter_sees_the_full_text_and_keeps_its_own_resume_point(
     tmp_path: Path, standin: ParliamentStandIn
 ) -> None:
@@ -470,6 +483,7 @@ def test_a_second_fetch_into_the_same_folder_is_refused(tmp_path: Path, standin:
             run(tmp_path, standin)
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 def test_the_progress_bar_shows_records_requests_and_retries(
     tmp_path: Path, standin: ParliamentStandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -483,6 +497,7 @@ def test_the_progress_bar_shows_records_requests_and_retries(
     assert capsys.readouterr() == ("", "")
 
 
+@pytest.mark.slow  # a whole fetch of the stand-in's 240 records: seconds
 @needs_recorded
 def test_the_standin_clips_as_the_real_service_and_the_client_sees_every_cut() -> None:
     from sendsearch.fetch import _is_clipped
@@ -582,3 +597,193 @@ def test_the_fetch_command_fills_an_index_that_cites_the_fetched_answer(tmp_path
         passage.citation.source == "https://questions-statements.parliament.uk/written-questions/detail/2024-08-30/3283"
     )
     assert "answered by Catherine McKinnell (Labour)" in passage.citation_line
+
+
+# -- a hostile or broken server, and no network -------------------------------------------------
+def _failure(out: Path, server: ParliamentStandIn, **options: Any) -> FetchError:
+    with pytest.raises(FetchError) as caught:
+        run(out, server, house="commons", date_to=date(2024, 1, 7), **options)
+    assert "\n" not in str(caught.value)
+    assert not (out / ".fetch.lock").exists()
+    return caught.value
+
+
+def test_an_answer_over_the_size_limit_is_refused_at_once(tmp_path: Path, standin: ParliamentStandIn) -> None:
+    """A small gzip body that inflates past the limit, and a body that never ends: both
+    stop at the limit, and retrying would only fetch them again."""
+    standin.inject("list", Fault.gzip_bomb(16 * 1024 * 1024))
+    error = _failure(tmp_path, standin, max_response_bytes=1024 * 1024)
+    assert "the answer was over the limit of 1,048,576 bytes" in str(error)
+    assert len(standin.requests_to("list")) == 1
+
+    standin.log.clear()
+    standin.inject("list", Fault.endless())
+    error = _failure(tmp_path, standin, max_response_bytes=1024 * 1024)
+    assert "over the limit of 1,048,576 bytes" in str(error)
+    assert len(standin.requests_to("list")) == 1
+
+
+@pytest.mark.parametrize("fault", [Fault.drip_body(0.05), Fault.drip_headers(0.05)], ids=["body", "headers"])
+def test_an_answer_that_drips_in_is_cut_at_the_request_deadline(
+    tmp_path: Path, standin: ParliamentStandIn, fault: Fault
+) -> None:
+    """One byte at a time: every read is within the timeout, so only the deadline ends it.
+    The answer never completes, so however fast the machine, every attempt is cut."""
+    standin.inject("list", fault, times=10)
+    error = _failure(tmp_path, standin, retries=1, request_deadline=0.25)
+    assert "no whole answer within 0.25 s, after 1 retry" in str(error)
+    assert len(standin.requests_to("list")) == 2
+
+
+def test_json_nested_100000_deep_is_a_bad_answer_not_a_recursion_error(
+    tmp_path: Path, standin: ParliamentStandIn
+) -> None:
+    standin.inject("list", Fault.deep_json(), times=10)
+    error = _failure(tmp_path, standin, bad_response_retries=1)
+    assert "the response was JSON nested more than 64 levels deep, 2 times" in str(error)
+    assert len(standin.requests_to("list")) == 2
+
+
+def test_a_redirect_to_another_port_or_host_is_not_followed(tmp_path: Path, standin: ParliamentStandIn) -> None:
+    with ParliamentStandIn(synthetic_records()) as elsewhere:
+        standin.inject("list", Fault.redirect(elsewhere.url + "/api/writtenquestions/questions"))
+        error = _failure(tmp_path, standin)
+        assert elsewhere.log == []
+    assert "HTTP 302 redirected to another address (http://127.0.0.1:" in str(error)
+    assert "not followed" in str(error)
+    standin.inject("list", Fault.redirect("http://example.invalid/api/writtenquestions/questions"))
+    assert "redirected to another address (http://example.invalid/" in str(_failure(tmp_path / "2", standin))
+
+
+def test_a_redirect_on_the_same_host_and_port_is_followed(tmp_path: Path, standin: ParliamentStandIn) -> None:
+    standin.inject(
+        "list",
+        Fault.redirect(
+            standin.url + "/api/writtenquestions/questions?answeredWhenFrom=2024-01-01&answeredWhenTo=2024-01-07"
+            "&house=Commons&answered=Answered&includeWithdrawn=true&expandMember=true&skip=0&take=10"
+        ),
+    )
+    run(tmp_path, standin, house="commons", date_to=date(2024, 1, 7))
+    assert written(tmp_path) == expected(standin, "Commons", date(2024, 1, 7))
+
+
+def test_terminal_escape_sequences_are_taken_out_of_fetched_text(tmp_path: Path, standin: ParliamentStandIn) -> None:
+    target = next(
+        key for key, r in standin.by_id.items() if r["house"] == "Commons" and r["dateAnswered"] < "2024-01-08"
+    )
+    standin.update(
+        target,
+        heading="Schools\x1b]0;pwned\x07: Transport",
+        answerText="<p>Funding is \x1b[2J\x1b[31mallocated\x1b[0m each year.\x9b5m</p>",
+    )
+    run(tmp_path, standin, house="commons", date_to=date(2024, 1, 7))
+    record = written(tmp_path)[target]
+    assert record["heading"] == "Schools: Transport"
+    assert record["answerText"] == "<p>Funding is allocated each year.5m</p>"
+
+
+def test_no_network_fails_at_once_with_one_attempt(tmp_path: Path) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch(tmp_path, date_from=FIRST, date_to=LAST, base_url="http://nonexistent.invalid", **FAST)
+    message = str(caught.value)
+    assert "could not look up nonexistent.invalid (no network, or a wrong address?)" in message
+    assert "retries" not in message
+    assert caught.value.report is not None
+    assert (caught.value.report.requests, caught.value.report.retries) == (1, 0)
+    assert not (tmp_path / ".fetch.lock").exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_address_that_never_answered_fails_at_once_with_one_attempt(tmp_path: Path) -> None:
+    port = _closed_port()
+    with pytest.raises(FetchError) as caught:
+        fetch(tmp_path, date_from=FIRST, date_to=LAST, base_url=f"http://127.0.0.1:{port}", **FAST)
+    assert f"127.0.0.1:{port} refused the connection (is the address right, and the service up?)" in str(caught.value)
+    assert caught.value.report is not None
+    assert caught.value.report.requests == 1
+
+
+def test_a_refused_connection_after_the_server_answered_is_retried() -> None:
+    """A server that answered before and now refuses may be restarting: that is retried."""
+    from sendsearch.fetch import _Client
+
+    client = _Client(
+        f"http://127.0.0.1:{_closed_port()}",
+        timeout=1.0,
+        retries=3,
+        backoff_factor=0.0,
+        backoff_jitter=0.0,
+        backoff_max=0.0,
+        retry_after_max=1,
+        bad_response_retries=1,
+        request_deadline=10.0,
+        max_response_bytes=1024,
+        ends_at=float("inf"),
+        clock=time.monotonic,
+        sleep=lambda seconds: None,
+    )
+    client.answered = True
+    with pytest.raises(Exception, match=r"could not connect \(connection refused\), after 3 retries"):
+        client.detail(1)
+    assert (client.tally.requests, client.tally.retries) == (4, 3)
+
+
+def test_the_run_stops_at_its_time_limit_keeping_what_it_wrote(tmp_path: Path, standin: ParliamentStandIn) -> None:
+    """The clock is the fetch's own (injected): the limit passes after its 40th reading."""
+    readings = itertools.count()
+    with pytest.raises(FetchError) as caught:
+        run(tmp_path, standin, house="commons", time_limit=40.0, clock=lambda: float(next(readings)))
+    message = str(caught.value)
+    assert message.startswith("the fetch stopped at its time limit of 40 s")
+    assert "run it again without --from to resume" in message
+    through = date.fromisoformat(state(tmp_path)["commons"]["all"])
+    assert FIRST < through < LAST
+    assert written(tmp_path) == expected(standin, "Commons", through)
+    later = through + timedelta(days=14)
+    run(tmp_path, standin, house="commons", date_from=None, date_to=later)
+    assert written(tmp_path) == expected(standin, "Commons", later)
+
+
+def test_the_lock_file_is_removed_however_the_fetch_ends(tmp_path: Path, standin: ParliamentStandIn) -> None:
+    run(tmp_path / "ok", standin, date_to=date(2024, 1, 7))
+    assert not (tmp_path / "ok" / ".fetch.lock").exists()
+
+    def interrupt(record: Any) -> bool:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "interrupted", standin, keep=interrupt, topic="send")
+    assert not (tmp_path / "interrupted" / ".fetch.lock").exists()
+    standin.inject("list", Fault.http(500), times=100)
+    with pytest.raises(FetchError):
+        run(tmp_path / "failed", standin, retries=1)
+    assert not (tmp_path / "failed" / ".fetch.lock").exists()
+
+
+def test_a_first_fetch_starts_from_the_newest_answer_already_in_the_folder(
+    tmp_path: Path, standin: ParliamentStandIn
+) -> None:
+    """A fresh clone: no state, no monthly files, but the bundled answers in the folder. Each
+    house starts from its newest answer there, a house with none from the newest of all."""
+    bundled = [r for r in standin.by_id.values() if r["house"] == "Commons" and r["dateAnswered"] < "2024-02-10"]
+    newest = max(r["dateAnswered"][:10] for r in bundled)
+    with gzip.open(tmp_path / "send-written-answers.jsonl.gz", "wt", encoding="utf-8") as handle:
+        for record in bundled:
+            handle.write(json.dumps(record) + "\n")
+    run(tmp_path, standin, date_from=None, date_to=date(2024, 2, 20))
+    firsts = {r.query["house"]: r.query["answeredWhenFrom"] for r in reversed(standin.requests_to("list"))}
+    assert firsts == {"Commons": newest, "Lords": newest}
+
+
+def test_the_fetch_help_says_where_a_bare_fetch_starts() -> None:
+    from click.testing import CliRunner
+
+    from sendsearch.cli import main
+
+    shown = " ".join(CliRunner().invoke(main, ["fetch", "--help"]).output.split())
+    assert "from the newest answer already in --out" in shown

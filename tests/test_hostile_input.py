@@ -8,7 +8,6 @@ what is kept in memory (reasons, items) stays bounded.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import os
@@ -18,8 +17,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from sendsearch import parliament
 from sendsearch.builder import build_index
@@ -44,6 +41,7 @@ def _read(*paths, follow_links: bool = False):
 
 
 # -- sizes and shapes --------------------------------------------------------------------------------
+@pytest.mark.slow  # seconds of CPU: make test runs it, make check does not
 def test_a_gzip_bomb_stops_at_the_expansion_limit(tmp_path):
     bomb = tmp_path / "bomb.jsonl.gz"
     bomb.write_bytes(gzip.compress((_record(7) + "\n").encode() * 400_000, 9))  # 34 MB from 70 kB
@@ -64,6 +62,7 @@ def test_a_million_bad_lines_stop_early_and_keep_a_few_reasons(tmp_path):
     assert "stopped reading at line 1,000: 1,000 unusable records in a row" in str(report.skipped[-1])
 
 
+@pytest.mark.slow  # seconds of CPU: make test runs it, make check does not
 def test_many_bad_records_among_good_ones_are_counted_not_all_kept(tmp_path):
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text("".join(f"{_record(i)}\n{{broken\n" for i in range(1, 3001)))
@@ -189,6 +188,7 @@ def answers_with_one_bad(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow  # seconds of CPU: make test runs it, make check does not
 def test_add_with_a_bad_record_adds_the_721_good_ones(use_fake_embedder, corpus_copy, answers_with_one_bad, tmp_path):
     runner = CliRunner()
     index = str(tmp_path / "ix")
@@ -216,25 +216,8 @@ def test_records_that_would_break_the_store_are_skipped_before_it(tmp_path, fake
     assert reason in report.skipped[0].reason
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=6,
-)
-record_fields = st.sampled_from([*parliament._FIELD_TYPES, "id", "value"])
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(
-    st.dictionaries(record_fields, json_values, max_size=8),
-    st.integers(1, 10**9) | st.text(min_size=1, max_size=6),
-)
-def test_any_record_either_becomes_a_document_or_raises_value_error(record, record_id):
-    with contextlib.suppress(ValueError):
-        parliament.record_to_document({**record, "id": record_id})
-
-
 # -- files and folders ---------------------------------------------------------------------------------
+@pytest.mark.slow  # seconds of CPU: make test runs it, make check does not
 def test_pdf_bombs_are_skipped_within_pypdfs_limits(tmp_path, fake_embedder):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -304,6 +304,7 @@ def test_an_open_index_follows_a_rebuild(seed_index, fake_embedder, tmp_path, co
     assert reader.search("SENDIST tribunal appeals", k=1)[0].doc_id == "new.txt"
 
 
+@pytest.mark.slow  # a process of its own, killed
 def test_killed_build_leaves_previous_index_and_resumes_from_the_cache(tmp_path, fake_embedder):
     """A rebuild killed with SIGKILL half-way: the old index still serves, and running
     the same build again embeds only what the killed run had not finished."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,29 +79,18 @@ def test_a_missing_or_emptied_file_is_refused(seed_index):
     _refused(seed_index.directory, "incomplete", "keyword/pair_codes.npy is missing")
 
 
-def test_an_emptied_terms_file_is_refused_even_without_checksums(seed_index):
+def test_an_emptied_terms_file_is_refused(seed_index):
     generation = _generation(seed_index)
     (generation / "keyword" / "terms.json").write_text("[]")
     _refused(seed_index.directory, "damaged", "keyword/terms.json")
-    _edit_manifest(seed_index, files={})  # an index from before checksums: the parts are checked instead
-    _refused(seed_index.directory, "damaged", "keyword/")
 
 
-def test_a_missing_pair_file_is_refused_even_without_checksums(seed_index):
-    (_generation(seed_index) / "keyword" / "pair_codes.npy").unlink()
+def test_an_index_whose_manifest_records_no_checksums_is_refused(seed_index):
+    """An index from before checksums were recorded: its vectors or keyword arrays could be
+    damaged in ways no structural check sees, so it is refused rather than served."""
     _edit_manifest(seed_index, files={})
-    _refused(seed_index.directory, "damaged", "pair_codes.npy is missing")
-
-
-def test_store_damage_is_found_by_sqlite_when_no_checksums_are_recorded(seed_index):
-    """The battery's case: a page of document text damaged, which counting rows at open
-    never reads; SQLite's quick check does."""
-    store = _generation(seed_index) / "store.sqlite"
-    data = store.read_bytes()
-    page = data.find(b"general fund") // 4096 * 4096
-    _garble(store, start=page, length=16)  # the page's b-tree header
-    _edit_manifest(seed_index, files={})
-    _refused(seed_index.directory, "damaged", "store.sqlite", "rebuild it with")
+    message = _refused(seed_index.directory, "records no checksums", "rebuild it with `sendsearch build")
+    assert str(seed_index.directory) in message
 
 
 def test_damage_found_in_the_middle_of_a_search_is_one_line(seed_index):
@@ -180,8 +170,11 @@ def test_an_open_index_keeps_serving_when_the_next_manifest_is_damaged(seed_inde
     real = index_module._load_snapshot
     monkeypatch.setattr(index_module, "_load_snapshot", lambda directory: loads.append(directory) or real(directory))
     before = seed_index.search("Stockport consultation", k=1)
-    _garble(_generation(seed_index) / "vectors.faiss", length=64)
-    _edit_manifest(seed_index, updated_at="later")  # a new manifest, naming a damaged generation
+    generation = _generation(seed_index)
+    damaged = generation.with_name("gen-20990101T000000-d4m4g3")
+    shutil.copytree(generation, damaged)
+    _garble(damaged / "vectors.faiss", length=64)
+    _edit_manifest(seed_index, generation=damaged.name)  # a new manifest, naming a damaged generation
     for _ in range(3):
         assert seed_index.search("Stockport consultation", k=1) == before
     assert len(loads) == 1  # examined once, not re-checked by every search
@@ -206,6 +199,7 @@ def test_every_file_is_flushed_before_the_manifest_is_published(tmp_path, corpus
     assert files | folders <= before
 
 
+@pytest.mark.slow  # a process of its own, killed
 def test_a_writer_killed_while_publishing_leaves_the_old_index_and_no_debris(tmp_path, corpus_copy, fake_embedder):
     """kill -9 between writing the new manifest and renaming it: the previous index serves,
     and the next build clears the half-written manifest it left."""
@@ -245,3 +239,103 @@ def test_a_writer_killed_while_publishing_leaves_the_old_index_and_no_debris(tmp
     assert time.perf_counter() - started < 60
     assert report.documents == 6
     assert not list(index_dir.glob(f".{MANIFEST_NAME}.*.tmp"))
+
+
+# -- damage while serving ---------------------------------------------------------------------------
+def _flip_in_place(path: Path, needle: bytes) -> None:
+    """Change the bytes of ``needle`` inside a file, in place (same inode, same size), as a
+    disk fault or a stray write would."""
+    with open(path, "r+b") as handle:
+        data = handle.read()
+        at = data.find(needle)
+        assert at >= 0, needle
+        handle.seek(at)
+        handle.write(needle.swapcase())
+
+
+def _served(index: Index, query: str = "How much does Stockport spend on SEND?") -> list[str]:
+    return [passage.text for passage in index.search(query, k=3)]
+
+
+def test_store_bytes_changed_while_serving_are_refused_not_served(seed_index, caplog):
+    """The battery's case: text in a live store.sqlite changed under an open index (opened
+    immutable, so SQLite would serve it)."""
+    before = _served(seed_index)
+    assert any("Stockport" in text for text in before)
+    _flip_in_place(seed_index.snapshot().store.path, b"Stockport")
+    with caplog.at_level("ERROR", logger="sendsearch.index"):
+        for _ in range(3):
+            with pytest.raises(IndexFormatError) as caught:
+                _served(seed_index)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"the index at {seed_index.directory} is damaged")
+    assert "store.sqlite changed while it was being served" in message
+    assert "rebuild it with `sendsearch build" in message
+    assert [record.getMessage() for record in caplog.records] == [message]  # logged once, one line
+    with pytest.raises(IndexFormatError):
+        seed_index.document_text("001_96ab44ec7aed3ea8.txt")
+    with pytest.raises(IndexFormatError):
+        seed_index.info()
+
+
+def test_keyword_arrays_changed_while_serving_are_refused(seed_index):
+    """Memory-mapped keyword arrays see the change at once: the result must not be served."""
+    _served(seed_index)
+    path = _generation(seed_index) / "keyword" / "bm25s" / "data.csc.index.npy"
+    data = path.read_bytes()
+    with open(path, "r+b") as handle:
+        handle.seek(len(data) - 64)
+        handle.write(bytes(64))
+    with pytest.raises(IndexFormatError, match=r"data\.csc\.index\.npy changed while it was being served"):
+        _served(seed_index)
+
+
+def test_a_repaired_generation_serves_again(seed_index):
+    before = _served(seed_index)
+    store = seed_index.snapshot().store.path
+    original = store.read_bytes()
+    _flip_in_place(store, b"Stockport")
+    with pytest.raises(IndexFormatError):
+        _served(seed_index)
+    store.write_bytes(original)  # put back as it was (a restore from a backup)
+    assert _served(seed_index) == before
+
+
+def test_a_file_touched_but_unchanged_keeps_serving(seed_index):
+    before = _served(seed_index)
+    store = seed_index.snapshot().store.path
+    os.utime(store, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert _served(seed_index) == before
+
+
+def test_searches_on_an_unchanged_index_read_no_checksum(seed_index, monkeypatch):
+    """The per-search check costs a stat per file; the files are hashed again only after a change."""
+    import hashlib
+
+    _served(seed_index)
+    hashed: list[object] = []
+    real = hashlib.file_digest
+    monkeypatch.setattr(hashlib, "file_digest", lambda *args, **kwargs: hashed.append(args) or real(*args, **kwargs))
+    for _ in range(5):
+        _served(seed_index)
+    assert hashed == []
+
+
+def test_a_damaged_live_index_is_a_503_over_http(seed_index, caplog):
+    import httpx
+
+    from sendsearch.api import rest_app
+
+    from .serving import serving
+
+    with serving(rest_app(seed_index)) as url, caplog.at_level("ERROR", logger="sendsearch.index"):
+        params = {"q": "How much does Stockport spend on SEND?", "k": 3}
+        assert httpx.get(url + "search", params=params).status_code == 200
+        _flip_in_place(seed_index.snapshot().store.path, b"Stockport")
+        replies = [httpx.get(url + "search", params=params) for _ in range(4)]
+    assert [reply.status_code for reply in replies] == [503] * 4
+    error = replies[0].json()["error"]
+    assert "changed while it was being served" in error
+    assert "Stockport" not in json.dumps([reply.json() for reply in replies]).replace(str(seed_index.directory), "")
+    assert len([r for r in caplog.records if r.name == "sendsearch.index"]) == 1

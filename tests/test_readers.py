@@ -73,6 +73,7 @@ def seeds():
     return {d.doc_id: d for d in read_paths(SEED_PAGES)}
 
 
+@pytest.mark.slow  # reads whole corpus files
 def test_the_bundled_corpus_holds_the_seeds_and_the_send_written_answers():
     report = ReadReport()
     documents = list(read_paths([CORPUS], report))
@@ -263,6 +264,7 @@ def sample_records() -> list[dict]:
     return json.loads(json.dumps(SAMPLE_RECORDS))
 
 
+@pytest.mark.slow  # reads whole corpus files
 @needs_shared
 def test_records_reader_reads_the_real_file():
     report = ReadReport()

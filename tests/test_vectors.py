@@ -40,6 +40,7 @@ def test_search_filters_and_deletes(tmp_path, threshold, kind):
     assert np.allclose(loaded.similarity(vectors[7], np.array([1007])), [1.0], atol=1e-5)
 
 
+@pytest.mark.slow  # builds HNSW graphs: seconds
 def test_hnsw_rebuilds_once_a_tenth_is_deleted():
     index = VectorIndex.create(16, 100, hnsw_threshold=0)
     index.add(np.arange(100), unit(100))
@@ -53,6 +54,7 @@ def test_hnsw_rebuilds_once_a_tenth_is_deleted():
     assert index.deleted_count == 0  # rebuilt without the dead vectors
 
 
+@pytest.mark.slow  # builds HNSW graphs: seconds
 def test_hnsw_recall_against_exact_on_clustered_vectors():
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(40, 32))
@@ -68,6 +70,7 @@ def test_hnsw_recall_against_exact_on_clustered_vectors():
     assert recall >= 0.99
 
 
+@pytest.mark.slow  # builds HNSW graphs: seconds
 def test_an_hnsw_index_updates_without_reusing_ids(tmp_path, corpus_copy, fake_embedder):
     index, _ = Index.build(
         [corpus_copy], tmp_path / "index", embedder=fake_embedder, config=IndexConfig(hnsw_threshold=0)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .admin import AdminGuard, UploadGate, session_router
-from .errors import QueryError, SendSearchError
+from .errors import FIELD_LABELS, QueryError, SendSearchError
 from .limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS, MAX_UPLOAD_BYTES
 
 __all__ = ["MCP_TOOL", "create_server", "rest_app", "run", "search_json", "search_tool"]
@@ -145,7 +145,7 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
             # calls cannot take the threads the page's own searches need.
             return await anyio.to_thread.run_sync(run_search, limiter=limiter)
         except QueryError as error:
-            return JSONResponse({"error": str(error)}, status_code=400)
+            return JSONResponse({"error": error.worded(FIELD_LABELS["rest"])}, status_code=400)
         except SendSearchError as error:  # a damaged index, a model that will not load
             return JSONResponse({"error": str(error)}, status_code=503)
 

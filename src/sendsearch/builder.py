@@ -4,6 +4,11 @@ Every build or update writes a fresh generation folder and publishes it by repla
 ``manifest.json`` (see ``manifest.py``); until then the previous index keeps serving. The
 embedding cache lives outside the generations, so an interrupted build loses no finished
 vectors and a rerun of the same command carries on where it stopped.
+
+An interruption (Ctrl-C, SIGTERM, an error) at any moment leaves the old index or the new
+one, whole: the new generation is removed only while no manifest names it. A folder that
+cannot be written (read-only, full disk) is a one-line SendSearchError that says the index
+there is unchanged. ``manifest.step`` marks each moment, for the tests that interrupt there.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import secrets
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +32,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import manifest as manifest_module
 from .analysis import Analyzer
 from .chunking import ChunkingConfig, chunk_documents
 from .embedding import Embedder, EmbeddingCache, embed_with_cache
@@ -101,14 +109,45 @@ class BuildReport:
 @contextmanager
 def index_lock(directory: Path) -> Iterator[None]:
     """Hold the index's write lock: one build or update at a time; readers never wait."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / ".lock", "w")  # noqa: SIM115 - closed below, after the lock's use
+    except OSError as error:
+        raise SendSearchError(f"cannot write to {directory}: {_reason(error)}; {_unchanged(directory)}") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise IndexBusyError(f"another build or update is running on {directory}; try again when it ends") from None
         remove_stale_temporaries(directory)  # left by a writer that was killed mid-publish
         yield
+
+
+# numpy's message for a write the disk cut short: "216690 requested and 83936 written".
+_SHORT_WRITE = re.compile(r"^(\d+) requested and (\d+) written$")
+_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _reason(error: BaseException) -> str:
+    """Why a write failed, in words (the errno's, or the library's)."""
+    if isinstance(error, OSError) and error.errno in _FULL:
+        return f"the disk is full ({error.strerror})"
+    short = _SHORT_WRITE.match(str(error))
+    if short:
+        return f"the disk is full (a write of {int(short[1]):,} bytes stopped after {int(short[2]):,})"
+    if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+        return f"the disk is full ({error})"
+    if isinstance(error, sqlite3.OperationalError) and "I/O error" in str(error):
+        return f"{error} (is the disk full?)"  # SQLite does not say why a write failed
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
+
+
+def _unchanged(directory: Path) -> str:
+    if _current_generation(directory) is None:
+        return "no index was published there"
+    return "the index there is unchanged"
 
 
 def _new_generation(directory: Path) -> Path:
@@ -259,28 +298,45 @@ def _manifest(
 def _publish(directory: Path, generation: Path, manifest: Manifest, previous: str | None) -> None:
     """Record (and flush) every file of the generation, then switch the manifest to it."""
     manifest = dataclasses.replace(manifest, files=record_files(generation))
+    manifest_module.step("files recorded")
     # A copy inside the generation says what it is if found on its own; not itself recorded.
     with open(generation / MANIFEST_NAME, "w", encoding="utf-8") as handle:
         handle.write(manifest.to_json())
         handle.flush()
         os.fsync(handle.fileno())
     write_manifest(directory, manifest)
+    manifest_module.step("published")
     _collect_garbage(directory, {generation.name} | ({previous} if previous else set()))
+    manifest_module.step("old generations removed")
+
+
+def _save_vectors(vectors: VectorIndex, path: Path) -> None:
+    try:
+        vectors.save(path)
+    except RuntimeError as error:  # FAISS reports a failed write so
+        raise OSError(str(error).strip().splitlines()[-1]) from None
 
 
 @contextmanager
 def _generation(directory: Path) -> Iterator[Path]:
-    """A new generation folder, removed again if anything goes wrong before publishing."""
-    generation = _new_generation(directory)
+    """A new generation folder, removed again if anything stops it before it is published.
+
+    Whether it was published is read from the manifest, not assumed: an interruption just
+    after the manifest's rename must leave the new index, not delete what it names."""
+    try:
+        generation = _new_generation(directory)
+    except OSError as error:
+        raise SendSearchError(f"cannot write to {directory}: {_reason(error)}; {_unchanged(directory)}") from None
     try:
         yield generation
-    except OSError as error:
+    except BaseException as error:
+        if _current_generation(directory) == generation.name:
+            raise
         shutil.rmtree(generation, ignore_errors=True)
-        if error.errno == errno.ENOSPC:
-            raise SendSearchError(f"the disk is full; {directory} still holds the previous index, unchanged") from None
-        raise
-    except BaseException:
-        shutil.rmtree(generation, ignore_errors=True)
+        if isinstance(error, OSError | sqlite3.OperationalError):
+            raise SendSearchError(
+                f"could not write the new index in {directory}: {_reason(error)}; {_unchanged(directory)}"
+            ) from None
         raise
 
 
@@ -303,6 +359,7 @@ def build_index(
         read = ReadReport(skipped=report.skipped)
         documents = _read_unique(paths, read, progress, config, report, follow_links=follow_links)
         report.files = read.files
+        manifest_module.step("read")
         documents, chunks = _chunk(documents, embedder, config, report)
         if not documents:
             raise NothingToIndexError(
@@ -320,9 +377,11 @@ def build_index(
                 vectors.add(np.asarray(chunk_ids), _embed(documents, chunks, embedder, cache, config, report, progress))
             finally:
                 cache.close()
-            vectors.save(generation / "vectors.faiss")
+            manifest_module.step("embedded")
+            _save_vectors(vectors, generation / "vectors.faiss")
             terms = Analyzer().chunk_terms(documents, chunks, config.keyword)
             KeywordIndex.build(chunk_ids, terms, config.keyword).save(generation / "keyword")
+            manifest_module.step("keyword saved")
             store.finish()
             store = Store(generation / "store.sqlite")
             manifest = _manifest(generation, embedder, config, store, vectors, _sources(paths), None)
@@ -402,6 +461,7 @@ def update_index(
         read = ReadReport(skipped=report.skipped)
         incoming = _read_unique(add, read, progress, config, report, source_prefix, follow_links) if add else []
         report.files = read.files
+        manifest_module.step("read")
         if add and not incoming and not remove:
             given = "the files given" if source_prefix else ", ".join(map(str, add))
             raise NothingToIndexError(
@@ -440,6 +500,7 @@ def _apply_update(
     current = directory / manifest.generation
     with _generation(directory) as generation:
         shutil.copyfile(current / "store.sqlite", generation / "store.sqlite")
+        manifest_module.step("store copied")
         store = Store(generation / "store.sqlite", readonly=False)
         hashes = store.content_hashes()
         changed = [d for d in incoming if hashes.get(d.doc_id) != d.content_hash]
@@ -467,11 +528,13 @@ def _apply_update(
             )
         finally:
             cache.close()
+        manifest_module.step("embedded")
         vectors = _right_sized(vectors, config)
-        vectors.save(generation / "vectors.faiss")
+        _save_vectors(vectors, generation / "vectors.faiss")
         keyword = KeywordIndex.load(current / "keyword")
         terms = Analyzer().chunk_terms(changed, chunks, keyword.config)
         keyword.updated(removed_chunks, new_ids, terms).save(generation / "keyword")
+        manifest_module.step("keyword saved")
         store.finish()
         store = Store(generation / "store.sqlite")
         new_manifest = _manifest(

@@ -6,20 +6,26 @@ Every command goes through ``Index``; settings come from options or, through cli
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
+import re
+import signal
 import socket
 import sys
 import textwrap
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from . import settings
-from .errors import SendSearchError
+from .errors import FIELD_LABELS, SendSearchError
 from .limits import MAX_K
+from .text import strip_controls
 from .version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,18 +35,95 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INDEX = Path("index")
 
 
+# Commands that write an index: after an interruption they say which index the folder holds.
+_WRITERS = frozenset({"build", "add", "remove", "fetch"})
+# What a command's arguments are called in messages (options go by their flag).
+_ARGUMENT_NAMES = {"query": "the question", "doc_ids": "a document id"}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so that the same clean-up runs and the same
+    one-line message is printed (a writer removes its unpublished generation)."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a command runs, SIGTERM raises Terminated (Python's default ends the process
+    at once, with no clean-up and no message)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _published(index_dir: Path | None) -> str | None:
+    """The generation an index folder's manifest names now, if any."""
+    from .manifest import read_manifest
+
+    if index_dir is None:
+        return None
+    try:
+        return read_manifest(index_dir).generation
+    except SendSearchError:
+        return None
+
+
+def _after_interruption(command: str, kwargs: dict[str, Any], before: str | None) -> str:
+    """What an interrupted command leaves, read from the disk, not assumed."""
+    said = []
+    if command == "fetch":
+        said.append(f"Every answer fetched before it is kept in {kwargs['out']}; run it again to resume.")
+        if kwargs.get("no_index"):
+            return " ".join(said)
+    index_dir = kwargs.get("index_dir")
+    if command in _WRITERS and index_dir is not None:
+        after = _published(index_dir)
+        if after is not None and after != before:
+            said.append(f"The new index was published before it stopped: {index_dir} holds the new one.")
+        elif after is None:
+            said.append(f"No index was published in {index_dir}.")
+        else:
+            said.append(f"{index_dir} still holds the previous index, unchanged.")
+    return " ".join(said)
+
+
+def _check_arguments(kwargs: dict[str, Any]) -> None:
+    """Refuse text arguments that are not valid text: bytes that are not UTF-8 reach Python
+    as lone surrogates, which nothing can encode, store or print."""
+    context = click.get_current_context(silent=True)
+    for param in context.command.params if context else []:
+        values = kwargs.get(param.name or "")
+        for value in values if isinstance(values, tuple) else (values,):
+            if isinstance(value, str) and re.search("[\ud800-\udfff]", value):
+                name = _ARGUMENT_NAMES.get(param.name or "", param.opts[0] if param.opts else str(param.name))
+                raise click.ClickException(f"{name} holds a byte that is not valid text (not UTF-8); nothing was done")
+
+
 def handle_errors(command: F) -> F:
-    """Turn user-fixable errors and Ctrl-C into a clear message and a non-zero exit."""
+    """Turn user-fixable errors, Ctrl-C and SIGTERM into a clear message and a non-zero exit."""
+    name = command.__name__
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _check_arguments(kwargs)
+        before = _published(kwargs.get("index_dir")) if name in _WRITERS else None
         try:
-            return command(*args, **kwargs)
+            # serve stops on SIGTERM its own way (uvicorn's handlers).
+            with _sigterm_interrupts() if name != "serve" else contextlib.nullcontext():
+                return command(*args, **kwargs)
         except SendSearchError as error:
-            raise click.ClickException(str(error)) from None
-        except KeyboardInterrupt:
-            click.echo("\nInterrupted. Any index that was already there is unchanged.", err=True)
-            sys.exit(130)
+            raise click.ClickException(strip_controls(error.worded(FIELD_LABELS["cli"]))) from None
+        except KeyboardInterrupt as interrupt:
+            click.echo(f"\nInterrupted. {_after_interruption(name, kwargs, before)}".rstrip(), err=True)
+            sys.exit(128 + signal.SIGTERM if isinstance(interrupt, Terminated) else 130)
 
     return wrapper  # type: ignore[return-value]
 
@@ -181,7 +264,8 @@ def _fetch_summary(report: Any) -> str:
     "date_from",
     type=click.DateTime(["%Y-%m-%d"]),
     default=None,
-    help="First answered date to fetch (default: where the last fetch into --out stopped).",
+    help="First answered date to fetch (default: where the last fetch into --out stopped, or the newest "
+    "answer already in --out).",
 )
 @click.option(
     "--to",
@@ -231,10 +315,12 @@ def fetch(
     """Fetch new written answers from the UK Parliament API and add them to the index.
 
     Dates are answered dates. Without --from, it carries on from where the last fetch into
-    --out stopped, so a daily `sendsearch fetch` keeps an index current. An interrupted or
-    failed fetch keeps everything it wrote; run it again to resume. Records are added to
-    --index (nothing unchanged is embedded again; a folder with no index gets one built from
-    --out) unless --no-index.
+    --out stopped, so a daily `sendsearch fetch` keeps an index current; the first time
+    (a fresh clone), from the newest answer already in --out (the bundled answers in
+    corpus/parliament/). An interrupted or failed fetch keeps everything it wrote; run it
+    again to resume. No network, or an address that does not answer, fails at once; busy
+    or failing servers are retried. Records are added to --index (nothing unchanged is
+    embedded again; a folder with no index gets one built from --out) unless --no-index.
 
     \b
     Examples:
@@ -291,23 +377,33 @@ def remove(doc_ids: tuple[str, ...], index_dir: Path) -> None:
 
 
 def _show_passage(passage: Any) -> None:
+    # Corpus text is printed without control characters: a record could carry escape
+    # sequences that retitle the terminal or hide what follows.
     citation = passage.citation
-    click.secho(f"{passage.rank}. {citation.title or passage.doc_id}", bold=True)
-    click.echo("   " + " · ".join(citation.summary))
+    click.secho(strip_controls(f"{passage.rank}. {citation.title or passage.doc_id}"), bold=True)
+    click.echo(strip_controls("   " + " · ".join(citation.summary)))
     if citation.question:
-        click.echo(textwrap.fill("Q: " + citation.question, 100, initial_indent="   ", subsequent_indent="      "))
-    marked = passage.text
+        question = strip_controls("Q: " + citation.question)
+        click.echo(textwrap.fill(question, 100, initial_indent="   ", subsequent_indent="      "))
+    marked = strip_controls(passage.text)
     for highlight in reversed(passage.highlight_texts):
+        highlight = strip_controls(highlight)
         marked = marked.replace(highlight, f"\x00{highlight}\x01", 1)
     body = textwrap.fill(" ".join(marked.split()), 100, initial_indent="   ", subsequent_indent="   ")
     click.echo(
         body.replace("\x00", click.style("", bold=True, reset=False)).replace("\x01", click.style("", reset=True))
     )
     if passage.same_answer_as:
-        others = ", ".join(passage.same_answer_as[:8])
+        others = strip_controls(", ".join(passage.same_answer_as[:8]))
         click.echo(f"   Same answer given to {len(passage.same_answer_as)} other question(s): {others}")
-    click.secho(f"   {citation.source or passage.doc_id}", fg="blue")
+    click.secho(strip_controls(f"   {citation.source or passage.doc_id}"), fg="blue")
     click.echo()
+
+
+def _json_for_a_terminal(data: Any) -> str:
+    """JSON as ``json.dumps`` writes it (C0 controls escaped), with C1 controls escaped too."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return re.sub("[\x7f-\x9f]", lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 @main.command()
@@ -320,6 +416,11 @@ def _show_passage(passage: Any) -> None:
 @click.option("--department", default=None, help='Only this department, e.g. "Department for Education".')
 @click.option(
     "--kind", type=click.Choice(["written_answer", "web_page"]), default=None, help="Only this kind of document."
+)
+@click.option(
+    "--include-undated",
+    is_flag=True,
+    help="With --from or --to, also keep documents that have no date at all (web pages, files).",
 )
 @click.option(
     "--mode",
@@ -339,6 +440,7 @@ def search(
     date_to: str | None,
     department: str | None,
     kind: str | None,
+    include_undated: bool,
     mode: str,
     show_weak: bool,
 ) -> None:
@@ -347,6 +449,10 @@ def search(
     Passages below the relevance floor (probably not an answer to the question) are left
     out with a count, or listed under "Weak matches" with --show-weak; --json prints them
     all with "weak_match": true.
+
+    Dates are the date answered, else asked; a written answer whose record lost both is
+    dated by an estimate from its question number ("tabled about ..."). Documents with no
+    date at all are left out by --from and --to unless --include-undated.
 
     \b
     Examples:
@@ -363,10 +469,11 @@ def search(
         date_to=date_to,
         department=department,
         kind=kind,
+        include_undated=include_undated,
         mode=mode,  # type: ignore[arg-type]
     )
     if as_json:
-        click.echo(json.dumps([p.to_dict() for p in passages], indent=2, ensure_ascii=False))
+        click.echo(_json_for_a_terminal([p.to_dict() for p in passages]))
         return
     if not passages:
         click.echo("No passages found. Try other words, or fewer filters.")
@@ -418,7 +525,7 @@ def info(index_dir: Path, as_json: bool) -> None:
     click.echo("Kinds:        " + ", ".join(f"{kind} ({count:,})" for kind, count in details.kinds))
     click.echo("Departments:")
     for name, count in details.departments:
-        click.echo(f"  {count:>7,}  {name}")
+        click.echo(strip_controls(f"  {count:>7,}  {name}"))
 
 
 @main.command()
@@ -472,7 +579,17 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool) -> None:
     try:
         launch(index, host=host, port=port, admin_password=settings.admin_password(), mcp_server=mcp)
     except OSError as error:  # the port was taken after the check
-        raise SendSearchError(f"cannot serve on {host}:{port}: {error}") from None
+        raise SendSearchError(_cannot_serve(host, port, error)) from None
+
+
+def _cannot_serve(host: str, port: int, error: OSError) -> str:
+    """Why binding failed, in the terms of what the user gave: --host or --port."""
+    reason = error.strerror or str(error)
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"cannot serve on {host}:{port}: --host {host} is not an address of this machine ({reason})"
+    if error.errno == errno.EADDRINUSE:
+        return f"cannot serve on {host}:{port}: {reason} (is another server using that port?)"
+    return f"cannot serve on {host}:{port}: {reason}"
 
 
 def _check_address(host: str, port: int) -> None:
@@ -481,15 +598,13 @@ def _check_address(host: str, port: int) -> None:
         family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as error:
         reason = error.strerror if isinstance(error, socket.gaierror) else str(error)
-        raise SendSearchError(f"cannot serve on {host!r}: {reason}") from None
+        raise SendSearchError(f"cannot serve on --host {host!r}: {reason}") from None
     with socket.socket(family, kind, protocol) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as error:
-            raise SendSearchError(
-                f"cannot serve on {host}:{port}: {error.strerror or error} (is another server using that port?)"
-            ) from None
+            raise SendSearchError(_cannot_serve(host, port, error)) from None
 
 
 @main.command(name="eval")

@@ -28,6 +28,7 @@ __all__ = [
     "Embedder",
     "EmbeddingCache",
     "SentenceTransformerEmbedder",
+    "bf16_is_faster",
     "cpu_supports_bf16",
     "embed_with_cache",
     "load_embedder",
@@ -72,15 +73,23 @@ def resolve_model(name: str) -> str:
 
 @functools.cache
 def cpu_supports_bf16() -> bool:
-    """True when the CPU computes in bfloat16 natively (AVX-512 BF16 or AMX).
-
-    Without it, bf16 autocast is emulated and was measured five times slower than fp32.
-    """
+    """True when this CPU was measured to compute faster in bfloat16 than in fp32 (see
+    ``bf16_is_faster``); "auto" precision then uses it."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        return bf16_is_faster(Path("/proc/cpuinfo").read_text())
     except OSError:
         return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def bf16_is_faster(cpuinfo: str) -> bool:
+    """Whether bfloat16 beats fp32 on the CPU ``/proc/cpuinfo`` describes: with AMX, and with
+    AVX-512 BF16 on AMD (1.7x through OpenVINO on an EPYC). Without either it is emulated
+    (five times slower); and on an Intel Xeon that shows AVX-512 BF16 but no AMX (model
+    207, a VM), OpenVINO ran bf16 at 0.6x fp32 (20 against 32 texts/s, interleaved), so
+    that computes in fp32 (docs/performance.md)."""
+    flags = set(cpuinfo.split())
+    amd = "AuthenticAMD" in flags
+    return "amx_bf16" in flags or ("avx512_bf16" in flags and amd)
 
 
 def _cache_home() -> Path:
@@ -124,7 +133,9 @@ class _OpenVINORunner:
         converted = ov.convert_model(self._st[0].auto_model.eval(), example_input=inputs)
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            ov.save_model(converted, cached)
+            # Weights kept in fp32 (OpenVINO would halve them to fp16): the vectors of a build
+            # from the cached model are then those of the model itself.
+            ov.save_model(converted, cached, compress_to_fp16=False)
         except OSError:
             pass  # no writable cache: convert on every start instead
         return converted
@@ -175,11 +186,12 @@ class _OpenVINORunner:
 
 
 def _converted_path(location: str, openvino_version: str) -> Path:
-    """Where the model converted to OpenVINO's format is kept, by model, library versions."""
+    """Where the model converted to OpenVINO's format is kept, by model, library versions
+    and the precision its weights are saved in."""
     from importlib.metadata import version
 
     key = hashlib.sha256(
-        f"{Path(location).resolve()}|{version('sentence-transformers')}|{openvino_version}".encode()
+        f"{Path(location).resolve()}|{version('sentence-transformers')}|{openvino_version}|fp32-weights".encode()
     ).hexdigest()[:16]
     return _cache_home() / "openvino" / key / "model.xml"
 
@@ -200,11 +212,13 @@ def _precision_hint(precision: str) -> dict[str, str]:
 
 
 class _QuestionEncoder:
-    """Short texts (questions) through the converted model without PyTorch or
-    sentence-transformers, whose import alone takes seconds: the model's own fast tokenizer
-    (``tokenizers``), OpenVINO, and mean pooling then normalising in NumPy, which is what the
-    model's modules.json asks for (checked). Used once the model has been converted and
-    cached; the vectors are the full path's (tests/test_real_model.py checks).
+    """Texts through the converted model without PyTorch or sentence-transformers, whose
+    import alone takes seconds: the model's own fast tokenizer (``tokenizers``), OpenVINO,
+    and mean pooling then normalising in NumPy, which is what the model's modules.json asks
+    for (checked). Used once the model has been converted and cached: questions one at a
+    time, and builds in bulk (two async streams, as ``_OpenVINORunner``), with word pieces
+    counted by the same tokenizer. The vectors are the full path's (tests/test_real_model.py
+    checks).
     """
 
     @classmethod
@@ -241,14 +255,26 @@ class _QuestionEncoder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length)
         self._tokenizer.no_padding()
-        core = ov.Core()
-        _use_compiled_cache(core)
-        model = core.read_model(converted)
-        self._names = [i.get_any_name() for i in model.inputs]
-        compiled = core.compile_model(model, "CPU", {**_precision_hint(precision), "PERFORMANCE_HINT": "LATENCY"})
+        # Counting sees whole sentences, however long: chunking splits the long ones.
+        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._ov = ov
+        self._core = ov.Core()
+        _use_compiled_cache(self._core)
+        self._model = self._core.read_model(converted)
+        self._names = [i.get_any_name() for i in self._model.inputs]
+        self._config = _precision_hint(precision)
+        compiled = self._core.compile_model(self._model, "CPU", {**self._config, "PERFORMANCE_HINT": "LATENCY"})
         self._request = compiled.create_infer_request()
+        self._bulk: Any = None  # compiled on first bulk use: servers never need it
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, special tokens excluded (what the tokenizer of
+        sentence-transformers counts, from the same tokenizer.json)."""
+        return [len(encoding.ids) for encoding in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
+    def _inputs(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         encodings = self._tokenizer.encode_batch(list(texts))
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -257,10 +283,39 @@ class _QuestionEncoder:
             ids[row, : len(encoding.ids)] = encoding.ids
             mask[row, : len(encoding.ids)] = 1
         inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        tokens = self._request.infer({name: inputs[name] for name in self._names})[0]
+        return {name: inputs[name] for name in self._names}, mask
+
+    @staticmethod
+    def _pool(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
         weights = mask[:, :, None].astype(np.float32)
         vectors = (tokens * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) <= _OpenVINORunner.BULK_BATCH:
+            inputs, mask = self._inputs(texts)
+            return self._pool(self._request.infer(inputs)[0], mask)
+        # Longest first, so that a batch holds texts of about one length and pads little.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        batches = [order[i : i + _OpenVINORunner.BULK_BATCH] for i in range(0, len(order), _OpenVINORunner.BULK_BATCH)]
+        if self._bulk is None:
+            self._bulk = self._core.compile_model(
+                self._model, "CPU", {**self._config, "PERFORMANCE_HINT": "THROUGHPUT"}
+            )
+        queue = self._ov.AsyncInferQueue(self._bulk, self._bulk.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        outputs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # The callback only copies (it runs on OpenVINO's threads, holding the GIL); pooling waits.
+        queue.set_callback(
+            lambda request, data: outputs.__setitem__(data[0], (request.get_output_tensor(0).data.copy(), data[1]))
+        )
+        for number, batch in enumerate(batches):
+            inputs, mask = self._inputs([texts[i] for i in batch])
+            queue.start_async(inputs, (number, mask))
+        queue.wait_all()
+        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for number, batch in enumerate(batches):
+            result[batch] = self._pool(*outputs[number])
+        return result
 
 
 def _dimension(model: Any) -> int | None:
@@ -278,14 +333,14 @@ def available_backend() -> str:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on the CPU, run by OpenVINO where installed.
 
-    ``precision="auto"`` computes in bfloat16 only on CPUs that do it natively (AVX-512
-    BF16 or AMX), where it was measured 1.7x faster than fp32 through OpenVINO with cosine
-    above 0.9999; elsewhere in fp32. ``backend`` is "openvino", "torch"
+    ``precision="auto"`` computes in bfloat16 only on CPUs where it was measured faster
+    (``bf16_is_faster``: 1.7x fp32 through OpenVINO on an EPYC, with cosine above 0.9999);
+    elsewhere in fp32. ``backend`` is "openvino", "torch"
     (sentence-transformers' own encode) or "auto".
 
     With OpenVINO and a model already converted (the first load converts and caches it),
-    questions are encoded without loading PyTorch or sentence-transformers at all (see
-    ``_QuestionEncoder``); they load on the first bulk encode or token count (builds).
+    nothing loads PyTorch or sentence-transformers at all, neither questions nor builds (see
+    ``_QuestionEncoder``): they cost seconds to import and would only count word pieces.
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, precision: str = "auto", backend: str = "auto") -> None:
@@ -347,7 +402,7 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._questions is not None and len(texts) <= _OpenVINORunner.BULK_BATCH:
+        if self._questions is not None:
             with self._lock:
                 return np.ascontiguousarray(self._questions.encode(texts), dtype=np.float32)
         import torch
@@ -373,6 +428,9 @@ class SentenceTransformerEmbedder:
         )
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if self._questions is not None:
+            with self._lock:
+                return self._questions.count_tokens(texts)
         with self._lock:
             model = self._load_full()
             encoded = model.tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)[

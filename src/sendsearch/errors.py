@@ -6,7 +6,10 @@ traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
+    "FIELD_LABELS",
     "IndexBusyError",
     "IndexFormatError",
     "IndexNotFoundError",
@@ -20,6 +23,10 @@ __all__ = [
 
 class SendSearchError(Exception):
     """Base class: the message is written for the person who ran the command."""
+
+    def worded(self, labels: Mapping[str, str]) -> str:
+        """The message with the fields it names in a surface's own words (see QueryError)."""
+        return str(self)
 
 
 class IndexNotFoundError(SendSearchError):
@@ -47,4 +54,55 @@ class ModelLoadError(SendSearchError):
 
 
 class QueryError(SendSearchError, ValueError):
-    """A query that cannot be served, such as an empty one or a malformed filter."""
+    """A query that cannot be served, such as an empty one or a malformed filter.
+
+    ``field`` names the parameter that was wrong as the library calls it (``query``, ``k``,
+    ``date_from``, ``date_to``, ``department``, ``kind``), or is None. ``str(error)`` uses
+    those names; ``worded(labels)`` puts each surface's own in their place, so that the CLI
+    says ``--from``, the REST API ``'from'`` and the page "Dated from" (``FIELD_LABELS``).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self._template: str | None = None
+        self._fields: tuple[str, ...] = ()
+        self._values: dict[str, str] = {}
+
+    @classmethod
+    def about(cls, fields: str | tuple[str, ...], template: str, **values: object) -> QueryError:
+        """An error about ``fields`` (the first is ``field``): ``template`` names each as
+        ``{date_from}``, and its other ``{placeholders}`` take ``values`` (shown as given,
+        braces and all)."""
+        names = (fields,) if isinstance(fields, str) else fields
+        shown = {key: str(value) for key, value in values.items()}
+        error = cls(template.format(**{name: name for name in names}, **shown), field=names[0])
+        error._template, error._fields, error._values = template, names, shown
+        return error
+
+    def worded(self, labels: Mapping[str, str]) -> str:
+        if self._template is None:
+            return str(self)
+        return self._template.format(**{name: labels.get(name, name) for name in self._fields}, **self._values)
+
+
+# What each surface calls the fields a QueryError names (the MCP tool and the page's
+# /search endpoint take the library's own names).
+FIELD_LABELS: dict[str, dict[str, str]] = {
+    "cli": {
+        "query": "the question",
+        "k": "-k",
+        "date_from": "--from",
+        "date_to": "--to",
+        "department": "--department",
+        "kind": "--kind",
+    },
+    "rest": {"query": "'q'", "date_from": "'from'", "date_to": "'to'"},
+    "page": {
+        "query": "the question",
+        "date_from": "Dated from",
+        "date_to": "Dated to",
+        "department": "Department",
+        "kind": "Kind of document",
+    },
+}

@@ -11,14 +11,23 @@ records file. How the service behaves shapes this module (see
   gone, so by default every record's text comes from the detail endpoint.
 - It fails with HTTP 500 on large ``skip`` values, so it is paged through short windows of
   answered dates, and a window holding more than ``max_skip + page_size`` answers is split.
-- It answers bursts with HTTP 429: every request goes through a urllib3 ``Retry`` that honours
-  ``Retry-After`` and backs off with jitter, and at most two requests are in flight.
+- It answers bursts with HTTP 429: 429s, 5xx, timeouts and dropped connections are retried
+  with backoff, jitter and the server's ``Retry-After``, and at most two requests are in
+  flight. What retrying cannot mend fails at once: a name that does not resolve (no
+  network), a refused connection to a server that has not answered yet (a wrong address).
+- Whatever answers is not trusted: each answer is read up to ``MAX_RESPONSE_BYTES`` after
+  decompression, each request has a deadline however slowly the bytes come, the run has a
+  time limit, JSON nested past ``MAX_JSON_DEPTH`` is refused before it is parsed, redirects
+  to another host or port are not followed, and control characters (terminal escape
+  sequences) are taken out of every string before anything is written.
 - ``kill -9`` at any moment must lose nothing reported as written: files and the state are
   replaced atomically, and the state moves on only once a window's records are on disk.
+  The lock file is removed on every other exit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gzip
 import hashlib
@@ -29,9 +38,11 @@ import math
 import os
 import random
 import re
+import socket
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,14 +53,20 @@ from pathlib import Path
 from typing import IO, Any, Literal, Self
 
 import requests
+import urllib3
+import urllib3.connection
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
 from .errors import SendSearchError
+from .limits import MAX_JSON_DEPTH
+from .parliament import iter_records, nested_too_deep
+from .schema import Document
+from .text import strip_controls
 
-__all__ = ["DEFAULT_API", "STATE_FILE", "FetchError", "FetchReport", "fetch"]
+__all__ = ["DEFAULT_API", "MAX_RESPONSE_BYTES", "STATE_FILE", "FetchError", "FetchReport", "fetch"]
 
 DEFAULT_API = "https://questions-statements-api.parliament.uk"
 STATE_FILE = ".fetch-state.json"
@@ -65,6 +82,12 @@ _CLIP_CHARS = 255
 # The service throttles bursts; two requests at a time keeps a long fetch moving without 429s.
 _IN_FLIGHT = 2
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A whole list page of 100 records is about 1.5 MB; nothing the API sends comes near this.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_READ_BYTES = 16 * 1024  # decompressed per read: a gzip bomb is cut off within ~16 MB of the limit
+_MAX_REDIRECTS = 5
+# Records files a fetch may start from when it has no state of its own (what readers.py reads).
+_RECORD_SUFFIXES = (".jsonl.gz", ".jsonl", ".json", ".json.gz")
 
 Record = dict[str, Any]
 
@@ -132,12 +155,19 @@ def fetch(
     backoff_max: float = 60.0,
     retry_after_max: int = 300,
     bad_response_retries: int = 3,
+    request_deadline: float = 120.0,
+    time_limit: float = 6 * 3600.0,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> FetchReport:
     """Fetch the questions answered from ``date_from`` to ``date_to`` into files under ``out``.
 
     Without ``date_from`` the fetch continues where the last one of the same house and topic
     stopped (fetching that last day again, since answers keep arriving for it), else from the
-    latest answered date among the records already in ``out``. ``date_to`` defaults to today.
+    latest answered date among the records already in ``out`` of that house, else of either
+    (on a fresh clone, the bundled answers in ``corpus/parliament``). ``date_to`` defaults
+    to today.
 
     ``house="both"`` fetches the Commons, then the Lords, each with its own resume point.
     ``keep`` is a topic filter, applied to each record with its full text; it needs a ``topic``
@@ -147,13 +177,17 @@ def fetch(
 
     The other arguments tune paging and retries: ``window_days`` of answered dates per window,
     ``page_size`` records per page, windows split so that no ``skip`` exceeds ``max_skip``;
-    ``timeout`` seconds per request, ``retries`` per request for errors, timeouts and HTTP
+    ``timeout`` seconds per read, ``retries`` per request for errors, timeouts and HTTP
     429/5xx with exponential backoff (``backoff_factor``, ``backoff_jitter``, ``backoff_max``)
     or the server's ``Retry-After`` (up to ``retry_after_max`` seconds), and
-    ``bad_response_retries`` for answers that are not the JSON expected.
+    ``bad_response_retries`` for answers that are not the JSON expected. Each attempt ends
+    after ``request_deadline`` seconds however slowly its bytes come, each answer is read up
+    to ``max_response_bytes``, and the run stops after ``time_limit`` seconds (measured by
+    ``clock``; ``sleep`` waits between retries).
 
-    Raises FetchError when a request still fails after its retries, when there is nothing to
-    continue from, or when another fetch is writing to ``out``.
+    Raises FetchError when a request still fails after its retries (at once for what
+    retrying cannot mend), when the time limit passes, when there is nothing to continue
+    from, or when another fetch is writing to ``out``. What was written before is kept.
     """
     if house not in _HOUSES:
         raise ValueError(f"house must be one of {', '.join(_HOUSES)}, not {house!r}")
@@ -162,7 +196,7 @@ def fetch(
     end = date_to or date.today()
     if date_from is not None and date_from > end:
         raise FetchError(f"--from {date_from} is after --to {end}")
-    started = time.monotonic()
+    started = clock()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -178,6 +212,11 @@ def fetch(
         backoff_max=backoff_max,
         retry_after_max=retry_after_max,
         bad_response_retries=bad_response_retries,
+        request_deadline=request_deadline,
+        max_response_bytes=max_response_bytes,
+        ends_at=started + time_limit,
+        clock=clock,
+        sleep=sleep,
     )
     with _locked(out):
         _remove_leftovers(out)
@@ -206,6 +245,13 @@ def fetch(
         try:
             for name, start in plans:
                 fetcher.house(name, start, end)
+        except _OutOfTime:
+            hours = f"{time_limit / 3600:g} h" if time_limit >= 3600 else f"{time_limit:g} s"
+            raise FetchError(
+                f"the fetch stopped at its time limit of {hours}; everything fetched before it is saved in "
+                f"{out}; run it again without --from to resume",
+                report,
+            ) from None
         except FetchError as error:
             error.report = report
             raise
@@ -214,7 +260,7 @@ def fetch(
             client.close()
             bar.close()
             report.requests, report.retries = client.tally.requests, client.tally.retries
-            report.seconds = round(time.monotonic() - started, 3)
+            report.seconds = round(clock() - started, 3)
     return report
 
 
@@ -262,25 +308,6 @@ class _Tally:
             self.retries += retry
 
 
-class _CountingRetry(Retry):
-    """urllib3's Retry, telling a tally about each retry it grants (the report counts them)."""
-
-    def __init__(self, *args: Any, tally: _Tally | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.tally = tally
-
-    def new(self, **kw: Any) -> Self:
-        # urllib3 makes a new Retry for every attempt; the tally must travel with it.
-        kw.setdefault("tally", self.tally)
-        return super().new(**kw)
-
-    def increment(self, *args: Any, **kwargs: Any) -> Self:
-        retry = super().increment(*args, **kwargs)
-        if self.tally is not None:
-            self.tally.sent(retry=True)
-        return retry
-
-
 class _RequestFailed(Exception):
     """A request that failed after its retries; the fetch turns it into a FetchError."""
 
@@ -288,6 +315,10 @@ class _RequestFailed(Exception):
         super().__init__(f"{url}: {problem}")
         self.url = url
         self.problem = problem
+
+
+class _OutOfTime(Exception):
+    """The run's time limit passed; the fetch stops where it is, keeping what it wrote."""
 
 
 def _user_agent() -> str:
@@ -298,8 +329,119 @@ def _user_agent() -> str:
     return f"sendsearch/{version} (UK Parliament written answers fetcher) python-requests/{requests.__version__}"
 
 
+# -- a deadline for each request --------------------------------------------------------------
+# A server can answer one byte every 20 seconds: every read finishes within the timeout, and
+# the request never ends. So each attempt runs under a watchdog that, when its deadline
+# passes, shuts down the sockets the attempt uses (which ends a read blocked on them). The
+# sockets are collected by urllib3 connection classes that report each socket they connect
+# or send a request on to the watchdog of the attempt running in their thread.
+_attempt = threading.local()
+
+
+class _Watchdog:
+    """Cuts the connections of one attempt when ``seconds`` pass."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(seconds, 0.0), self._cut)
+        self._timer.daemon = True
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            with self._lock:
+                self._sockets.append(sock)
+                if self.expired:
+                    self._shut(sock)
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> Self:
+        _attempt.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        _attempt.watchdog = None
+
+
+def _watched(sock: socket.socket | None) -> None:
+    watchdog: _Watchdog | None = getattr(_attempt, "watchdog", None)
+    if watchdog is not None:
+        watchdog.watch(sock)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watched(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watched(self.sock)  # a kept-alive connection is not connected again
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watched(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watched(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter with connections the watchdog can cut, and no retries of its own:
+    ``_Client`` decides what is worth retrying."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One HTTP answer, its body read within the limits."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class _Unanswered(Exception):
+    """An attempt that got no whole answer; ``final`` when retrying cannot help."""
+
+    def __init__(self, problem: str, *, final: bool = False) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.final = final
+
+
 class _Client:
-    """GETs to the API with retries, a timeout, a User-Agent and checks of the JSON's shape."""
+    """GETs to the API: retries, a timeout per read, a deadline per request and per run, a
+    size limit per answer, no redirects to another host, a User-Agent, and checks of the
+    JSON's depth and shape."""
 
     def __init__(
         self,
@@ -312,23 +454,29 @@ class _Client:
         backoff_max: float,
         retry_after_max: int,
         bad_response_retries: int,
+        request_deadline: float,
+        max_response_bytes: int,
+        ends_at: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.tally = _Tally()
-        self._retry = _CountingRetry(
-            total=retries,
-            backoff_factor=backoff_factor,
-            backoff_jitter=backoff_jitter,
-            backoff_max=backoff_max,
-            retry_after_max=retry_after_max,
-            status_forcelist=_RETRY_STATUSES,
-            respect_retry_after_header=True,
-            # The last response comes back, so the error can say which status it was.
-            raise_on_status=False,
-            tally=self.tally,
-        )
+        self.retries = retries
+        self._backoff = (backoff_factor, backoff_jitter, backoff_max)
+        self._retry_after = Retry(retry_after_max=retry_after_max)
         self._bad_response_retries = bad_response_retries
+        self._request_deadline = request_deadline
+        self._max_bytes = max_response_bytes
+        self._ends_at = ends_at
+        self._clock = clock
+        self._sleep = sleep
+        origin = urllib.parse.urlsplit(self.base_url)
+        self._origin = (origin.scheme, origin.hostname, origin.port)
+        # Whether the server has ever answered: a refused connection before that means the
+        # address is wrong (retrying cannot help); after it, the server may be restarting.
+        self.answered = False
         self._headers = {"User-Agent": _user_agent(), "Accept": "application/json"}
         # requests does not promise that a Session is thread-safe: one per thread.
         self._local = threading.local()
@@ -371,7 +519,7 @@ class _Client:
         if session is None:
             session = requests.Session()
             session.headers.update(self._headers)
-            adapter = HTTPAdapter(max_retries=self._retry, pool_connections=1, pool_maxsize=1)
+            adapter = _WatchedAdapter(max_retries=0, pool_connections=1, pool_maxsize=1)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._local.session = session
@@ -385,63 +533,181 @@ class _Client:
     def _get_json(self, path: str, params: Mapping[str, str], valid: Callable[[Any], bool]) -> Any:
         """The parsed JSON answer, or None for HTTP 404.
 
-        urllib3 retries connection errors, timeouts and HTTP 429/5xx before the response
-        arrives here. A 200 whose body breaks off, is not JSON or is JSON of the wrong shape
-        is retried here, with the same kind of backoff.
+        Connection errors, timeouts and HTTP 429/5xx are retried up to ``retries`` times with
+        backoff (or the server's Retry-After); answers that break off, are not JSON or are JSON
+        of the wrong shape up to ``bad_response_retries`` times. A name that does not resolve,
+        a refused connection to a server that never answered, an answer over the size limit
+        and a redirect to another host are not retried: retrying cannot mend them.
         """
         url = self._url(path, params)
-        problem = ""
-        for attempt in range(self._bad_response_retries + 1):
-            if attempt:
-                time.sleep(self._pause(attempt))
-            self.tally.sent(retry=attempt > 0)
+        failures = bad = 0
+        while True:
+            if self._clock() >= self._ends_at:
+                raise _OutOfTime()
+            self.tally.sent(retry=failures + bad > 0)
+            retry_after: float | None = None
             try:
-                response = self._session().get(self.base_url + path, params=params, timeout=self.timeout, stream=True)
-            except requests.RequestException as error:
-                raise _RequestFailed(url, f"{self._describe(error)}, {self._spent()}") from error
-            with response:
-                if response.status_code == 404:
+                answer = self._attempt(self.base_url + path, params)
+            except _Unanswered as error:
+                if error.final or failures >= self.retries:
+                    raise _RequestFailed(url, error.problem + ("" if error.final else f", {self._spent()}")) from None
+                failures += 1
+            else:
+                if answer.status == 404:
                     return None
-                if response.status_code != 200:
-                    spent = f", {self._spent()}" if response.status_code in _RETRY_STATUSES else ""
-                    raise _RequestFailed(url, f"HTTP {response.status_code} {response.reason}{spent}")
-                try:
-                    body = response.content
-                except requests.RequestException as error:
-                    problem = self._describe(error)
-                    continue
+                if answer.status in _RETRY_STATUSES:
+                    if failures >= self.retries:
+                        raise _RequestFailed(url, f"HTTP {answer.status} {answer.reason}, {self._spent()}")
+                    failures += 1
+                    retry_after = self._parse_retry_after(answer.headers.get("Retry-After"))
+                elif answer.status != 200:
+                    raise _RequestFailed(url, f"HTTP {answer.status} {answer.reason}")
+                else:
+                    payload, problem = _parse(answer.body)
+                    if problem is None and valid(payload):
+                        return _without_controls(payload)
+                    problem = problem or "the response was JSON of an unexpected shape"
+                    if bad >= self._bad_response_retries:
+                        raise _RequestFailed(url, f"{problem}, {self._bad_response_retries + 1} times")
+                    bad += 1
+            self._pause(retry_after if retry_after is not None else self._backoff_for(failures + bad))
+
+    def _attempt(self, url: str, params: Mapping[str, str]) -> _Answer:
+        """One request and its answer, within the request's deadline (and the run's)."""
+        seconds = min(self._request_deadline, self._ends_at - self._clock())
+        redirects = 0
+        with _Watchdog(seconds) as watchdog:
             try:
-                payload = json.loads(body)
-            except ValueError:
-                problem = "the response was not valid JSON"
-                continue
-            if valid(payload):
-                return payload
-            problem = "the response was JSON of an unexpected shape"
-        raise _RequestFailed(url, f"{problem}, {self._bad_response_retries + 1} times")
+                while True:
+                    response = self._session().get(
+                        url, params=params, timeout=self.timeout, stream=True, allow_redirects=False
+                    )
+                    with response:
+                        self.answered = True
+                        if not response.is_redirect:
+                            return _Answer(
+                                response.status_code, response.reason, response.headers, self._body(response)
+                            )
+                        url, params = self._same_origin(response), {}
+                        redirects += 1
+                        if redirects > _MAX_REDIRECTS:
+                            raise _Unanswered(f"more than {_MAX_REDIRECTS} redirects", final=True)
+            except requests.RequestException as error:
+                if watchdog.expired:
+                    raise _Unanswered(f"no whole answer within {seconds:g} s") from None
+                raise self._unanswered(error) from None
 
-    def _pause(self, attempt: int) -> float:
-        retry = self._retry
-        backoff = retry.backoff_factor * 2 ** (attempt - 1) + random.uniform(0, retry.backoff_jitter)
-        return min(retry.backoff_max, backoff)
+    def _body(self, response: requests.Response) -> bytes:
+        """The body, decompressed, up to the size limit (a small gzip can hold gigabytes)."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise _Unanswered(
+                f"the answer is {int(declared):,} bytes, over the limit of {self._max_bytes:,}", final=True
+            )
+        chunks, size = [], 0
+        for chunk in response.iter_content(_READ_BYTES):
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise _Unanswered(f"the answer was over the limit of {self._max_bytes:,} bytes", final=True)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
-    def _describe(self, error: requests.RequestException) -> str:
-        reason = error.args[0] if error.args else error
-        reason = getattr(reason, "reason", reason)
-        if isinstance(reason, urllib3.exceptions.NewConnectionError):
-            # Its text starts with the connection object's repr, which tells the user nothing.
-            return f"could not connect ({str(reason).split(': ', 1)[-1]})"
-        if isinstance(error, requests.Timeout) or isinstance(reason, urllib3.exceptions.TimeoutError):
-            return f"no answer within {self.timeout:g} s"
-        if isinstance(error, requests.exceptions.ChunkedEncodingError) or isinstance(
-            reason, urllib3.exceptions.ProtocolError
-        ):
-            return "the connection closed before the answer was complete"
-        return f"could not connect ({reason})"
+    def _same_origin(self, response: requests.Response) -> str:
+        """Where a redirect points, if it stays on the API's scheme, host and port."""
+        target = urllib.parse.urljoin(response.url, response.headers.get("Location", ""))
+        parts = urllib.parse.urlsplit(target)
+        if (parts.scheme, parts.hostname, parts.port) != self._origin:
+            shown = strip_controls(target)[:200]
+            raise _Unanswered(
+                f"HTTP {response.status_code} redirected to another address ({shown}); not followed", final=True
+            )
+        return target
+
+    def _unanswered(self, error: requests.RequestException) -> _Unanswered:
+        """What went wrong with a request that got no answer, and whether to retry it."""
+        causes = _causes(error)
+        host = f"{self._origin[1]}" + (f":{self._origin[2]}" if self._origin[2] else "")
+        if any(isinstance(c, urllib3.exceptions.NameResolutionError | socket.gaierror) for c in causes):
+            return _Unanswered(f"could not look up {host} (no network, or a wrong address?)", final=True)
+        refused = any(isinstance(c, ConnectionRefusedError) for c in causes)
+        if refused and not self.answered:
+            return _Unanswered(f"{host} refused the connection (is the address right, and the service up?)", final=True)
+        # Before timeouts: urllib3 counts a connection that could not be made as one.
+        if any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in causes):
+            return _Unanswered(f"could not connect ({'connection refused' if refused else 'connection failed'})")
+        if isinstance(error, requests.Timeout) or any(isinstance(c, urllib3.exceptions.TimeoutError) for c in causes):
+            return _Unanswered(f"no answer within {self.timeout:g} s")
+        return _Unanswered("the connection closed before the answer was complete")
+
+    def _parse_retry_after(self, value: str | None) -> float | None:
+        if value is None:
+            return None
+        try:
+            return float(self._retry_after.parse_retry_after(value))
+        except urllib3.exceptions.InvalidHeader:
+            return None
+
+    def _backoff_for(self, attempt: int) -> float:
+        factor, jitter, ceiling = self._backoff
+        return min(ceiling, factor * 2 ** (attempt - 1) + random.uniform(0, jitter))
+
+    def _pause(self, seconds: float) -> None:
+        """Wait before a retry, but never past the run's time limit."""
+        left = self._ends_at - self._clock()
+        if left <= 0:
+            raise _OutOfTime()
+        self._sleep(min(seconds, left))
 
     def _spent(self) -> str:
-        count = self._retry.total
+        count = self.retries
         return f"after {count} {'retry' if count == 1 else 'retries'}"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """An exception and everything behind it (args, causes, urllib3's reasons), without loops."""
+    found: list[BaseException] = []
+    pending: list[BaseException] = [error]
+    while pending and len(found) < 20:
+        current = pending.pop(0)
+        if current in found:
+            continue
+        found.append(current)
+        for link in (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args):
+            if isinstance(link, BaseException):
+                pending.append(link)
+    return found
+
+
+def _parse(body: bytes) -> tuple[Any, str | None]:
+    """(JSON, None) from an answer's body, or (None, why not): not UTF-8, nested past
+    ``MAX_JSON_DEPTH`` (counted without recursion, before parsing) or not JSON."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, "the response was not UTF-8 text"
+    if nested_too_deep(text):
+        return None, f"the response was JSON nested more than {MAX_JSON_DEPTH} levels deep"
+    try:
+        return json.loads(text), None
+    except (ValueError, RecursionError):
+        return None, "the response was not valid JSON"
+
+
+def _without_controls(payload: Any) -> Any:
+    """The payload with control characters (terminal escape sequences) taken out of every
+    string, walked without recursion: record text is printed to terminals later."""
+    root = [payload]
+    stack: list[list[Any] | dict[str, Any]] = [root]
+    while stack:
+        container = stack.pop()
+        keys = range(len(container)) if isinstance(container, list) else list(container)
+        for key in keys:
+            item = container[key]  # type: ignore[index]
+            if isinstance(item, str):
+                container[key] = strip_controls(item)  # type: ignore[index]
+            elif isinstance(item, list | dict):
+                stack.append(item)
+    return root[0]
 
 
 def _is_item(payload: Any) -> bool:
@@ -534,13 +800,33 @@ def _remove_leftovers(out: Path) -> None:
 
 @contextmanager
 def _locked(out: Path) -> Iterator[None]:
-    """One fetch at a time per folder: two would overwrite each other's files."""
-    with open(out / _LOCK_FILE, "w") as handle:
+    """One fetch at a time per folder: two would overwrite each other's files. The lock
+    file is removed when the fetch ends, however it ends (but ``kill -9``)."""
+    path = out / _LOCK_FILE
+    while True:
+        try:
+            handle = open(path, "a")  # noqa: SIM115 - closed below, after the lock file is removed
+        except OSError as error:
+            raise FetchError(f"cannot write to {out}: {error.strerror or error}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.close()
             raise FetchError(f"another fetch is writing to {out}; try again when it ends") from None
+        # A fetch that was ending may have removed the file after this one opened it: the
+        # lock must be on the file that is there now.
+        try:
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    try:
         yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
 
 
 class _Store:
@@ -556,6 +842,20 @@ class _Store:
             if match:
                 for record in self._read(path):
                     self._note(match[1], record, _digest(record))
+
+    def newest_elsewhere(self) -> dict[str, date]:
+        """The latest answered date, by house, in the other records files in ``out`` (the
+        bundled answers on a fresh clone), read as the index reads them."""
+        newest: dict[str, date] = {}
+        for path in sorted(self.out.iterdir()):
+            name = path.name.lower()
+            if path.name.startswith(".") or _FILE_NAME.match(path.name) or not name.endswith(_RECORD_SUFFIXES):
+                continue
+            for item in iter_records(path, path.name):
+                if isinstance(item, Document) and item.citation.date_answered and item.citation.house:
+                    house, answered = item.citation.house, item.citation.date_answered
+                    newest[house] = max(answered, newest.get(house, date.min))
+        return newest
 
     def put(self, records: Sequence[tuple[str, Record]]) -> tuple[int, int, int, list[str]]:
         """Store (month, record) pairs: (new, updated, unchanged, names of the files written).
@@ -673,11 +973,16 @@ class _State:
 
 
 def _start(house: str, topic: str, date_from: date | None, state: _State, store: _Store, out: Path) -> date:
+    """Where a house's fetch starts: ``date_from``; else where the last fetch stopped; else
+    the newest answer of the house already in ``out``; else the newest of either house."""
     if date_from is not None:
         return date_from
     resumed = state.get(house, topic) or store.latest.get(house)
     if resumed is None:
-        raise FetchError(f"{out} has no earlier fetch of {house} answers to continue from: pass --from YYYY-MM-DD")
+        newest = {**store.newest_elsewhere(), **store.latest}
+        resumed = newest.get(house) or max(newest.values(), default=None)
+    if resumed is None:
+        raise FetchError(f"{out} has no answers to continue from: pass --from YYYY-MM-DD")
     return resumed
 
 

@@ -4,12 +4,22 @@ Opening reads ``manifest.json`` first and checks it (format, model) before loadi
 components it names. The loaded components form an immutable ``Snapshot``; when a build or
 update publishes a new generation, the next search loads it and swaps the snapshot, so a
 search in flight always sees one complete generation.
+
+A published generation never changes, so its files are read without locks (SQLite opened
+immutable, keyword arrays memory-mapped). Bytes changed under it while it serves would be
+served as they are; so every search ends by looking at its files (a ``stat`` each, some
+microseconds in all), and a file whose size or times moved is checked against its recorded
+checksum again. A damaged generation stops serving (IndexFormatError, one line saying how to
+rebuild, logged once) until its files match again or a new generation is published.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import logging
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -26,7 +36,7 @@ from .analysis import Analyzer, QueryPlan
 from .builder import BuildReport, IndexConfig, build_index, config_from_manifest, update_index
 from .embedding import Embedder, load_embedder
 from .errors import IndexFormatError, ModelMismatchError, QueryError, SendSearchError
-from .filters import Filters
+from .filters import Filters, check_text
 from .keyword import KeywordIndex
 from .limits import MAX_K
 from .manifest import MANIFEST_NAME, Manifest, read_manifest, rebuild_hint, verify_files
@@ -36,6 +46,73 @@ from .store import Store
 from .vectors import HNSW_EF_SEARCH, VectorIndex
 
 __all__ = ["Index", "IndexInfo", "Snapshot", "search"]
+
+log = logging.getLogger("sendsearch.index")
+
+
+def _stat_key(path: str) -> tuple[int, ...] | None:
+    """What changes when a file's bytes are written or the file is replaced."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+class _Watch:
+    """Notices when a served generation's files change, and whether they still hold their
+    recorded bytes. ``look`` is the per-search cost: one ``stat`` per file; a file is read
+    (SHA-256) again only when its ``stat`` moved since it was last checked, so a damaged
+    index answers each request with its error at the same small cost."""
+
+    def __init__(self, directory: Path, manifest: Manifest) -> None:
+        generation = directory / manifest.generation
+        self._directory = directory
+        self._manifest = manifest
+        self._paths = {relative: str(generation / relative) for relative in manifest.files}
+        # Taken before the files are verified at open: a change during that check shows later.
+        self._seen = {relative: _stat_key(path) for relative, path in self._paths.items()}
+        self._problems: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.damage: str | None = None
+
+    def look(self) -> bool:
+        """True when every file is as it was when last found sound (the fast path)."""
+        return self.damage is None and all(_stat_key(path) == self._seen[rel] for rel, path in self._paths.items())
+
+    def check(self) -> tuple[str | None, bool]:
+        """Re-check the files whose ``stat`` moved: the damage now found (one line, or None),
+        and whether that verdict differs from the last one."""
+        with self._lock:
+            before = self.damage
+            for relative, path in self._paths.items():
+                now = _stat_key(path)
+                if now == self._seen[relative]:
+                    continue
+                self._seen[relative] = now
+                problem = self._verify(relative, path)
+                if problem is None:
+                    self._problems.pop(relative, None)
+                else:
+                    self._problems[relative] = problem
+            self.damage = next(iter(self._problems.values()), None)
+            return self.damage, (before is None) != (self.damage is None)
+
+    def _verify(self, relative: str, path: str) -> str | None:
+        entry = self._manifest.files[relative]
+        where = f"{self._manifest.generation}/{relative}"
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                digest = hashlib.file_digest(handle, "sha256").hexdigest() if size == entry["size"] else ""
+        except OSError:
+            what = f"{where} is missing"
+        else:
+            if digest == entry["sha256"]:
+                return None
+            what = f"{where} changed while it was being served"
+        hint = rebuild_hint(self._directory, self._manifest.sources)
+        return f"the index at {self._directory} is damaged ({what}); {hint}"
 
 
 @dataclass(frozen=True)
@@ -47,12 +124,12 @@ class Snapshot:
     vectors: VectorIndex
     keyword: KeywordIndex
     manifest_mtime: int
+    watch: _Watch
 
 
 def _load_snapshot(directory: Path) -> Snapshot:
     """Load the published generation, checking first what is cheap to check: the manifest's
-    fields, the generation's place, every file's size and checksum (or, for an index built
-    before checksums were recorded, SQLite's quick check), then that the parts agree.
+    fields, the generation's place, every file's size and checksum, then that the parts agree.
     Anything wrong is an IndexFormatError saying how to rebuild from the index's sources."""
     manifest_path = directory / MANIFEST_NAME
     manifest = read_manifest(directory)
@@ -68,13 +145,11 @@ def _load_snapshot(directory: Path) -> Snapshot:
             raise IndexFormatError(
                 f"the index at {directory} is incomplete ({manifest.generation}/{name} is missing); {hint}"
             )
+    watch = _Watch(directory, manifest)
     verify_files(directory, manifest)
     config_from_manifest(manifest, directory)
     try:
         store = Store(generation / "store.sqlite", damage_hint=hint)
-        problem = None if manifest.files else store.quick_check()
-        if problem:
-            raise IndexFormatError(f"the index at {directory} is damaged (store.sqlite: {problem}); {hint}")
         missing = store.missing_columns()
         if missing:
             raise IndexFormatError(
@@ -104,7 +179,7 @@ def _load_snapshot(directory: Path) -> Snapshot:
         )
     if vectors.dimension != manifest.dimension:
         raise IndexFormatError(f"the vectors in {directory} do not have the manifest's dimension; {hint}")
-    return Snapshot(manifest, store, vectors, keyword, mtime)
+    return Snapshot(manifest, store, vectors, keyword, mtime, watch)
 
 
 @dataclass(frozen=True)
@@ -279,13 +354,16 @@ class Index:
 
     def document_text(self, doc_id: str) -> str | None:
         """The cleaned full text of a document (for "show the full answer")."""
-        return self.snapshot().store.document_text(doc_id)
+        snapshot = self.snapshot()
+        text = snapshot.store.document_text(doc_id)
+        self._served(snapshot)
+        return text
 
     def info(self) -> IndexInfo:
         """What the index holds: counts, model, settings, dates, departments and kinds."""
         snapshot = self.snapshot()
         manifest, store = snapshot.manifest, snapshot.store
-        return IndexInfo(
+        details = IndexInfo(
             directory=self.directory,
             generation=manifest.generation,
             documents=manifest.documents,
@@ -306,6 +384,8 @@ class Index:
             kinds=store.kinds(),
             sources=list(manifest.sources),
         )
+        self._served(snapshot)
+        return details
 
     # -- searching ------------------------------------------------------------------------
     def plan(self, query: str, config: SearchConfig | None = None) -> QueryPlan:
@@ -335,24 +415,33 @@ class Index:
         date_to: date | str | None = None,
         department: str | None = None,
         kind: str | None = None,
+        include_undated: bool = False,
         mode: Mode = "hybrid",
         config: SearchConfig | None = None,
     ) -> list[Passage]:
         """The ``k`` passages (1 to ``MAX_K``) that best answer ``query``, at most one per document.
 
-        Filters: ``date_from``/``date_to`` (answered date, or asked date where the answer
-        date is unknown; inclusive; dates or "YYYY-MM-DD"), ``department`` (as listed by
-        ``info()``, any case), ``kind`` ("written_answer" or "web_page"). ``mode`` runs one
-        side alone, for comparison; ``config`` overrides the index's ranking settings.
-        Raises ``QueryError`` (a ``ValueError``) for an empty query, a bad filter or ``k``.
+        Filters: ``date_from``/``date_to`` (answered date, else asked date, else the asked
+        date estimated from a written question's number; inclusive; dates or "YYYY-MM-DD"),
+        ``department`` (as listed by ``info()``, any case), ``kind`` ("written_answer" or
+        "web_page"). Documents with no date at all pass a date filter only with
+        ``include_undated``. ``mode`` runs one side alone, for comparison; ``config``
+        overrides the index's ranking settings. Raises ``QueryError`` (a ``ValueError``) for
+        an empty query, a bad filter or ``k``; IndexFormatError when the index's files are
+        found damaged.
         """
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-            raise QueryError(f"k must be a whole number from 1 to {MAX_K}, not {k!r}")
+            raise QueryError.about("k", f"{{k}} must be a whole number from 1 to {MAX_K}, not {{value}}", value=repr(k))
+        if isinstance(query, str):
+            check_text(query, "query")
         config = config or self.config
         plan = config.plan(self._analyzer, query)
-        filters = Filters.parse(date_from, date_to, department, kind)
+        filters = Filters.parse(date_from, date_to, department, kind, include_undated)
         snapshot = self.snapshot()
-        return run_search(
+        if snapshot.watch.damage is not None:
+            self._served(snapshot)  # refuse at once, unless the files were repaired
+            snapshot = self.snapshot()
+        passages = run_search(
             plan,
             k,
             store=snapshot.store,
@@ -364,6 +453,26 @@ class Index:
             mode=mode,
             config=config,
         )
+        # After the search: a change before or during it must not reach the caller.
+        self._served(snapshot)
+        return passages
+
+    def _served(self, snapshot: Snapshot) -> None:
+        """Raise IndexFormatError if the files of the generation just used no longer hold
+        their recorded bytes (see the module's docstring); pick the index up again once
+        they do."""
+        if snapshot.watch.look():
+            return
+        damage, changed = snapshot.watch.check()
+        if damage is None:
+            if changed:  # repaired in place: load it afresh, not through the old handles
+                with self._reload_lock:
+                    if self._snapshot is snapshot:
+                        self._snapshot = _load_snapshot(self.directory)
+            return
+        if changed:
+            log.error("%s", damage)
+        raise IndexFormatError(damage)
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode([text])
@@ -391,6 +500,7 @@ def search(
     date_to: date | str | None = None,
     department: str | None = None,
     kind: str | None = None,
+    include_undated: bool = False,
 ) -> list[Passage]:
     """Search an index on disk: ``sendsearch.search("How long does an EHC assessment take?")``.
 
@@ -399,5 +509,11 @@ def search(
     """
     directory = Path(index) if index is not None else settings.index_dir()
     return _open_cached(directory.resolve()).search(
-        query, k, date_from=date_from, date_to=date_to, department=department, kind=kind
+        query,
+        k,
+        date_from=date_from,
+        date_to=date_to,
+        department=department,
+        kind=kind,
+        include_undated=include_undated,
     )

@@ -31,13 +31,15 @@ __all__ = [
     "rebuild_hint",
     "record_files",
     "remove_stale_temporaries",
+    "step",
     "verify_files",
     "write_manifest",
 ]
 
 FORMAT = "sendsearch-index"
 # 2: the store keeps one column per citation field (schema.Citation).
-FORMAT_VERSION = 2
+# 3: the store keeps dates estimated from question numbers; every file's checksum is recorded.
+FORMAT_VERSION = 3
 MANIFEST_NAME = "manifest.json"
 # A generation is a folder directly inside the index, named by the builder; a manifest
 # naming anything else ("../elsewhere/gen-1") is refused rather than followed.
@@ -65,8 +67,8 @@ class Manifest:
     updated_at: str
     sources: list[str] = field(default_factory=list)
     reading: dict[str, Any] = field(default_factory=dict)
-    # Every file of the generation (path inside it -> {"size": bytes, "sha256": hex}).
-    # Indexes built before sums were recorded have none, and are checked by SQLite instead.
+    # Every file of the generation (path inside it -> {"size": bytes, "sha256": hex}); a
+    # manifest without them is refused.
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
@@ -98,6 +100,9 @@ class Manifest:
         problem = _problem(data)
         if problem:
             raise IndexFormatError(f"{where} is damaged ({problem}); {hint}")
+        if not data.get("files"):
+            # Without them, bytes changed on disk could only be told from content by luck.
+            raise IndexFormatError(f"the index at {directory} records no checksums of its files; {hint}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
@@ -251,6 +256,11 @@ def verify_files(directory: Path, manifest: Manifest, *, checksums: bool = True)
             )
 
 
+def step(name: str) -> None:
+    """A named moment of a build or update (see builder.py); does nothing. Tests replace it
+    to interrupt a writer at each moment and check what it leaves (tests/test_interrupts.py)."""
+
+
 def remove_stale_temporaries(directory: Path) -> None:
     """Remove half-written manifests left by a writer that was killed (call under the lock)."""
     for path in directory.glob(_TEMPORARY):
@@ -265,7 +275,9 @@ def write_manifest(directory: Path, manifest: Manifest) -> None:
             handle.write(manifest.to_json())
             handle.flush()
             os.fsync(handle.fileno())
+        step("manifest flushed")
         os.replace(tmp, directory / MANIFEST_NAME)
+        step("manifest renamed")
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(directory)

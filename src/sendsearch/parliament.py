@@ -30,6 +30,7 @@ from .limits import (
     MAX_WHOLE_JSON_CHARS,
 )
 from .members import Member, lookup_member
+from .question_dates import estimate_tabled
 from .schema import API_RECORD_PREFIX, KIND_WRITTEN_ANSWER, PUBLIC_PAGE_PREFIX, Citation, Document, Skipped
 from .text import normalise, parse_date
 
@@ -245,6 +246,7 @@ def record_to_document(record: dict[str, Any]) -> Document:
         house=record.get("house") or (asking.house if asking else None),
         date_asked=asked,
         date_answered=answered,
+        date_asked_estimated=_estimated(record) if asked is None and answered is None else None,
         date_holding_answer=_date(record, "dateHoldingAnswer"),
         date_corrected=_date(record, "dateAnswerCorrected") if record.get("answerIsCorrection") is not False else None,
         asked_by=(asking.label if asking else None) or _text(asking_api.get("listAs") or asking_api.get("name")),
@@ -262,6 +264,17 @@ def record_to_document(record: dict[str, Any]) -> Document:
     )
     # An unanswered question is still worth finding: its question becomes its text.
     return Document(str(record_id).strip(), answer or question, citation)
+
+
+def _estimated(record: dict[str, Any]) -> date | None:
+    """The tabling date estimated from the question id, for a Commons record without dates
+    (the table is made from Commons records; Lords ones always carry their dates)."""
+    question_id = record.get("id")
+    if isinstance(question_id, str) and question_id.strip().isascii() and question_id.strip().isdigit():
+        question_id = int(question_id)
+    if record.get("house") == "Lords" or isinstance(question_id, bool) or not isinstance(question_id, int):
+        return None
+    return estimate_tabled(question_id)
 
 
 def _text(value: Any) -> str | None:
@@ -516,7 +529,7 @@ _READ_CHARS = 1 << 20
 _PEEK_CHARS = 4096
 
 
-def _too_deep(text: str, start: int = 0, end: int | None = None) -> bool:
+def nested_too_deep(text: str, start: int = 0, end: int | None = None) -> bool:
     """Whether JSON text nests deeper than ``MAX_JSON_DEPTH``, counted without recursion."""
     if text.count("[", start, end) + text.count("{", start, end) <= MAX_JSON_DEPTH:
         return False
@@ -536,7 +549,7 @@ def _parse(text: str) -> Any:
     """One unit of JSON text, checked for bad bytes and depth before it is parsed."""
     if not text.isascii() and _UNDECODABLE.search(text):
         raise _Malformed("not valid UTF-8 text")
-    if _too_deep(text):
+    if nested_too_deep(text):
         raise _Malformed(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         value = json.loads(text)

@@ -68,6 +68,9 @@ class Citation:
     house: str | None = None
     date_asked: date | None = None
     date_answered: date | None = None
+    # For a written question whose record lost its dates: the day it was tabled, estimated
+    # from its question number (question_dates.py). Never stands in for a recorded date.
+    date_asked_estimated: date | None = None
     # An answer first given as a holding answer ("I will reply as soon as possible") on this date.
     date_holding_answer: date | None = None
     date_corrected: date | None = None
@@ -123,7 +126,16 @@ class Citation:
             parts.append(f"holding answer {_day(self.date_holding_answer)}")
         if self.date_asked:
             parts.append(f"asked {_day(self.date_asked)}")
+        if not parts and self.date_asked_estimated:
+            parts.append(self.estimated_date)
         return ", ".join(parts)
+
+    @property
+    def estimated_date(self) -> str:
+        """ "tabled about 12 March 2024, estimated from the question number", or ""."""
+        if not self.date_asked_estimated:
+            return ""
+        return f"tabled about {_day(self.date_asked_estimated)}, estimated from the question number"
 
     @property
     def summary(self) -> list[str]:
@@ -169,6 +181,8 @@ class Citation:
                 parts.append(f"corrected {_day(self.date_corrected)}")
         elif self.date_asked:
             parts.append(f"asked {_day(self.date_asked)}")
+        elif self.date_asked_estimated:
+            parts.append(self.estimated_date)
         elif is_answer:
             parts.append("date not recorded")
         if self.house == "Lords":

@@ -78,6 +78,13 @@ _COLUMNS = tuple(
 )
 _CITATION_SQL = ", ".join(f"d.{column.name}" for column in _COLUMNS)
 
+
+def _date_sql(table: str = "") -> str:
+    """The date a document is filtered and listed by: answered, else asked, else asked as
+    estimated from a written question's number."""
+    return f"coalesce({table}date_answered, {table}date_asked, {table}date_asked_estimated)"
+
+
 _SCHEMA = f"""
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY,
@@ -94,7 +101,7 @@ CREATE TABLE chunks (
     end INTEGER NOT NULL
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
-CREATE INDEX documents_by_date ON documents(coalesce(date_answered, date_asked));
+CREATE INDEX documents_by_date ON documents({_date_sql()});
 CREATE INDEX documents_by_department ON documents(department COLLATE NOCASE);
 CREATE INDEX documents_by_kind ON documents(kind);
 CREATE INDEX documents_by_answer ON documents(answer_key);
@@ -249,13 +256,6 @@ class Store:
 
     # -- reading ------------------------------------------------------------------------
     @_reports_damage
-    def quick_check(self) -> str | None:
-        """SQLite's own structural check of the file: None if sound, else its first complaint.
-        Reads every page, so it is for indexes whose manifest records no checksums."""
-        rows = [row[0] for row in self.db.execute("PRAGMA quick_check(1)")]
-        return None if rows == ["ok"] else " ".join(str(rows[0] if rows else "no answer").split())
-
-    @_reports_damage
     def chunk_ids(self) -> np.ndarray:
         """Every chunk id, sorted: the other parts of a generation must hold exactly these."""
         rows = self.db.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id")
@@ -356,13 +356,18 @@ class Store:
         """Chunk ids of documents that pass the filters, sorted."""
         clauses, params = [], []
         # Most records give only the date tabled: it stands in where the answer date is
-        # unknown. Documents with neither date cannot be placed and are left out.
+        # unknown, and an estimate of it where the record lost both. Documents with no date
+        # at all cannot be placed: they are left out unless the filters include them.
+        dated, when = [], _date_sql("d.")
         if filters.date_from:
-            clauses.append("coalesce(d.date_answered, d.date_asked) >= ?")
+            dated.append(f"{when} >= ?")
             params.append(filters.date_from.isoformat())
         if filters.date_to:
-            clauses.append("coalesce(d.date_answered, d.date_asked) <= ?")
+            dated.append(f"{when} <= ?")
             params.append(filters.date_to.isoformat())
+        if dated:
+            undated = f" OR {when} IS NULL" if filters.include_undated else ""
+            clauses.append(f"(({' AND '.join(dated)}){undated})")
         if filters.department:
             clauses.append("d.department = ? COLLATE NOCASE")
             params.append(filters.department)
@@ -393,9 +398,7 @@ class Store:
 
     @_reports_damage
     def date_range(self) -> tuple[date | None, date | None]:
-        row = self.db.execute(
-            "SELECT min(coalesce(date_answered, date_asked)), max(coalesce(date_answered, date_asked)) FROM documents"
-        ).fetchone()
+        row = self.db.execute(f"SELECT min({_date_sql()}), max({_date_sql()}) FROM documents").fetchone()
         return (date.fromisoformat(row[0]) if row[0] else None, date.fromisoformat(row[1]) if row[1] else None)
 
     def close(self) -> None:

@@ -14,11 +14,25 @@ __all__ = [
     "paragraph_spans",
     "parse_date",
     "sentence_spans",
+    "strip_controls",
 ]
 
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+# Terminal escape sequences (CSI "ESC [ ... m", OSC "ESC ] 0 ; title BEL", two-character
+# ones) and any other C0 or C1 control character but tab and newline: text from elsewhere
+# must not move the cursor, retitle the terminal or hide what follows when printed.
+_CONTROLS = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters (tab and newline stay)."""
+    return _CONTROLS.sub("", text) if not text.isprintable() else text
 
 
 def normalise(text: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from . import admin, api, settings
 from .conversation import Reading
-from .errors import SendSearchError
+from .errors import FIELD_LABELS, SendSearchError
 from .filters import Filters
 from .index import Index
 from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
@@ -107,7 +107,7 @@ def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters)
     try:
         chosen = filters.filters()
     except SendSearchError as error:
-        return Reply(message, Reading(message, message=message), error=str(error)), anchor
+        return Reply(message, Reading(message, message=message), error=error.worded(FIELD_LABELS["page"])), anchor
     reply = build_reply(index, message, anchor, chosen, int(filters.shown))
     new_anchor = anchor if reply.reading.follow_up_to else reply.reading.query
     return reply, new_anchor
