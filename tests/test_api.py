@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import httpx
 import pytest
@@ -56,10 +55,10 @@ def test_filters_pass_through(rest):
         ({"q": "EHC", "department": "x" * 1000}, "department is too long"),
     ],
 )
-def test_bad_input_is_a_400_with_a_json_error(rest, params, message):
-    started = time.perf_counter()
+def test_bad_input_is_a_400_with_a_json_error(rest, fake_embedder, params, message):
+    embedded = len(fake_embedder.encoded)
     reply = httpx.get(rest + "search", params=params)
-    assert time.perf_counter() - started < 5  # refused at once, never searched
+    assert len(fake_embedder.encoded) == embedded  # refused before anything was searched
     assert reply.status_code == 400
     assert message in reply.json()["error"]
     assert list(reply.json()) == ["error"]
