@@ -8,6 +8,11 @@ Adding answers from the page is the one thing a visitor can do that changes the 
   ``POST /admin/session``; the password goes in the request body, never in a URL or a log;
 - ``UploadGate`` refuses Gradio's upload route (``/gradio_api/upload``) to anyone without
   a session, before a byte is stored, and while Gradio's upload folder is over its bound;
+- ``guard_file_inputs`` makes sure no event reads a file it was not meant to: Gradio copies
+  any file an event's inputs name (``{"path": ..., "meta": {"_type": "gradio.FileData"}}``)
+  into its folder before the handler runs, so events that take no files refuse file
+  references, events that take files need a session, and Gradio's own "was this file
+  uploaded?" check is switched on (``mount_gradio_app`` leaves it off);
 - Gradio's upload folder is a private one this process owns (``use_private_gradio_temp_dir``)
   and is emptied of old files (``GRADIO_DELETE_CACHE``); ``add_uploads`` copies the files
   it indexes into another private folder, removes it after indexing and deletes Gradio's
@@ -37,7 +42,9 @@ import atexit
 import contextlib
 import hashlib
 import hmac
+import inspect
 import json
+import logging
 import math
 import os
 import re
@@ -72,7 +79,10 @@ __all__ = [
     "UploadOutcome",
     "add_uploads",
     "client_of",
+    "file_references",
     "gradio_upload_folder",
+    "guard_file_inputs",
+    "names_a_file",
     "session_router",
     "use_private_gradio_temp_dir",
 ]
@@ -94,6 +104,13 @@ SIGN_IN_JS = """async (password) => {
   }
 }"""
 _MAX_BODY = 4096  # a password and its JSON, at most
+# How Gradio marks a file reference in an event's data (client_utils.is_file_obj_with_meta).
+_GRADIO_FILE = "gradio.FileData"
+NOT_A_FILE_INPUT = "This takes text, not files: nothing was read."
+SIGN_IN_FOR_FILES = "Sign in with the admin password before adding files: nothing was read."
+NOT_UPLOADED = "Only files uploaded through this page can be added: nothing was read."
+
+log = logging.getLogger("sendsearch.server")
 
 
 class AttemptLimiter:
@@ -381,6 +398,89 @@ class UploadGate:
         if _folder_bytes(self.upload_folder) > self.max_folder_bytes:
             return 507, "the server's upload folder is full; try again in a while"
         return None
+
+
+# -- file references in events ---------------------------------------------------------------
+def file_references(value: Any) -> list[Any]:
+    """The paths of the Gradio file references in JSON data, however deep (walked without
+    recursion, so no nesting can overflow the stack)."""
+    found = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            meta = item.get("meta")
+            if isinstance(meta, dict) and meta.get("_type") == _GRADIO_FILE:
+                found.append(item.get("path"))
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
+def names_a_file(value: Any) -> bool:
+    """Whether JSON data holds a Gradio file reference anywhere."""
+    return bool(file_references(value))
+
+
+def guard_file_inputs(blocks: Any, guard: AdminGuard | None) -> None:
+    """Let the mounted ``blocks`` read only files an administrator uploaded.
+
+    Gradio prepares every event's inputs by copying each file they name into its cache,
+    before the handler runs and whatever the component (a Textbox too). Its check that a
+    file came through the upload route only runs once ``blocks.has_launched`` is set,
+    which ``launch()`` does and ``mount_gradio_app`` does not: it is set here. On top of
+    that check, ``blocks.process_api`` (the one door every route, the queue and MCP go
+    through) refuses, before Gradio touches any file: a file reference in an input that
+    takes no files, and any event that takes files from a request without a session.
+    """
+    import gradio as gr
+    from gradio.blocks import Blocks
+    from gradio.components import Component
+    from gradio_client.utils import value_is_file
+
+    blocks.has_launched = True
+    signature = inspect.signature(Blocks.process_api)
+    process_api = blocks.process_api
+
+    def takes_files(block: Any) -> bool:
+        return isinstance(block, Component) and bool(value_is_file(block.api_info()))
+
+    def refusal(block_fn: Any, inputs: list[Any], request: Any) -> str | None:
+        takes = [takes_files(block) for block in block_fn.inputs]
+        if any(takes):
+            requests = request if isinstance(request, list) else [request]
+            if guard is None or not all(r is not None and guard.signed_in(r) for r in requests):
+                return SIGN_IN_FOR_FILES
+            # Gradio refuses these too once it has "launched", but with no message to show.
+            folder = gradio_upload_folder()
+            named = [path for value, ok in zip(inputs, takes, strict=False) if ok for path in file_references(value)]
+            if not all(isinstance(path, str) and _inside(Path(path), folder) for path in named):
+                return NOT_UPLOADED
+        # Inputs past the event's own are ignored by Gradio, but looked at here all the same.
+        extra = [False] * max(0, len(inputs) - len(takes))
+        if any(names_a_file(value) for value, ok in zip(inputs, takes + extra, strict=False) if not ok):
+            return NOT_A_FILE_INPUT
+        return None
+
+    async def guarded_process_api(*args: Any, **kwargs: Any) -> Any:
+        call = signature.bind(blocks, *args, **kwargs).arguments
+        block_fn = call["block_fn"]
+        if isinstance(block_fn, int):
+            block_fn = blocks.fns[block_fn]
+        message = refusal(block_fn, list(call["inputs"] or []), call.get("request"))
+        if message is not None:
+            log.warning("refused an event from %s: %s", _client_of_any(call.get("request")), message)
+            raise gr.Error(message, print_exception=False)
+        return await process_api(*args, **kwargs)
+
+    blocks.process_api = guarded_process_api
+
+
+def _client_of_any(request: Any) -> str:
+    first = request[0] if isinstance(request, list) and request else request
+    return client_of(first) if first is not None else "unknown"
 
 
 # -- where uploads go -------------------------------------------------------------------------

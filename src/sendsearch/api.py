@@ -24,8 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .admin import AdminGuard, UploadGate, session_router
+from .admin import AdminGuard, UploadGate, guard_file_inputs, session_router
 from .errors import QueryError, SendSearchError
+from .gate import RequestGate
 from .limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS, MAX_UPLOAD_BYTES
 
 __all__ = ["MCP_TOOL", "create_server", "rest_app", "run", "search_json", "search_tool"]
@@ -223,7 +224,9 @@ def create_server(
     if guard is not None:
         app.include_router(session_router(guard))
     app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)
-    return gr.mount_gradio_app(
+    # Outermost: every body is bounded and checked for file references before anything reads it.
+    app.add_middleware(RequestGate, guard=guard)
+    mounted = gr.mount_gradio_app(
         app,
         blocks,
         path="/",
@@ -233,6 +236,8 @@ def create_server(
         show_error=False,
         **page,
     )
+    guard_file_inputs(blocks, guard)
+    return mounted
 
 
 def run(app: Any, host: str, port: int) -> None:

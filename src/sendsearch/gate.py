@@ -1,0 +1,144 @@
+"""What any request may send to the public server, decided before the page, the API or MCP see it.
+
+``RequestGate`` is ASGI middleware in front of the whole app (``api.create_server`` adds it):
+
+- a request body is read only up to ``MAX_REQUEST_BYTES`` (a declared longer one is refused
+  before a byte is read): a question and its filters are a few KB, and Gradio would
+  otherwise hold any amount in memory. Gradio's upload route is left to ``UploadGate``,
+  which has its own bound and needs the admin session;
+- JSON nested deeper than ``MAX_JSON_DEPTH`` is refused, so no parser or walker down the
+  line (Gradio's are recursive) can overflow its stack on a request;
+- a body that names a file the way Gradio does (``"meta": {"_type": "gradio.FileData"}``)
+  is refused unless it carries the admin session: only the admin's upload event takes
+  files. This is the second wall; the first is in Gradio's own event handling
+  (``admin.guard_file_inputs``).
+
+A refusal is a JSON ``{"error": "..."}`` with its status, and one line in the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .admin import AdminGuard, client_of, names_a_file
+from .limits import MAX_JSON_DEPTH, MAX_REQUEST_BYTES
+
+__all__ = ["FILES_NEED_A_SESSION", "RequestGate", "json_depth"]
+
+FILES_NEED_A_SESSION = (
+    "Files are taken only from a signed-in administrator's upload: nothing was read. Send the question as text."
+)
+log = logging.getLogger("sendsearch.server")
+
+
+def json_depth(value: Any) -> int:
+    """How deeply lists and objects nest in parsed JSON, counted without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class _Gone(Exception):
+    """The client went away before sending its whole request: nobody to answer."""
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class RequestGate:
+    """ASGI middleware bounding every request body and refusing file references from
+    anyone without an admin session (``guard`` None: from everyone)."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        guard: AdminGuard | None,
+        max_body: int = MAX_REQUEST_BYTES,
+        max_depth: int = MAX_JSON_DEPTH,
+        exempt: tuple[str, ...] = ("/gradio_api/upload",),
+    ) -> None:
+        self.app = app
+        self.guard = guard
+        self.max_body = max_body
+        self.max_depth = max_depth
+        self.exempt = exempt
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].rstrip("/").endswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._read(scope, receive)
+            self._check(scope, body)
+        except _Gone:
+            return
+        except _Refused as refused:
+            log.warning("refused a request from %s: %s", client_of(Request(scope)), refused.message)
+            await JSONResponse({"error": refused.message}, status_code=refused.status)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            # The body once, as read; after that the client's own messages (a disconnect
+            # ends a stream of server-sent events).
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            message: dict[str, Any] = await receive()
+            return message
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, scope: dict[str, Any], receive: Any) -> bytes:
+        too_large = _Refused(413, f"The request is over {self.max_body // 1024} KB: nothing was read.")
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body:
+            raise too_large
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Gone
+            part = message.get("body", b"")
+            size += len(part)
+            if size > self.max_body:
+                raise too_large
+            parts.append(part)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    def _check(self, scope: dict[str, Any], body: bytes) -> None:
+        if body.lstrip()[:1] not in (b"{", b"["):
+            return  # not JSON: the route answers for itself
+        try:
+            data = json.loads(body)
+        except RecursionError:
+            raise _Refused(400, f"The request nests more than {self.max_depth} levels deep.") from None
+        except ValueError:
+            return  # broken JSON: the route refuses it with its own message
+        if json_depth(data) > self.max_depth:
+            raise _Refused(400, f"The request nests more than {self.max_depth} levels deep.")
+        if names_a_file(data) and not (self.guard is not None and self.guard.signed_in(Request(scope))):
+            raise _Refused(403, FILES_NEED_A_SESSION)

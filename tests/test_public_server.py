@@ -1,0 +1,217 @@
+"""Hostile requests against the whole public server, over real HTTP on loopback.
+
+The battery from issue 18, kept so that a maintainer can rerun it: every request here is
+one an anonymous client can send to `sendsearch serve`. The server is the real one
+(``ui.create_app`` + ``api.create_server`` under uvicorn), with and without an admin
+password, on an index of the five seed pages built with the fake embedder.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from sendsearch import admin
+from sendsearch.admin import SESSION_COOKIE, AdminGuard
+from sendsearch.api import create_server
+
+from .serving import serving
+
+PASSWORD = "public-server-admin-password"
+# Generous: a reply that does not come in this long means the server froze.
+PATIENCE = 60.0
+
+
+def file_data(path: str) -> dict[str, Any]:
+    """A Gradio FileData reference to a path on the server, as an attacker writes it."""
+    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+
+def _page(index, guard):
+    from sendsearch.ui import create_app
+
+    blocks = create_app(index, guard=guard)
+    blocks.queue(default_concurrency_limit=4)
+    return blocks
+
+
+@pytest.fixture(params=["no password", "password"])
+def site(request, seed_index, tmp_path, monkeypatch):
+    """The real page, REST API and MCP server, with adding answers off or on."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))  # restored after the test
+    folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
+    password = PASSWORD if request.param == "password" else None
+    guard = AdminGuard(password)
+    app = create_server(_page(seed_index, guard), seed_index, guard=guard, upload_folder=folder)
+    with serving(app) as url:
+        config = httpx.get(url + "config", timeout=PATIENCE).json()
+        events = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name")}
+        yield SimpleNamespace(url=url, folder=folder, guard=guard, password=password, events=events)
+
+
+def stored_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def still_answers(url: str) -> None:
+    """The server still searches and serves its page."""
+    found = httpx.get(url + "api/search", params={"q": "EHC plan timescales", "k": 2}, timeout=PATIENCE)
+    assert found.status_code == 200
+    assert len(found.json()["passages"]) == 2
+    assert httpx.get(url, timeout=PATIENCE).status_code == 200
+
+
+def call(url: str, api_name: str, data: list[Any], cookies: dict | None = None) -> tuple[int, str]:
+    """Gradio's simple API (``/gradio_api/call/NAME``): the status of the POST and, when it
+    was accepted, the text of the event stream that carries the result."""
+    posted = httpx.post(url + f"gradio_api/call/{api_name}", json={"data": data}, cookies=cookies, timeout=PATIENCE)
+    if posted.status_code != 200:
+        return posted.status_code, posted.text
+    event_id = posted.json()["event_id"]
+    return 200, httpx.get(url + f"gradio_api/call/{api_name}/{event_id}", cookies=cookies, timeout=PATIENCE).text
+
+
+def join(url: str, fn_index: int, data: list[Any], cookies: dict | None = None) -> tuple[int, dict]:
+    """The page's own way to run an event (``/gradio_api/queue/join``, then the session's
+    event stream): the status of the join and the final message of the stream."""
+    session = uuid.uuid4().hex[:10]
+    body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
+    joined = httpx.post(url + "gradio_api/queue/join", json=body, cookies=cookies, timeout=PATIENCE)
+    if joined.status_code != 200:
+        return joined.status_code, {"text": joined.text}
+    params = {"session_hash": session}
+    with httpx.stream("GET", url + "gradio_api/queue/data", params=params, cookies=cookies, timeout=PATIENCE) as feed:
+        for line in feed.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    return 200, message
+    pytest.fail("the event stream ended without a result")
+
+
+def refused_message(status: int, reply: Any) -> str:
+    """What the client was told when its request was refused (by the gate in front, or by
+    the event itself), in lower case."""
+    if isinstance(reply, dict):
+        if "output" in reply:
+            assert reply.get("success") is False, reply
+            return str(reply["output"].get("error")).lower()
+        return str(reply.get("text")).lower()
+    assert status != 200 or "event: error" in reply, reply
+    return reply.lower()
+
+
+def chat_inputs(first: Any) -> list[Any]:
+    """The Ask event's inputs: the question, the turns, the anchor and the five filters."""
+    return [first, [], None, "", "", "Any department", "Any", 3]
+
+
+# -- finding 1: no anonymous request reads or copies a server-side path -------------------------------
+@pytest.mark.parametrize("path", ["/etc/hosts", "/proc/self/environ"])
+@pytest.mark.parametrize("api_name", ["search", "search_send_answers"])
+def test_the_search_endpoints_read_no_server_file(site, api_name, path):
+    status, reply = call(site.url, api_name, [file_data(path), 5, "", "", "", ""])
+    message = refused_message(status, reply)
+    assert "file" in message
+    assert stored_files(site.folder) == []
+    still_answers(site.url)
+
+
+def test_the_chat_reads_no_server_file(site):
+    status, reply = join(site.url, site.events["respond"], chat_inputs(file_data("/etc/hosts")))
+    assert "file" in refused_message(status, reply)
+    # A file reference hidden in a filter or the turns is refused the same way.
+    status, reply = join(
+        site.url, site.events["respond"], ["EHC", [[file_data("/etc/hosts"), "x"]], *chat_inputs("")[2:]]
+    )
+    assert "file" in refused_message(status, reply)
+    assert stored_files(site.folder) == []
+
+
+def test_dev_zero_does_not_freeze_the_server(site):
+    call(site.url, "search", [file_data("/dev/zero"), 5, "", "", "", ""])
+    join(site.url, site.events["respond"], chat_inputs(file_data("/dev/zero")))
+    still_answers(site.url)
+    assert stored_files(site.folder) == []
+
+
+def test_the_hidden_upload_event_reads_nothing_without_a_session(site):
+    if site.password is None:
+        assert "upload" not in site.events  # adding answers is off: the event does not exist
+        return
+    environ = file_data("/proc/self/environ")
+    status, reply = join(site.url, site.events["upload"], [[environ]])
+    assert "sign" in refused_message(status, reply).lower()
+    assert stored_files(site.folder) == []
+    # Nothing to fetch back either: the password is in no file the server offers.
+    for path in ("/proc/self/environ", str(site.folder / "environ")):
+        served = httpx.get(site.url + f"gradio_api/file={path}", timeout=PATIENCE)
+        assert PASSWORD not in served.text
+
+
+def test_a_signed_in_admin_still_cannot_name_a_server_file(site):
+    """Even with a session, only files that came through the upload route are taken, and
+    events that take no files take none."""
+    if site.password is None:
+        pytest.skip("adding answers is off")
+    cookies = {SESSION_COOKIE: site.guard.open_session()}
+    status, reply = join(site.url, site.events["upload"], [[file_data("/etc/hosts")]], cookies=cookies)
+    assert "only files uploaded through this page" in refused_message(status, reply)
+    status, reply = call(site.url, "search", [file_data("/etc/hosts"), 5, "", "", "", ""], cookies=cookies)
+    assert "file" in refused_message(status, reply)
+    assert stored_files(site.folder) == []
+
+
+def test_gradios_own_upload_check_is_on_when_mounted(seed_index, tmp_path, monkeypatch):
+    """``mount_gradio_app`` leaves Gradio's "was this file uploaded?" check off
+    (``has_launched``); the server switches it on, as the wall behind its own checks."""
+    from gradio import processing_utils
+    from gradio.context import LocalContext
+    from gradio.exceptions import InvalidPathError
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))
+    admin.use_private_gradio_temp_dir(parent=tmp_path)
+    guard = AdminGuard(PASSWORD)
+    blocks = _page(seed_index, guard)
+    create_server(blocks, seed_index, guard=guard)
+    LocalContext.blocks.set(blocks)
+    with pytest.raises(InvalidPathError, match="not uploaded by a user"):
+        processing_utils._check_allowed("/etc/hosts", check_in_upload_folder=True)
+
+
+MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+def test_mcp_reads_no_server_file(site):
+    from sendsearch.api import MCP_TOOL
+
+    arguments = {"question": file_data("/etc/hosts"), "k": 3}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": MCP_TOOL, "arguments": arguments}}
+    reply = httpx.post(site.url + "gradio_api/mcp/", json=body, headers=MCP_HEADERS, timeout=PATIENCE)
+    assert reply.status_code == 403
+    assert "files are taken only from a signed-in administrator" in reply.json()["error"].lower()
+    assert stored_files(site.folder) == []
+    still_answers(site.url)
+
+
+def test_an_admin_upload_still_goes_through(site):
+    """The one way files come in: signed in, through the upload route, then the upload event."""
+    if site.password is None:
+        pytest.skip("adding answers is off")
+    cookies = {SESSION_COOKIE: site.guard.open_session()}
+    page = b"Portage in Trafford\n\nPortage home visiting supports pre-school children with SEND."
+    stored = httpx.post(
+        site.url + "gradio_api/upload", files=[("files", ("portage.txt", page, "text/plain"))], cookies=cookies
+    )
+    assert stored.status_code == 200
+    [path] = stored.json()
+    status, reply = join(site.url, site.events["upload"], [[file_data(path) | {"orig_name": "portage.txt"}]], cookies)
+    assert status == 200
+    assert reply["success"] is True, reply
+    assert "1 added" in reply["output"]["data"][0]
