@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,12 +22,14 @@ import pytest
 from sendsearch import admin
 from sendsearch.admin import SESSION_COOKIE, AdminGuard
 from sendsearch.api import create_server
+from sendsearch.limits import MAX_CHAT_HISTORY_CHARS, MAX_CHAT_TURNS, MAX_QUERY_CHARS
 
 from .serving import serving
 
 PASSWORD = "public-server-admin-password"
 # Generous: a reply that does not come in this long means the server froze.
 PATIENCE = 60.0
+MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
 
 def file_data(path: str) -> dict[str, Any]:
@@ -41,18 +45,31 @@ def _page(index, guard):
     return blocks
 
 
-@pytest.fixture(params=["no password", "password"])
-def site(request, seed_index, tmp_path, monkeypatch):
-    """The real page, REST API and MCP server, with adding answers off or on."""
+@contextmanager
+def _serving_site(index, tmp_path: Path, monkeypatch, password: str | None) -> Iterator[SimpleNamespace]:
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))  # restored after the test
     folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
-    password = PASSWORD if request.param == "password" else None
     guard = AdminGuard(password)
-    app = create_server(_page(seed_index, guard), seed_index, guard=guard, upload_folder=folder)
+    app = create_server(_page(index, guard), index, guard=guard, upload_folder=folder)
     with serving(app) as url:
         config = httpx.get(url + "config", timeout=PATIENCE).json()
         events = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name")}
         yield SimpleNamespace(url=url, folder=folder, guard=guard, password=password, events=events)
+
+
+@pytest.fixture(params=["no password", "password"])
+def site(request, seed_index, tmp_path, monkeypatch):
+    """The real page, REST API and MCP server, with adding answers off or on."""
+    password = PASSWORD if request.param == "password" else None
+    with _serving_site(seed_index, tmp_path, monkeypatch, password) as served:
+        yield served
+
+
+@pytest.fixture
+def open_site(seed_index, tmp_path, monkeypatch):
+    """The real server as most run it: no admin password."""
+    with _serving_site(seed_index, tmp_path, monkeypatch, None) as served:
+        yield served
 
 
 def stored_files(folder: Path) -> list[Path]:
@@ -67,22 +84,31 @@ def still_answers(url: str) -> None:
     assert httpx.get(url, timeout=PATIENCE).status_code == 200
 
 
+def post_json(url: str, body: Any, cookies: dict | None = None, headers: dict | None = None) -> httpx.Response:
+    """POST JSON as most clients write it: ASCII, with escapes (so a lone surrogate such as
+    "\\ud800" can be sent, as it cannot be in UTF-8)."""
+    headers = {"content-type": "application/json", **(headers or {})}
+    return httpx.post(url, content=json.dumps(body), headers=headers, cookies=cookies, timeout=PATIENCE)
+
+
 def call(url: str, api_name: str, data: list[Any], cookies: dict | None = None) -> tuple[int, str]:
     """Gradio's simple API (``/gradio_api/call/NAME``): the status of the POST and, when it
     was accepted, the text of the event stream that carries the result."""
-    posted = httpx.post(url + f"gradio_api/call/{api_name}", json={"data": data}, cookies=cookies, timeout=PATIENCE)
+    posted = post_json(url + f"gradio_api/call/{api_name}", {"data": data}, cookies=cookies)
     if posted.status_code != 200:
         return posted.status_code, posted.text
     event_id = posted.json()["event_id"]
     return 200, httpx.get(url + f"gradio_api/call/{api_name}/{event_id}", cookies=cookies, timeout=PATIENCE).text
 
 
-def join(url: str, fn_index: int, data: list[Any], cookies: dict | None = None) -> tuple[int, dict]:
+def join(
+    url: str, fn_index: int, data: list[Any], cookies: dict | None = None, session: str | None = None
+) -> tuple[int, dict]:
     """The page's own way to run an event (``/gradio_api/queue/join``, then the session's
     event stream): the status of the join and the final message of the stream."""
-    session = uuid.uuid4().hex[:10]
+    session = session or uuid.uuid4().hex[:10]
     body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
-    joined = httpx.post(url + "gradio_api/queue/join", json=body, cookies=cookies, timeout=PATIENCE)
+    joined = post_json(url + "gradio_api/queue/join", body, cookies=cookies)
     if joined.status_code != 200:
         return joined.status_code, {"text": joined.text}
     params = {"session_hash": session}
@@ -185,9 +211,6 @@ def test_gradios_own_upload_check_is_on_when_mounted(seed_index, tmp_path, monke
         processing_utils._check_allowed("/etc/hosts", check_in_upload_folder=True)
 
 
-MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-
-
 def test_mcp_reads_no_server_file(site):
     from sendsearch.api import MCP_TOOL
 
@@ -215,3 +238,47 @@ def test_an_admin_upload_still_goes_through(site):
     assert status == 200
     assert reply["success"] is True, reply
     assert "1 added" in reply["output"]["data"][0]
+
+
+# -- finding 3: bodies, chat messages and chat history are bounded --------------------------------------
+def test_a_five_million_character_question_is_refused_before_it_is_read(open_site):
+    question = "x" * 5_000_000
+    for route in ("gradio_api/call/search", "gradio_api/queue/join", "gradio_api/mcp/"):
+        body = {"data": chat_inputs(question), "fn_index": open_site.events["respond"], "session_hash": "s"}
+        reply = httpx.post(open_site.url + route, json=body, headers=MCP_HEADERS, timeout=PATIENCE)
+        assert reply.status_code == 413, route
+        assert reply.json()["error"] == "The request is over 64 KB: nothing was read."
+    # Without a declared length (chunked), the body is cut off at the bound all the same.
+    chunks = (b"x" * 65536 for _ in range(80))
+    reply = httpx.post(open_site.url + "gradio_api/queue/join", content=chunks, timeout=PATIENCE)
+    assert reply.status_code == 413
+    still_answers(open_site.url)
+
+
+def test_a_long_message_is_cut_and_the_history_is_bounded(open_site):
+    session = uuid.uuid4().hex[:10]
+    long_question = "zebra " * 10_000  # 60,000 characters: under the body bound, over the question's
+    _, reply = join(open_site.url, open_site.events["respond"], chat_inputs(long_question), session=session)
+    assert reply["success"] is True, reply
+    chat = reply["output"]["data"][0]
+    # The reply shows the message (you asked, searched for, nothing found) three times at
+    # most, each cut at the question's bound: not the 10,000 words sent.
+    assert 0 < chat.count("zebra") <= 3 * (MAX_QUERY_CHARS // len("zebra ") + 1)
+    for number in range(MAX_CHAT_TURNS + 4):
+        _, reply = join(
+            open_site.url, open_site.events["respond"], chat_inputs(f"EHC plan question {number}"), session=session
+        )
+        assert reply["success"] is True, reply
+    chat = reply["output"]["data"][0]
+    assert chat.count('<article class="turn') == MAX_CHAT_TURNS
+    assert f"EHC plan question {MAX_CHAT_TURNS + 3}" in chat  # the newest first
+    assert "zebra" not in chat  # the oldest dropped off
+
+
+def test_the_history_is_bounded_in_characters_too():
+    from sendsearch.ui import bounded_turns
+
+    big = [(f"q{n}", "x" * (MAX_CHAT_HISTORY_CHARS // 3)) for n in range(6)]
+    assert [message for message, _ in bounded_turns(big)] == ["q0", "q1"]
+    huge = [("q", "x" * (MAX_CHAT_HISTORY_CHARS * 2)), *big]
+    assert [message for message, _ in bounded_turns(huge)] == ["q"]  # the newest reply is always kept

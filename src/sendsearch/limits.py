@@ -9,6 +9,8 @@ from __future__ import annotations
 __all__ = [
     "HEADER_TIMEOUT_SECONDS",
     "MAX_BAD_RUN",
+    "MAX_CHAT_HISTORY_CHARS",
+    "MAX_CHAT_SESSIONS",
     "MAX_CHAT_TURNS",
     "MAX_CONNECTIONS",
     "MAX_CONNECTIONS_PER_CLIENT",
@@ -86,8 +88,13 @@ HEADER_TIMEOUT_SECONDS = 10.0
 # The body of any request to the page, its API or MCP (the admin-only upload route has its
 # own bound above): a question is 1,000 characters, a whole event with its filters a few KB.
 MAX_REQUEST_BYTES = 64 * 1024
-# Replies one chat session keeps (newest first); older ones drop off the page.
+# Replies one chat session keeps (newest first); older ones drop off the page. A reply is
+# 1-60 KB of HTML, so the characters are bounded too: the newest reply is always kept.
 MAX_CHAT_TURNS = 20
+MAX_CHAT_HISTORY_CHARS = 400_000
+# Chat sessions the server remembers (Gradio keeps each one's inputs and outputs); the
+# oldest is dropped beyond this, and a closed page's after an hour.
+MAX_CHAT_SESSIONS = 1000
 # Wrong passwords that one trusted proxy may pass on, from all the clients behind it
 # together, before they are slowed; after PROXY_LOCKOUT_AFTER it is locked out like a client.
 PROXY_FREE_GUESSES = 20

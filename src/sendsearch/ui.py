@@ -21,7 +21,14 @@ from .conversation import Reading
 from .errors import SendSearchError
 from .filters import Filters
 from .index import Index
-from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
+from .limits import (
+    MAX_CHAT_HISTORY_CHARS,
+    MAX_CHAT_SESSIONS,
+    MAX_CHAT_TURNS,
+    MAX_QUERY_CHARS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FILES,
+)
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
 from .readers import SUPPORTED_SUFFIXES
 from .render import escape, render_turn
@@ -33,6 +40,7 @@ __all__ = [
     "SHOWN_FIRST",
     "ChatFilters",
     "answer",
+    "bounded_turns",
     "create_app",
     "launch",
     "main",
@@ -113,6 +121,19 @@ def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters)
     return reply, new_anchor
 
 
+def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The newest turns a session keeps: at most ``MAX_CHAT_TURNS``, and older ones go
+    once the kept HTML passes ``MAX_CHAT_HISTORY_CHARS`` (the newest is always kept)."""
+    kept: list[tuple[str, str]] = []
+    size = 0
+    for message, html in turns[:MAX_CHAT_TURNS]:
+        size += len(message) + len(html)
+        if kept and size > MAX_CHAT_HISTORY_CHARS:
+            break
+        kept.append((message, html))
+    return kept
+
+
 def warm_up(index: Index) -> float:
     """Load everything a first question needs (the model, the search parts, the renderer), so
     the first reply after start is as fast as later ones. Returns the seconds it took."""
@@ -146,11 +167,15 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
         shown: int | str,
     ) -> tuple[Any, ...]:
         turns = list(turns or [])
+        # Gradio hands the box's value over as text, and the wrapper in admin.guard_file_inputs
+        # has refused values outside the filters' choices.
         if not (message or "").strip():
             return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
+        # The search cuts a question there anyway; the session keeps no more of it either.
+        message = message[:MAX_QUERY_CHARS]
         filters = ChatFilters(date_from or "", date_to or "", department, kind, int(shown or SHOWN_FIRST))
         reply, anchor = answer(index, message, anchor, filters)
-        turns.insert(0, (message, render_turn(reply)))
+        turns = bounded_turns([(message, render_turn(reply)), *turns])
         standalone = (
             gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
             if reply.reading.follow_up_to
@@ -293,6 +318,8 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
         # tool made for them, which returns the same passages as JSON text.
         gr.api(search_api, api_name="search")
         gr.api(api.search_tool(index), api_name=api.MCP_TOOL)
+    # Gradio keeps every session's inputs and outputs; it reads this bound when the page is mounted.
+    app.state_session_capacity = MAX_CHAT_SESSIONS
     return app
 
 
