@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ def live_server(
 ) -> Iterator[LiveServer]:
     """Start `sendsearch serve --index INDEX ARGS...` on a free loopback port; stop it after."""
     port = free_port()
-    log = Path(index).resolve().parent / f"serve-{port}.log"
+    log = Path(tempfile.gettempdir()) / f"sendsearch-serve-{port}.log"
     command = [sys.executable, "-m", "sendsearch.cli", "serve", "--index", str(index), "--port", str(port), *args]
     environment = {**os.environ, "PYTHONPATH": str(ROOT / "src"), **(env or {})}
     with open(log, "w") as output:

@@ -282,3 +282,65 @@ def test_the_history_is_bounded_in_characters_too():
     assert [message for message, _ in bounded_turns(big)] == ["q0", "q1"]
     huge = [("q", "x" * (MAX_CHAT_HISTORY_CHARS * 2)), *big]
     assert [message for message, _ in bounded_turns(huge)] == ["q"]  # the newest reply is always kept
+
+
+# -- finding 8: a caller's mistake is a one-line message, never a traceback or a blank error ----------------
+SEARCH_MISTAKES = [
+    (["\ud800", 5, "", "", "", ""], "not valid unicode (a lone surrogate"),
+    (["EHC", 5, "\ud800", "", "", ""], "not valid unicode (a lone surrogate"),
+    (["EHC", 5, 20240101, "", "", ""], "from must be text, not 20240101"),
+    (["EHC", 5, "", "", {"a": 1}, ""], "department must be text"),
+    (["EHC", "abc", "", "", "", ""], "k must be a whole number from 1 to 100"),
+    (["EHC", 5, "", "", "", "podcast"], "kind must be"),
+    ([None, 5, "", "", "", ""], "must be text"),
+    ([{"path": "x", "meta": "not an object"}, 5, "", "", "", ""], "files are taken only"),
+]
+
+
+def _one_line(message: str) -> str:
+    assert message
+    assert message != "none"
+    assert "\n" not in message.strip()
+    return message
+
+
+@pytest.mark.parametrize("api_name", ["search", "search_send_answers"])
+@pytest.mark.parametrize(("data", "expected"), SEARCH_MISTAKES, ids=range(len(SEARCH_MISTAKES)))
+def test_search_endpoint_mistakes_are_one_line(open_site, capfd, api_name, data, expected):
+    status, reply = call(open_site.url, api_name, data)
+    assert status in (200, 400, 403)
+    text = json.loads(reply.split("data:", 1)[1])["error"] if status == 200 else json.loads(reply)["error"]
+    assert expected in _one_line(text).lower()
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (["EHC", [], None, "", "", "Any department", "Nope", 3], "kind of document must be one of: any, written"),
+        (["EHC", [], None, "", "", "Any department", "Any", "abc"], "passages shown before “more” must be one of"),
+        (["EHC", [], None, "", "", {"x": 1}, "Any", 3], "department must be one of: any department"),
+        (["EHC"], "respond takes 8 values; it was sent 1"),
+        (chat_inputs("\ud800"), "not valid unicode"),
+    ],
+)
+def test_page_event_mistakes_are_one_line(open_site, capfd, data, expected):
+    status, reply = join(open_site.url, open_site.events["respond"], data)
+    assert expected in _one_line(refused_message(status, reply))
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_mcp_and_rest_mistakes_are_one_line(open_site, capfd):
+    from sendsearch.api import MCP_TOOL
+
+    call_tool = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    body = call_tool | {"params": {"name": MCP_TOOL, "arguments": {"question": "EHC \ud800"}}}
+    reply = post_json(open_site.url + "gradio_api/mcp/", body, headers=MCP_HEADERS)
+    assert reply.status_code == 400
+    assert "not valid unicode" in _one_line(reply.json()["error"]).lower()
+    # Bytes that are not UTF-8 in a REST question are read as replacement characters.
+    assert httpx.get(open_site.url + "api/search?q=%ff%fe+EHC", timeout=PATIENCE).status_code == 200
+    reply = httpx.get(open_site.url + "api/search", params={"q": "EHC", "from": "\x00"}, timeout=PATIENCE)
+    assert reply.status_code == 400
+    _one_line(reply.json()["error"])
+    assert "Traceback" not in "".join(capfd.readouterr())

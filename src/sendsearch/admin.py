@@ -410,7 +410,10 @@ def file_references(value: Any) -> list[Any]:
         item = stack.pop()
         if isinstance(item, dict):
             meta = item.get("meta")
-            if isinstance(meta, dict) and meta.get("_type") == _GRADIO_FILE:
+            # A "meta" that is not an object next to a "path" would crash Gradio's own check.
+            if (isinstance(meta, dict) and meta.get("_type") == _GRADIO_FILE) or (
+                "path" in item and "meta" in item and not isinstance(meta, dict)
+            ):
                 found.append(item.get("path"))
             else:
                 stack.extend(item.values())
@@ -425,7 +428,8 @@ def names_a_file(value: Any) -> bool:
 
 
 def guard_file_inputs(blocks: Any, guard: AdminGuard | None) -> None:
-    """Let the mounted ``blocks`` read only files an administrator uploaded.
+    """Let the mounted ``blocks`` read only files an administrator uploaded (and give a
+    caller who sends too few values a message, not a traceback).
 
     Gradio prepares every event's inputs by copying each file they name into its cache,
     before the handler runs and whatever the component (a Textbox too). Its check that a
@@ -447,7 +451,15 @@ def guard_file_inputs(blocks: Any, guard: AdminGuard | None) -> None:
     def takes_files(block: Any) -> bool:
         return isinstance(block, Component) and bool(value_is_file(block.api_info()))
 
-    def refusal(block_fn: Any, inputs: list[Any], request: Any) -> str | None:
+    def refusal(block_fn: Any, inputs: list[Any], request: Any, state: Any) -> str | None:
+        if len(inputs) < len(block_fn.inputs):
+            # Gradio's own message for this is a traceback and a blank error.
+            return f"{block_fn.name} takes {len(block_fn.inputs)} values; it was sent {len(inputs)}."
+        for block, value in zip(block_fn.inputs, inputs, strict=False):
+            # The session's copy, as Gradio reads it (an upload updates the departments).
+            problem = _choice_problem(state[block._id] if state is not None and block._id in state else block, value)
+            if problem is not None:
+                return problem
         takes = [takes_files(block) for block in block_fn.inputs]
         if any(takes):
             requests = request if isinstance(request, list) else [request]
@@ -469,13 +481,27 @@ def guard_file_inputs(blocks: Any, guard: AdminGuard | None) -> None:
         block_fn = call["block_fn"]
         if isinstance(block_fn, int):
             block_fn = blocks.fns[block_fn]
-        message = refusal(block_fn, list(call["inputs"] or []), call.get("request"))
+        message = refusal(block_fn, list(call["inputs"] or []), call.get("request"), call.get("state"))
         if message is not None:
             log.warning("refused an event from %s: %s", _client_of_any(call.get("request")), message)
             raise gr.Error(message, print_exception=False)
         return await process_api(*args, **kwargs)
 
     blocks.process_api = guarded_process_api
+
+
+def _choice_problem(block: Any, value: Any) -> str | None:
+    """A value outside a Radio's or Dropdown's choices, named by the label the page shows
+    (Gradio refuses it too, but logs a traceback for it)."""
+    choices = getattr(block, "choices", None)
+    if not choices or value is None or getattr(block, "allow_custom_value", False):
+        return None
+    allowed = [choice[1] if isinstance(choice, list | tuple) else choice for choice in choices]
+    values = value if getattr(block, "multiselect", False) and isinstance(value, list) else [value]
+    if all(any(item == choice and type(item) is type(choice) for choice in allowed) for item in values):
+        return None
+    named = ", ".join(str(choice) for choice in allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+    return f"{getattr(block, 'label', None) or 'That choice'} must be one of: {named}."
 
 
 def _client_of_any(request: Any) -> str:

@@ -46,6 +46,15 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
+def _check_text(name: str, value: str) -> None:
+    """Refuse text that no reply could carry back (a lone surrogate, from JSON's "\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = value[error.start]
+        raise QueryError(f"{name} is not valid text: it holds a lone surrogate (\\u{ord(bad):04x})") from None
+
+
 def search_json(
     index: Any,
     query: str,
@@ -57,9 +66,16 @@ def search_json(
     kind: str | None = None,
 ) -> dict[str, Any]:
     """``{"query": query, "passages": [...]}`` for a search; QueryError for bad input."""
+    if isinstance(query, str):
+        _check_text("the question", query)
     for name, value in (("from", date_from), ("to", date_to), ("department", department), ("kind", kind)):
-        if value is not None and len(value) > MAX_FILTER_CHARS:
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise QueryError(f"{name} must be text, not {json.dumps(value)[:40]}")
+        if len(value) > MAX_FILTER_CHARS:
             raise QueryError(f"{name} is over {MAX_FILTER_CHARS} characters")
+        _check_text(name, value)
     passages = index.search(
         query, _whole_number(k), date_from=date_from, date_to=date_to, department=department, kind=kind
     )

@@ -7,7 +7,8 @@
   otherwise hold any amount in memory. Gradio's upload route is left to ``UploadGate``,
   which has its own bound and needs the admin session;
 - JSON nested deeper than ``MAX_JSON_DEPTH`` is refused, so no parser or walker down the
-  line (Gradio's are recursive) can overflow its stack on a request;
+  line (Gradio's are recursive) can overflow its stack on a request; so is JSON holding
+  text that is not valid Unicode (a lone surrogate), which no reply could carry back;
 - a body that names a file the way Gradio does (``"meta": {"_type": "gradio.FileData"}``)
   is refused unless it carries the admin session: only the admin's upload event takes
   files. This is the second wall; the first is in Gradio's own event handling
@@ -28,29 +29,46 @@ from starlette.responses import JSONResponse
 from .admin import AdminGuard, client_of, names_a_file
 from .limits import MAX_JSON_DEPTH, MAX_REQUEST_BYTES
 
-__all__ = ["FILES_NEED_A_SESSION", "RequestGate", "json_depth"]
+__all__ = ["BAD_TEXT", "FILES_NEED_A_SESSION", "RequestGate", "scan_json"]
 
 FILES_NEED_A_SESSION = (
     "Files are taken only from a signed-in administrator's upload: nothing was read. Send the question as text."
 )
+BAD_TEXT = "The request holds text that is not valid Unicode (a lone surrogate such as \\ud800): nothing was searched."
 log = logging.getLogger("sendsearch.server")
 
 
-def json_depth(value: Any) -> int:
-    """How deeply lists and objects nest in parsed JSON, counted without recursion."""
-    deepest = 0
+def _valid_text(text: str) -> bool:
+    """Whether a string can be written out as UTF-8 (JSON's ``"\\ud800"`` escapes decode to
+    lone surrogates, which no reply can carry)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def scan_json(value: Any) -> tuple[int, bool]:
+    """How deeply lists and objects nest in parsed JSON, and whether every string in it (keys
+    too) is valid text; walked without recursion."""
+    deepest, valid = 0, True
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            valid = valid and _valid_text(item)
+            continue
         if isinstance(item, dict):
-            children: Any = item.values()
+            children: Any = [*item.keys(), *item.values()]
         elif isinstance(item, list):
             children = item
         else:
             continue
         deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in children)
-    return deepest
+    return deepest, valid
 
 
 class _Gone(Exception):
@@ -138,7 +156,10 @@ class RequestGate:
             raise _Refused(400, f"The request nests more than {self.max_depth} levels deep.") from None
         except ValueError:
             return  # broken JSON: the route refuses it with its own message
-        if json_depth(data) > self.max_depth:
+        depth, valid = scan_json(data)
+        if depth > self.max_depth:
             raise _Refused(400, f"The request nests more than {self.max_depth} levels deep.")
+        if not valid:
+            raise _Refused(400, BAD_TEXT)
         if names_a_file(data) and not (self.guard is not None and self.guard.signed_in(Request(scope))):
             raise _Refused(403, FILES_NEED_A_SESSION)
