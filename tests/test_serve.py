@@ -121,3 +121,28 @@ def test_serve_answers_the_page_rest_and_mcp_for_real(seed_index, tmp_path):
         process.terminate()
         process.wait(timeout=30)
     assert "Traceback" not in log.read_text()
+
+
+def test_trusted_proxies_come_from_the_option_or_the_environment(launches, seed_index, monkeypatch):
+    index = ["--index", str(seed_index.directory), "--port", str(free_port())]
+    assert _serve(*index).exit_code == 0
+    monkeypatch.setenv("SENDSEARCH_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")
+    assert _serve(*index).exit_code == 0
+    assert _serve(*index, "--trusted-proxy", "::1", "--trusted-proxy", "192.0.2.10").exit_code == 0
+    assert [c["trusted_proxies"] for c in launches] == [(), ("127.0.0.1", "10.0.0.0/8"), ("::1", "192.0.2.10")]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--trusted-proxy", "nginx"], "", "Error: --trusted-proxy must list IP addresses or networks"),
+        ([], "10.0.0.0/33", "Error: SENDSEARCH_TRUSTED_PROXIES must list IP addresses or networks"),
+    ],
+)
+def test_a_bad_trusted_proxy_is_one_line(launches, seed_index, monkeypatch, args, env, message):
+    monkeypatch.setenv("SENDSEARCH_TRUSTED_PROXIES", env)
+    result = _serve("--index", str(seed_index.directory), "--port", str(free_port()), *args)
+    assert result.exit_code == 1
+    assert result.output.startswith(message)
+    assert len(result.output.strip().splitlines()) == 1
+    assert launches == []

@@ -3,7 +3,9 @@
 Adding answers from the page is the one thing a visitor can do that changes the server, so:
 
 - the password is compared in constant time, and wrong guesses are limited per client
-  (free tries, then an exponential delay, then a lockout window; ``AttemptLimiter``);
+  (free tries, then an exponential delay, then a lockout window; ``AttemptLimiter``), and
+  for requests that came through a trusted proxy (``server.ForwardedClients``), also in
+  total per proxy: clients behind it that each claim a new address share that bound;
 - a correct password opens a session (an HttpOnly cookie) through ``session_router``'s
   ``POST /admin/session``; the password goes in the request body, never in a URL or a log;
 - ``UploadGate`` refuses Gradio's upload route (``/gradio_api/upload``) to anyone without
@@ -63,12 +65,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from .errors import SendSearchError
-from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_FOLDER_BYTES
+from .limits import (
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FILES,
+    MAX_UPLOAD_FOLDER_BYTES,
+    PROXY_FREE_GUESSES,
+    PROXY_LOCKOUT_AFTER,
+)
 from .readers import SUPPORTED_SUFFIXES, SkipLog
 from .render import escape
 
 __all__ = [
     "GRADIO_DELETE_CACHE",
+    "PROXY_SCOPE_KEY",
     "SESSION_COOKIE",
     "SIGN_IN_JS",
     "AdminGuard",
@@ -83,11 +92,14 @@ __all__ = [
     "gradio_upload_folder",
     "guard_file_inputs",
     "names_a_file",
+    "proxy_of",
     "session_router",
     "use_private_gradio_temp_dir",
 ]
 
 SESSION_COOKIE = "sendsearch_admin"
+# Where server.ForwardedClients leaves the trusted proxy's address on a request it forwarded.
+PROXY_SCOPE_KEY = "sendsearch.proxy"
 # Gradio's Blocks(delete_cache=...): every 10 minutes, delete files it stored over an hour ago.
 GRADIO_DELETE_CACHE = (600, 3600)
 # For the page's "Sign in" button (fn=None, inputs [password], outputs [message, password]):
@@ -203,6 +215,13 @@ def client_of(request: RequestLike) -> str:
     return str(host or "unknown")
 
 
+def proxy_of(request: Any) -> str | None:
+    """The trusted proxy a request came through, if it came through one."""
+    scope = getattr(request, "scope", None) or {}
+    proxy = scope.get(PROXY_SCOPE_KEY)
+    return str(proxy) if proxy else None
+
+
 @dataclass
 class AdminGuard:
     """The admin password (None turns adding off), the limiter for guesses, and sessions."""
@@ -212,8 +231,14 @@ class AdminGuard:
     session_seconds: float = 1800.0
     max_sessions: int = 100
     clock: Callable[[], float] = time.monotonic
+    # Wrong guesses through one trusted proxy, from all the clients behind it together.
+    proxy_limiter: AttemptLimiter | None = None
 
     def __post_init__(self) -> None:
+        if self.proxy_limiter is None:
+            self.proxy_limiter = AttemptLimiter(
+                free=PROXY_FREE_GUESSES, lockout_after=PROXY_LOCKOUT_AFTER, clock=self.clock
+            )
         self._expected = hashlib.sha256(self.password.encode()).digest() if self.password else None
         self._sessions: OrderedDict[bytes, float] = OrderedDict()  # token digest -> expiry
         self._lock = threading.Lock()
@@ -225,11 +250,14 @@ class AdminGuard:
     def enabled(self) -> bool:
         return self._expected is not None
 
-    def check(self, client: str, given: str | None) -> Check:
-        """Try a password for ``client``, within the limits."""
+    def check(self, client: str, given: str | None, proxy: str | None = None) -> Check:
+        """Try a password for ``client`` (behind the trusted ``proxy``, if any), within the limits."""
         if self._expected is None:
             return Check(False, "Adding answers is turned off on this server.", 403)
-        wait = self.limiter.wait(client)
+        limiters = [(self.limiter, client)]
+        if proxy is not None and self.proxy_limiter is not None:
+            limiters.append((self.proxy_limiter, proxy))
+        wait = max(limiter.wait(key) for limiter, key in limiters)
         if wait > 0:
             return Check(False, f"Too many wrong passwords: try again in {math.ceil(wait)} s.", 429, wait)
         if not given:
@@ -240,7 +268,7 @@ class AdminGuard:
         if hmac.compare_digest(hashlib.sha256(given.encode("utf-8", "replace")).digest(), self._expected):
             self.limiter.succeeded(client)
             return Check(True, "Signed in: you can add answers now.")
-        wait = self.limiter.failed(client)
+        wait = max(limiter.failed(key) for limiter, key in limiters)
         later = f" Wait {math.ceil(wait)} s before trying again." if wait else ""
         return Check(False, "That password is not right." + later, 401, wait)
 
@@ -303,7 +331,7 @@ def session_router(guard: AdminGuard) -> APIRouter:
             given = None
         if given is not None and not isinstance(given, str):
             given = None
-        check = guard.check(client_of(request), given)
+        check = guard.check(client_of(request), given, proxy_of(request))
         headers = {"Retry-After": str(math.ceil(check.retry_after))} if check.retry_after else {}
         response = JSONResponse({"ok": check.ok, "message": check.message}, status_code=check.status, headers=headers)
         if check.ok:

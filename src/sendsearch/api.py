@@ -24,10 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import server
 from .admin import AdminGuard, UploadGate, guard_file_inputs, session_router
 from .errors import QueryError, SendSearchError
 from .gate import RequestGate
 from .limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS, MAX_UPLOAD_BYTES
+from .server import ServerLimits
 
 __all__ = ["MCP_TOOL", "create_server", "rest_app", "run", "search_json", "search_tool"]
 
@@ -256,13 +258,11 @@ def create_server(
     return mounted
 
 
-def run(app: Any, host: str, port: int) -> None:
-    """Serve ``create_server``'s app until Ctrl-C (check the address first: ``cli.serve`` does)."""
-    import uvicorn
-
+def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> None:
+    """Serve ``create_server``'s app until Ctrl-C or SIGTERM, within ``limits`` (check the
+    address first: ``cli.serve`` does)."""
     print(
         f"sendsearch: http://{host}:{port}/ (REST: /api/search, its docs: /api/docs, MCP: /gradio_api/mcp/)",
         flush=True,
     )
-    # Open page and client connections (server-sent events) would hold a graceful stop.
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    server.run(app, host, port, limits)

@@ -34,6 +34,7 @@ from .readers import SUPPORTED_SUFFIXES
 from .render import escape, render_turn
 from .replies import Reply, build_reply
 from .schema import DocumentKind
+from .server import ServerLimits
 
 __all__ = [
     "EXAMPLES",
@@ -342,9 +343,18 @@ def theme() -> Any:
     )
 
 
-def launch(index: Index, *, host: str, port: int, admin_password: str | None = None, mcp_server: bool = True) -> None:
+def launch(
+    index: Index,
+    *,
+    host: str,
+    port: int,
+    admin_password: str | None = None,
+    mcp_server: bool = True,
+    trusted_proxies: tuple[str, ...] = (),
+) -> None:
     """Warm up, then serve the page, ``/api/search``, the admin session routes and (unless
-    ``mcp_server`` is off) the MCP server on one address; at least four searches run at once."""
+    ``mcp_server`` is off) the MCP server on one address; at least four searches run at once.
+    ``X-Forwarded-For`` is believed only from ``trusted_proxies``."""
     upload_folder = admin.use_private_gradio_temp_dir()  # before the Blocks is made
     seconds = warm_up(index)
     print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
@@ -361,7 +371,7 @@ def launch(index: Index, *, host: str, port: int, admin_password: str | None = N
         theme=theme(),
         css=PAGE_CSS,
     )
-    api.run(server, host, port)
+    api.run(server, host, port, ServerLimits(trusted_proxies=trusted_proxies))
 
 
 def main() -> None:
@@ -369,6 +379,7 @@ def main() -> None:
     try:
         index = open_or_build(settings.index_dir())
         port = settings.port()
+        trusted = settings.trusted_proxies()
     except SendSearchError as error:
         raise SystemExit(f"Error: {error}") from None
-    launch(index, host=settings.host(), port=port, admin_password=settings.admin_password())
+    launch(index, host=settings.host(), port=port, admin_password=settings.admin_password(), trusted_proxies=trusted)
