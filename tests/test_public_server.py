@@ -9,12 +9,15 @@ password, on an index of the five seed pages built with the fake embedder.
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -23,6 +26,7 @@ from sendsearch import admin
 from sendsearch.admin import SESSION_COOKIE, AdminGuard
 from sendsearch.api import create_server
 from sendsearch.limits import MAX_CHAT_HISTORY_CHARS, MAX_CHAT_TURNS, MAX_QUERY_CHARS
+from sendsearch.server import RefusalLog, ServerLimits
 
 from .serving import serving
 
@@ -344,3 +348,135 @@ def test_mcp_and_rest_mistakes_are_one_line(open_site, capfd):
     assert reply.status_code == 400
     _one_line(reply.json()["error"])
     assert "Traceback" not in "".join(capfd.readouterr())
+
+
+# -- finding 2: slow and piled-up connections are capped; others are still answered -----------------------
+PARTIAL_REQUEST = b"GET /api/search?q=EHC HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # the headers never end
+
+
+@contextmanager
+def _bounded_site(index, tmp_path: Path, monkeypatch, limits: ServerLimits) -> Iterator[str]:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))
+    folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
+    guard = AdminGuard(None)
+    with serving(create_server(_page(index, guard), index, guard=guard, upload_folder=folder), limits) as url:
+        yield url
+
+
+def _slow_client(url: str, source: str, first: bytes = PARTIAL_REQUEST) -> socket.socket:
+    """A connection from the loopback address ``source`` that sends ``first`` and stops."""
+    client = socket.create_connection(urlsplit(url)[1].split(":"), timeout=PATIENCE, source_address=(source, 0))
+    if first:
+        client.sendall(first)
+    return client
+
+
+def _closed_with(client: socket.socket) -> bytes:
+    """What the server sent before it closed the connection (waits until it does)."""
+    received = b""
+    try:
+        while chunk := client.recv(4096):
+            received += chunk
+    except ConnectionResetError:
+        # Closed with the client's bytes unread: the kernel resets, and may drop the reply.
+        received += b"(reset)"
+    client.close()
+    return received
+
+
+def _refused(client: socket.socket) -> bool:
+    reply = _closed_with(client)
+    return reply.startswith(b"HTTP/1.1 503") or reply == b"(reset)"
+
+
+def _answered(client: socket.socket) -> bytes:
+    """End the request's headers and read the first bytes of the reply."""
+    client.sendall(b"Connection: close\r\n\r\n")
+    return _closed_with(client)
+
+
+def _get_until_answered(url: str) -> httpx.Response:
+    """A normal request, tried again while the server is still counting connections it has
+    just seen closed (it learns of a close a moment after the client makes it)."""
+    for _ in range(200):
+        try:
+            reply = httpx.get(url + "api/search", params={"q": "EHC plan timescales", "k": 1}, timeout=PATIENCE)
+        except httpx.TransportError:
+            continue
+        if reply.status_code != 503:
+            return reply
+    pytest.fail("the server never answered")
+
+
+def test_one_client_cannot_hold_more_than_its_share_of_connections(seed_index, tmp_path, monkeypatch, caplog, capfd):
+    caplog.set_level(logging.WARNING, logger="sendsearch.server")
+    limits = ServerLimits(max_connections=50, max_per_client=4, header_timeout=PATIENCE * 10)
+    with _bounded_site(seed_index, tmp_path, monkeypatch, limits) as url:
+        held = [_slow_client(url, "127.0.0.2") for _ in range(10)]
+        # The first four are held open; the other six are refused and closed at once.
+        for client in held[4:]:
+            assert _refused(client)
+        # Another client is answered while they are held ...
+        assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200
+        # ... and so are the held ones, once their headers end.
+        for client in held[:4]:
+            assert _answered(client).startswith(b"HTTP/1.1 200")
+    lines = [r.getMessage() for r in caplog.records if "127.0.0.2" in r.getMessage()]
+    assert len(lines) == 1  # six refusals, one line
+    assert "refused a connection from 127.0.0.2: it has 4 connections open" in lines[0]
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_the_server_caps_its_connections_in_all(seed_index, tmp_path, monkeypatch):
+    limits = ServerLimits(max_connections=6, max_per_client=6, header_timeout=PATIENCE * 10)
+    with _bounded_site(seed_index, tmp_path, monkeypatch, limits) as url:
+        # Full of slow clients: a newcomer takes the place of the one that has waited
+        # longest for its headers.
+        held = [_slow_client(url, f"127.0.0.{number}") for number in range(2, 8)]
+        assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200
+        assert _closed_with(held[0]).startswith((b"HTTP/1.1 408", b"(reset)"))
+        for client in held[1:]:
+            client.close()
+        # Full of requests in progress (event streams that never end): a newcomer is refused.
+        streams = []
+        for number in range(2, 8):
+            stream = f"GET /gradio_api/heartbeat/s{number} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+            streams.append(_slow_client(url, f"127.0.0.{number}", first=stream))
+            assert streams[-1].recv(12) == b"HTTP/1.1 200"
+        assert _refused(_slow_client(url, "127.0.0.9"))
+        for stream in streams:
+            stream.close()
+        assert _get_until_answered(url).status_code == 200
+
+
+def test_headers_that_never_end_are_cut_off(seed_index, tmp_path, monkeypatch, caplog, capfd):
+    caplog.set_level(logging.WARNING, logger="sendsearch.server")
+    limits = ServerLimits(header_timeout=0.5)
+    with _bounded_site(seed_index, tmp_path, monkeypatch, limits) as url:
+        trickling = _slow_client(url, "127.0.0.3")
+        silent = _slow_client(url, "127.0.0.4", first=b"")
+        assert _closed_with(trickling).startswith(b"HTTP/1.1 408")
+        assert _closed_with(silent).startswith(b"HTTP/1.1 408")
+        assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200
+    assert any("127.0.0.3: its request headers took over 0.5 s" in r.getMessage() for r in caplog.records)
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_refusals_are_logged_once_a_minute_per_client_and_bounded_in_all(caplog):
+    caplog.set_level(logging.WARNING, logger="sendsearch.server")
+    clock = SimpleNamespace(now=0.0)
+    refusals = RefusalLog(every=60, clock=lambda: clock.now)
+    for _ in range(1000):
+        refusals.refused("192.0.2.1", "it has 64 connections open")
+    clock.now = 61
+    refusals.refused("192.0.2.1", "it has 64 connections open")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert "(999 more refused since the last line)" in lines[1]
+    caplog.clear()
+    for number in range(RefusalLog.max_lines + 30):  # many clients at once: the log is bounded too
+        refusals.refused(f"198.51.100.{number}", "the server has 1,024 connections open")
+    assert len(caplog.records) == RefusalLog.max_lines - 1  # 192.0.2.1's line counted in this minute
+    clock.now = 200
+    refusals.refused("203.0.113.1", "the server has 1,024 connections open")
+    assert "31 refusals of other clients went unlogged" in caplog.records[-1].getMessage()

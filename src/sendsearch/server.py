@@ -1,6 +1,23 @@
 """The HTTP server under the page, the REST API and MCP: uvicorn, with the bounds a public server needs.
 
 - ``ServerLimits`` holds them (defaults in ``limits.py``);
+- connections: at most ``max_connections`` open at once and ``max_per_client`` from one
+  address (a trusted proxy is held to the total only); a connection past either is
+  answered 503 and closed at once, so thousands of half-open connections from one
+  client cannot take the file descriptors others need. When the total is reached, the
+  connection that has waited longest for its request headers is closed to make room
+  (a browser sends its headers at once; only a slow client is ever waiting), so many
+  slow clients together cannot lock others out either;
+- a header timeout: a request's headers must arrive within ``header_timeout`` seconds of
+  its first byte (or of connecting), or the connection is closed (408): uvicorn has no such
+  timeout, and a client trickling headers held a connection for ever. It is a small
+  subclass of uvicorn's h11 protocol (``BoundedH11Protocol``), chosen with uvicorn's
+  ``http=`` setting;
+- every refused client is one log line (``RefusalLog``: per client at most once a
+  minute, and at most ``RefusalLog.max_lines`` lines a minute in all), never a traceback;
+  asyncio's own "out of file descriptors" error is cut to one line the same way;
+- the soft open-file limit is raised (up to the hard limit) so the connection bound fits
+  under it, and the bound is lowered if it does not;
 - forwarded headers: ``X-Forwarded-For`` names the client only on requests that come from
   a configured trusted proxy (``ForwardedClients``; none by default, so a client cannot
   claim another address); the proxy's own address stays on the request for the password
@@ -11,13 +28,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import ipaddress
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .admin import PROXY_SCOPE_KEY
-from .limits import SHUTDOWN_GRACE_SECONDS
+from .limits import (
+    HEADER_TIMEOUT_SECONDS,
+    MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_CLIENT,
+    SHUTDOWN_GRACE_SECONDS,
+)
 
-__all__ = ["ForwardedClients", "ServerLimits", "run", "uvicorn_config"]
+__all__ = [
+    "BoundedH11Protocol",
+    "ConnectionGuard",
+    "ForwardedClients",
+    "RefusalLog",
+    "ServerLimits",
+    "raise_open_file_limit",
+    "run",
+    "uvicorn_config",
+]
+
+log = logging.getLogger("sendsearch.server")
+# File descriptors kept free beside the connections: the index, the model, Gradio's files,
+# the MCP client's loopback connections.
+FD_RESERVE = 256
 
 
 @dataclass(frozen=True)
@@ -25,8 +69,222 @@ class ServerLimits:
     """What the server allows: ``trusted_proxies`` are addresses or networks (as
     ``settings.parse_trusted_proxies`` returns them) whose ``X-Forwarded-For`` is believed."""
 
+    max_connections: int = MAX_CONNECTIONS
+    max_per_client: int = MAX_CONNECTIONS_PER_CLIENT
+    header_timeout: float = HEADER_TIMEOUT_SECONDS
     trusted_proxies: tuple[str, ...] = ()
     shutdown_grace: float = SHUTDOWN_GRACE_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1 or self.max_per_client < 1 or self.header_timeout <= 0:
+            raise ValueError("connection bounds and the header timeout must be positive")
+
+
+def _networks(addresses: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(address, strict=False) for address in addresses)
+
+
+class RefusalLog:
+    """One log line per refused client: the first refusal is logged at once, later ones are
+    counted and reported with the client's next line, at most once per ``every`` seconds;
+    at most ``max_lines`` lines in any such period in all (the rest are summed up in the
+    next line that is written). Memory is bounded by ``max_clients``."""
+
+    max_lines = 50
+
+    def __init__(
+        self, every: float = 60.0, *, max_clients: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.every = every
+        self._clock = clock
+        self._max_clients = max_clients
+        self._clients: OrderedDict[str, tuple[float, int]] = OrderedDict()  # last line, refused since
+        self._window = (clock(), 0)  # start of the period, lines written in it
+        self._unlogged = 0  # refusals past the period's line budget
+
+    def refused(self, client: str, reason: str) -> None:
+        now = self._clock()
+        start, lines = self._window
+        if now - start >= self.every:
+            start, lines = now, 0
+        last, since = self._clients.pop(client, (-float("inf"), 0))
+        since += 1
+        if now - last < self.every or lines >= self.max_lines:
+            self._clients[client] = (last, since)
+            if lines >= self.max_lines and now - last >= self.every:
+                self._unlogged += 1
+        else:
+            more = f" ({since - 1:,} more refused since the last line)" if since > 1 else ""
+            others = f"; {self._unlogged:,} refusals of other clients went unlogged" if self._unlogged else ""
+            log.warning("refused a connection from %s: %s%s%s", client, reason, more, others)
+            self._unlogged = 0
+            self._clients[client] = (now, 0)
+            lines += 1
+        self._window = (start, lines)
+        while len(self._clients) > self._max_clients:
+            self._clients.popitem(last=False)
+
+
+class ConnectionGuard:
+    """Counts open connections, in all and per client address, for one server."""
+
+    def __init__(self, limits: ServerLimits, refusals: RefusalLog | None = None) -> None:
+        self.limits = limits
+        self.refusals = refusals or RefusalLog()
+        self._proxies = _networks(limits.trusted_proxies)
+        self._open: Counter[str] = Counter()
+        self.total = 0
+        # Connections waiting for request headers, oldest first: the first to go when full.
+        self._waiting: OrderedDict[BoundedH11Protocol, None] = OrderedDict()
+
+    def _is_proxy(self, client: str) -> bool:
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return False
+        return any(address in network for network in self._proxies)
+
+    def admit(self, client: str) -> bool:
+        """Count a new connection from ``client``, or refuse it (logged) when over a bound."""
+        if self.total >= self.limits.max_connections and self._waiting:
+            slowest, _ = self._waiting.popitem(last=False)
+            slowest.cut_off(f"it was the slowest to send its headers of {self.total:,} open connections")
+        if self.total >= self.limits.max_connections:
+            reason = f"the server has {self.limits.max_connections:,} connections open"
+        elif self._open[client] >= self.limits.max_per_client and not self._is_proxy(client):
+            reason = f"it has {self.limits.max_per_client:,} connections open"
+        else:
+            self._open[client] += 1
+            self.total += 1
+            return True
+        self.refusals.refused(client, reason)
+        return False
+
+    def release(self, client: str) -> None:
+        self.total -= 1
+        self._open[client] -= 1
+        if self._open[client] <= 0:
+            del self._open[client]
+
+    def waiting(self, connection: BoundedH11Protocol, waits: bool) -> None:
+        """Note whether ``connection`` is waiting for request headers."""
+        if waits:
+            self._waiting[connection] = None
+        else:
+            self._waiting.pop(connection, None)
+
+
+_REFUSED = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+_TOO_SLOW = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the connection bounds and the header timeout of
+    ``ConnectionGuard``; ``bounded_protocol`` makes one subclass per server."""
+
+    guard: ClassVar[ConnectionGuard]
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._peer = self.client[0] if self.client else "unknown"
+        self._admitted = self.guard.admit(self._peer)
+        self._header_timer: Any = None
+        if not self._admitted:
+            transport.write(_REFUSED)
+            transport.close()
+            return
+        self._start_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_header_timer()
+        self._release()
+        super().connection_lost(exc)
+
+    def _release(self) -> None:
+        if getattr(self, "_admitted", False):
+            self._admitted = False
+            self.guard.release(self._peer)
+
+    def cut_off(self, reason: str) -> None:
+        """Close this connection (not yet answered) at once, logged as a refusal."""
+        self._stop_header_timer()
+        self._release()  # counted out now: the room is for the connection being admitted
+        self.guard.refusals.refused(self._peer, reason)
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.write(_TOO_SLOW)
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._admitted:
+            return
+        # Bytes of a new request: its headers are on the clock from now (a connection
+        # idling between requests is uvicorn's keep-alive timeout's business).
+        if self._header_timer is None and self.conn.their_state is h11.IDLE:
+            self._start_header_timer()
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._stop_header_timer()
+
+    def _start_header_timer(self) -> None:
+        self._header_timer = self.loop.call_later(self.guard.limits.header_timeout, self._headers_too_slow)
+        self.guard.waiting(self, True)
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+            self.guard.waiting(self, False)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        self.guard.waiting(self, False)
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        self.cut_off(f"its request headers took over {self.guard.limits.header_timeout:g} s")
+
+
+def bounded_protocol(guard: ConnectionGuard) -> type[BoundedH11Protocol]:
+    """A protocol class for uvicorn's ``http=`` setting, counting against ``guard``."""
+    return type("BoundedH11Protocol", (BoundedH11Protocol,), {"guard": guard})
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise this process's soft open-file limit towards ``wanted`` (never past the hard
+    limit, never lowering it); returns the soft limit in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass  # not allowed here: the connection bound is fitted under the soft limit
+    return int(soft) if soft != resource.RLIM_INFINITY else wanted
+
+
+class _OneLineAcceptErrors(logging.Filter):
+    """asyncio logs "socket.accept() out of system resource" with a traceback, each time it
+    retries: once at most every ``every`` seconds, in one line."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        super().__init__()
+        self.every = every
+        self._last = -float("inf")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "out of system resource" not in str(record.msg):
+            return True
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return False
+        self._last = now
+        record.msg = f"{record.getMessage()}: {record.exc_info[1] if record.exc_info else ''}"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        return True
 
 
 class ForwardedClients:
@@ -69,6 +327,7 @@ def uvicorn_config(app: Any, host: str, port: int, limits: ServerLimits | None =
         "host": host,
         "port": port,
         "log_level": "warning",
+        "http": bounded_protocol(ConnectionGuard(limits)),
         "proxy_headers": False,
         # Gradio and MCP speak plain HTTP and server-sent events; nothing here needs WebSockets.
         "ws": "none",
@@ -78,8 +337,20 @@ def uvicorn_config(app: Any, host: str, port: int, limits: ServerLimits | None =
     return uvicorn.Config(app, **settings)
 
 
+def fit_to_open_files(limits: ServerLimits) -> ServerLimits:
+    """``limits`` with the connection bound under the open-file limit, raised first if it may be."""
+    soft = raise_open_file_limit(limits.max_connections + FD_RESERVE)
+    fitting = max(1, soft - FD_RESERVE)
+    if fitting >= limits.max_connections:
+        return limits
+    print(f"sendsearch: the open-file limit ({soft:,}) allows {fitting:,} connections at once", flush=True)
+    return replace(limits, max_connections=fitting, max_per_client=min(limits.max_per_client, fitting))
+
+
 def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> None:
     """Serve ``app`` until Ctrl-C or SIGTERM."""
     import uvicorn
 
+    logging.getLogger("asyncio").addFilter(_OneLineAcceptErrors())
+    limits = fit_to_open_files(limits or ServerLimits())
     uvicorn.Server(uvicorn_config(app, host, port, limits)).run()
