@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sendsearch.server import ServerLimits, uvicorn_config
+from sendsearch.server import Server, ServerLimits, uvicorn_config
 
 # Generous: only a server that cannot start at all waits this long.
 STARTUP_PATIENCE = 120.0
@@ -25,10 +25,8 @@ def free_port() -> int:
 @contextmanager
 def serving(app: Any, limits: ServerLimits | None = None) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 within ``limits`` and yield its base URL ("http://127.0.0.1:PORT/")."""
-    import uvicorn
-
     port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, limits, lifespan="on"))
+    server = Server(uvicorn_config(app, "127.0.0.1", port, limits, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     started = time.monotonic()

@@ -258,11 +258,14 @@ def create_server(
     return mounted
 
 
-def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> None:
-    """Serve ``create_server``'s app until Ctrl-C or SIGTERM, within ``limits`` (check the
+def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> str | None:
+    """Serve ``create_server``'s app until Ctrl-C or SIGTERM, within ``limits``, and say so
+    in one line when it stops; returns the name of the signal that stopped it (check the
     address first: ``cli.serve`` does)."""
     print(
         f"sendsearch: http://{host}:{port}/ (REST: /api/search, its docs: /api/docs, MCP: /gradio_api/mcp/)",
         flush=True,
     )
-    server.run(app, host, port, limits)
+    stopped_by = server.run(app, host, port, limits)
+    print("sendsearch: stopped.", flush=True)
+    return stopped_by

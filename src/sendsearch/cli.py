@@ -483,7 +483,7 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool, trusted_proxies: tup
     from .ui import launch
 
     try:
-        launch(
+        stopped = launch(
             index,
             host=host,
             port=port,
@@ -493,6 +493,10 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool, trusted_proxies: tup
         )
     except OSError as error:  # the port was taken after the check
         raise SendSearchError(f"cannot serve on {host}:{port}: {error}") from None
+    if stopped:  # served, and stopped by Ctrl-C or SIGTERM: everything is cleaned up
+        from .server import exit_now
+
+        exit_now()
 
 
 def _check_address(host: str, port: int) -> None:

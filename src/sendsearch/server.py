@@ -22,21 +22,35 @@
   a configured trusted proxy (``ForwardedClients``; none by default, so a client cannot
   claim another address); the proxy's own address stays on the request for the password
   limiter (``admin.proxy_of``);
+- stopping (``Server``): Ctrl-C or SIGTERM stops listening, gives requests in progress
+  ``shutdown_grace`` seconds, then closes the connections still open (an open page's
+  event streams never end by themselves), so their handlers see the client leave rather
+  than being cancelled (uvicorn waited 5 s, then cancelled them: a traceback each). The
+  signal is not raised again afterwards, as uvicorn does: the process ends normally, so
+  its clean-up (the private upload folder) runs on SIGTERM too; ``exit_now`` then skips
+  the interpreter's teardown of the model runtime (OpenVINO's, 1.3 s of native code);
 - ``uvicorn_config(app, host, port, limits)`` is the one uvicorn configuration, used by
   ``run`` and by the tests, so the tests exercise what is served.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import logging
+import os
+import signal
+import sys
+import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .admin import PROXY_SCOPE_KEY
@@ -52,9 +66,12 @@ __all__ = [
     "ConnectionGuard",
     "ForwardedClients",
     "RefusalLog",
+    "Server",
     "ServerLimits",
+    "exit_now",
     "raise_open_file_limit",
     "run",
+    "sigterm_ends_cleanly",
     "uvicorn_config",
 ]
 
@@ -318,8 +335,6 @@ class ForwardedClients:
 def uvicorn_config(app: Any, host: str, port: int, limits: ServerLimits | None = None, **options: Any) -> Any:
     """The uvicorn configuration for ``app`` with ``limits``: uvicorn's own forwarded-header
     handling is off (it trusts 127.0.0.1 by default), ``ForwardedClients`` does it instead."""
-    import uvicorn
-
     limits = limits or ServerLimits()
     if limits.trusted_proxies:
         app = ForwardedClients(app, limits.trusted_proxies)
@@ -337,6 +352,69 @@ def uvicorn_config(app: Any, host: str, port: int, limits: ServerLimits | None =
     return uvicorn.Config(app, **settings)
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, stopping quickly and quietly (see the module's notes)."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self.stopped_by: str | None = None
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.stopped_by = signal.Signals(sig).name
+        super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        for server in self.servers:
+            server.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()  # idle ones close now; busy ones after their reply
+        grace = self.config.timeout_graceful_shutdown or 0
+        await self._tasks_done(grace)
+        for connection in list(self.server_state.connections):
+            connection.transport.close()  # streams still open: their handlers see the client go
+        await self._tasks_done(grace)
+        for task in list(self.server_state.tasks):
+            task.cancel()  # nothing left that the client is waiting for
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
+    async def _tasks_done(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while self.server_state.tasks and loop.time() < deadline and not self.force_exit:
+            await asyncio.sleep(0.05)
+
+
+@contextlib.contextmanager
+def sigterm_ends_cleanly() -> Iterator[None]:
+    """While setting up, SIGTERM ends the process as Ctrl-C does (clean-up runs) rather
+    than killing it outright; ``Server`` takes both signals over once it serves."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(sig: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    original = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, original)
+
+
 def fit_to_open_files(limits: ServerLimits) -> ServerLimits:
     """``limits`` with the connection bound under the open-file limit, raised first if it may be."""
     soft = raise_open_file_limit(limits.max_connections + FD_RESERVE)
@@ -347,10 +425,19 @@ def fit_to_open_files(limits: ServerLimits) -> ServerLimits:
     return replace(limits, max_connections=fitting, max_per_client=min(limits.max_per_client, fitting))
 
 
-def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> None:
-    """Serve ``app`` until Ctrl-C or SIGTERM."""
-    import uvicorn
-
+def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> str | None:
+    """Serve ``app`` until Ctrl-C or SIGTERM; returns the signal's name that stopped it."""
     logging.getLogger("asyncio").addFilter(_OneLineAcceptErrors())
     limits = fit_to_open_files(limits or ServerLimits())
-    uvicorn.Server(uvicorn_config(app, host, port, limits)).run()
+    server = Server(uvicorn_config(app, host, port, limits))
+    server.run()
+    return server.stopped_by
+
+
+def exit_now(code: int = 0) -> NoReturn:
+    """End the process at once, after serving and its clean-up: what is left is the
+    interpreter unloading the model runtime, which takes longer than the whole stop."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)

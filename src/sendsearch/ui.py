@@ -11,6 +11,7 @@ the environment (README, "Configuration").
 # ``gr.Request`` hint as a real class to pass the request in (admin.add_uploads needs it).
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from .readers import SUPPORTED_SUFFIXES
 from .render import escape, render_turn
 from .replies import Reply, build_reply
 from .schema import DocumentKind
-from .server import ServerLimits
+from .server import ServerLimits, exit_now, sigterm_ends_cleanly
 
 __all__ = [
     "EXAMPLES",
@@ -351,27 +352,33 @@ def launch(
     admin_password: str | None = None,
     mcp_server: bool = True,
     trusted_proxies: tuple[str, ...] = (),
-) -> None:
+) -> str | None:
     """Warm up, then serve the page, ``/api/search``, the admin session routes and (unless
     ``mcp_server`` is off) the MCP server on one address; at least four searches run at once.
-    ``X-Forwarded-For`` is believed only from ``trusted_proxies``."""
+    ``X-Forwarded-For`` is believed only from ``trusted_proxies``. Returns the name of the
+    signal that stopped the server."""
     upload_folder = admin.use_private_gradio_temp_dir()  # before the Blocks is made
-    seconds = warm_up(index)
-    print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
-    guard = admin.AdminGuard(admin_password)
-    app = create_app(index, guard=guard)
-    app.queue(default_concurrency_limit=4)
-    server = api.create_server(
-        app,
-        index,
-        guard=guard,
-        mcp=mcp_server,
-        upload_folder=upload_folder,
-        max_file_size=MAX_UPLOAD_BYTES,
-        theme=theme(),
-        css=PAGE_CSS,
-    )
-    api.run(server, host, port, ServerLimits(trusted_proxies=trusted_proxies))
+    try:
+        with sigterm_ends_cleanly():
+            seconds = warm_up(index)
+            print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
+            guard = admin.AdminGuard(admin_password)
+            app = create_app(index, guard=guard)
+            app.queue(default_concurrency_limit=4)
+            server = api.create_server(
+                app,
+                index,
+                guard=guard,
+                mcp=mcp_server,
+                upload_folder=upload_folder,
+                max_file_size=MAX_UPLOAD_BYTES,
+                theme=theme(),
+                css=PAGE_CSS,
+            )
+            return api.run(server, host, port, ServerLimits(trusted_proxies=trusted_proxies))
+    finally:
+        # Also registered with atexit; removed here as well, whatever way serving ended.
+        shutil.rmtree(upload_folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -382,4 +389,7 @@ def main() -> None:
         trusted = settings.trusted_proxies()
     except SendSearchError as error:
         raise SystemExit(f"Error: {error}") from None
-    launch(index, host=settings.host(), port=port, admin_password=settings.admin_password(), trusted_proxies=trusted)
+    if launch(
+        index, host=settings.host(), port=port, admin_password=settings.admin_password(), trusted_proxies=trusted
+    ):
+        exit_now()  # served and stopped, everything cleaned up
