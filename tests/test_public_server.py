@@ -480,3 +480,30 @@ def test_refusals_are_logged_once_a_minute_per_client_and_bounded_in_all(caplog)
     clock.now = 200
     refusals.refused("203.0.113.1", "the server has 1,024 connections open")
     assert "31 refusals of other clients went unlogged" in caplog.records[-1].getMessage()
+
+
+# Odd requests to Gradio's own routes, each of which once left a traceback in the log.
+ODD_REQUESTS = [
+    ("GET", "gradio_api/queue/data?session_hash=nobody", None, 404),
+    ("GET", "gradio_api/call/search/no-such-event", None, 404),
+    ("GET", "gradio_api/call/v2/search/no-such-event", None, 404),
+    ("POST", "gradio_api/call/v2/search", {}, 400),
+    ("POST", "gradio_api/call/v2/search", {"question": "EHC", "nonsense": 1}, 400),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), ODD_REQUESTS)
+def test_odd_requests_to_gradio_routes_are_refused_in_one_line(open_site, capfd, method, path, body, status):
+    reply = httpx.request(method, open_site.url + path, json=body, timeout=PATIENCE)
+    assert reply.status_code == status
+    _one_line(reply.json()["error"])
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_the_page_s_own_way_of_reading_results_still_works(open_site):
+    status, reply = call(open_site.url, "search", ["EHC plan timescales", 2, "", "", "", ""])
+    assert status == 200
+    assert reply.startswith("event: complete")
+    posted = post_json(open_site.url + "gradio_api/call/v2/search", {"question": "EHC plan timescales", "k": 2})
+    result = httpx.get(open_site.url + f"gradio_api/call/v2/search/{posted.json()['event_id']}", timeout=PATIENCE)
+    assert result.text.startswith("event: complete")

@@ -243,7 +243,7 @@ def create_server(
         app.include_router(session_router(guard))
     app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)
     # Outermost: every body is bounded and checked for file references before anything reads it.
-    app.add_middleware(RequestGate, guard=guard)
+    app.add_middleware(RequestGate, guard=guard, blocks=blocks)
     mounted = gr.mount_gradio_app(
         app,
         blocks,

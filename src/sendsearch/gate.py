@@ -14,6 +14,11 @@
   files. This is the second wall; the first is in Gradio's own event handling
   (``admin.guard_file_inputs``).
 
+Given the page (``blocks``), it also answers before Gradio does what Gradio answers with
+a traceback in the log: a stream of results (``queue/data``, ``call/NAME/EVENT``) for a
+session or event it holds nothing for (Gradio raises its 404 after the stream has begun),
+and a ``call/v2/NAME`` without a required value (a 500).
+
 A refusal is a JSON ``{"error": "..."}`` with its status, and one line in the log.
 """
 
@@ -21,7 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -35,6 +42,10 @@ FILES_NEED_A_SESSION = (
     "Files are taken only from a signed-in administrator's upload: nothing was read. Send the question as text."
 )
 BAD_TEXT = "The request holds text that is not valid Unicode (a lone surrogate such as \\ud800): nothing was searched."
+NOTHING_WAITING = "Nothing is waiting for that session or event: join the queue first (or it was already read)."
+_QUEUE_DATA = re.compile(r"/gradio_api/queue/data/?$")
+_CALL_RESULT = re.compile(r"/gradio_api/call/(?:v2/)?[^/]+/([^/]+)/?$")
+_CALL_V2 = re.compile(r"/gradio_api/call/v2/([^/]+)/?$")
 log = logging.getLogger("sendsearch.server")
 
 
@@ -91,15 +102,18 @@ class RequestGate:
         app: Any,
         *,
         guard: AdminGuard | None,
+        blocks: Any = None,
         max_body: int = MAX_REQUEST_BYTES,
         max_depth: int = MAX_JSON_DEPTH,
         exempt: tuple[str, ...] = ("/gradio_api/upload",),
     ) -> None:
         self.app = app
         self.guard = guard
+        self.blocks = blocks
         self.max_body = max_body
         self.max_depth = max_depth
         self.exempt = exempt
+        self._api_info: dict[str, Any] | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/").endswith(self.exempt):
@@ -148,14 +162,42 @@ class RequestGate:
                 return b"".join(parts)
 
     def _check(self, scope: dict[str, Any], body: bytes) -> None:
+        data = self._check_json(scope, body)
+        queue = getattr(self.blocks, "_queue", None)
+        if queue is not None:
+            self._check_gradio(scope, data, queue)
+
+    def _check_gradio(self, scope: dict[str, Any], data: Any, queue: Any) -> None:
+        path, method = scope["path"], scope["method"]
+        if method == "GET" and (_QUEUE_DATA.search(path) or _CALL_RESULT.search(path)):
+            if match := _CALL_RESULT.search(path):
+                session = _session_of_event(queue, match[1])
+            else:
+                session = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [None])[0]
+            if session is not None and session not in queue.pending_messages_per_session:
+                raise _Refused(404, NOTHING_WAITING)
+        elif method == "POST" and (match := _CALL_V2.search(path)) and isinstance(data, dict):
+            from gradio_client.utils import construct_args
+
+            if self._api_info is None:
+                self._api_info = self.blocks.get_api_info()
+            endpoint = (self._api_info or {}).get("named_endpoints", {}).get("/" + match[1])
+            if endpoint is not None:
+                try:
+                    construct_args(endpoint["parameters"], (), dict(data))
+                except (TypeError, ValueError) as error:
+                    raise _Refused(400, str(error)) from None
+
+    def _check_json(self, scope: dict[str, Any], body: bytes) -> Any:
+        """The body's JSON (None when it is not JSON), refused when hostile."""
         if body.lstrip()[:1] not in (b"{", b"["):
-            return  # not JSON: the route answers for itself
+            return None  # not JSON: the route answers for itself
         try:
             data = json.loads(body)
         except RecursionError:
             raise _Refused(400, f"The request nests more than {self.max_depth} levels deep.") from None
         except ValueError:
-            return  # broken JSON: the route refuses it with its own message
+            return None  # broken JSON: the route refuses it with its own message
         depth, valid = scan_json(data)
         if depth > self.max_depth:
             raise _Refused(400, f"The request nests more than {self.max_depth} levels deep.")
@@ -163,3 +205,15 @@ class RequestGate:
             raise _Refused(400, BAD_TEXT)
         if names_a_file(data) and not (self.guard is not None and self.guard.signed_in(Request(scope))):
             raise _Refused(403, FILES_NEED_A_SESSION)
+        return data
+
+
+def _session_of_event(queue: Any, event_id: str) -> str:
+    """The session whose messages carry ``event_id``'s result, found as Gradio finds it."""
+    event = queue.event_ids_to_events.get(event_id)
+    if event is not None:
+        return str(event.session_hash)
+    for session, events in queue.pending_event_ids_session.items():
+        if event_id in events:
+            return str(session)
+    return event_id
