@@ -507,3 +507,27 @@ def test_the_page_s_own_way_of_reading_results_still_works(open_site):
     posted = post_json(open_site.url + "gradio_api/call/v2/search", {"question": "EHC plan timescales", "k": 2})
     result = httpx.get(open_site.url + f"gradio_api/call/v2/search/{posted.json()['event_id']}", timeout=PATIENCE)
     assert result.text.startswith("event: complete")
+
+
+def test_mcp_calls_are_not_sent_where_a_header_points(open_site):
+    """Gradio calls a queued MCP tool through a client it points at the first caller's
+    X-Forwarded-Host; the search tool is not queued, so a caller cannot redirect it."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    from sendsearch.api import MCP_TOOL
+
+    async def ask(headers: dict[str, str]) -> Any:
+        async with (
+            streamablehttp_client(open_site.url + "gradio_api/mcp/", headers=headers) as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await session.call_tool(MCP_TOOL, {"question": "EHC plan timescales", "k": 2})
+
+    for headers in ({"X-Forwarded-Host": "127.0.0.1:1"}, {"X-Gradio-Server": "http://127.0.0.1:1"}, {}):
+        result = asyncio.run(ask(headers))
+        assert not result.isError, result.content[0].text
+        assert len(json.loads(result.content[0].text)["passages"]) == 2

@@ -6,7 +6,7 @@
   ``/api/search``, with its OpenAPI page at ``/api/docs``.
 - ``search_tool(index)``: the same search as a typed, documented function; given to
   ``gr.api`` in a Blocks served with ``mcp_server=True``, Gradio offers it to MCP clients as
-  the tool ``search_send_answers`` (at ``/gradio_api/mcp/``).
+  the tool ``search_send_answers`` (at ``/gradio_api/mcp/``), the only tool they see.
 - ``create_server(blocks, index, guard=...)``: one FastAPI app with the REST app at
   ``/api``, the admin session routes and upload gate (``admin.py``), and the page (with
   its MCP server) at ``/``; ``run(app, host, port)`` serves it with uvicorn.
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -171,12 +171,20 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
     return app
 
 
-def search_tool(index: Any) -> Callable[..., str]:
-    """The search as a function for ``gr.api(tool, api_name=MCP_TOOL)``: Gradio reads its
-    type hints and docstring to describe the MCP tool to a model. It returns JSON text,
-    since Gradio hands an MCP client a returned dict as Python's repr, not JSON."""
+def search_tool(index: Any, *, concurrency: int = 4) -> Callable[..., Awaitable[str]]:
+    """The search as a function for ``gr.api(tool, api_name=MCP_TOOL, queue=False)``: Gradio
+    reads its type hints and docstring to describe the MCP tool to a model. It returns JSON
+    text, since Gradio hands an MCP client a returned dict as Python's repr, not JSON.
 
-    def search_send_answers(
+    Given ``queue=False``, Gradio's MCP server calls it directly; a queued tool is called
+    through a client that Gradio points at the address the first caller's Host or
+    X-Forwarded-Host header names. At most ``concurrency`` of its searches run at once; the
+    rest wait without holding a thread (it is async for that)."""
+    import anyio
+
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def search_send_answers(
         question: str,
         k: int = 5,
         date_from: str = "",
@@ -201,14 +209,17 @@ def search_tool(index: Any) -> Callable[..., str]:
         """  # noqa: E501 - Gradio reads each Args entry from a single line.
         import gradio as gr
 
-        try:
+        def run_search() -> dict[str, Any]:
             # Empty filters are no filters (Filters.parse).
-            found = search_json(
+            return search_json(
                 index, question, k, date_from=date_from, date_to=date_to, department=department, kind=kind
             )
-            return json.dumps(found, ensure_ascii=False)
+
+        try:
+            found = await anyio.to_thread.run_sync(run_search, limiter=limiter)
         except SendSearchError as error:
             raise gr.Error(str(error), print_exception=False) from None
+        return json.dumps(found, ensure_ascii=False)
 
     search_send_answers.__name__ = MCP_TOOL
     return search_send_answers
@@ -255,7 +266,18 @@ def create_server(
         **page,
     )
     guard_file_inputs(blocks, guard)
+    _offer_one_mcp_tool(blocks)
     return mounted
+
+
+def _offer_one_mcp_tool(blocks: Any) -> None:
+    """MCP clients see ``MCP_TOOL`` only. Gradio makes a tool of every API endpoint and has
+    no setting to leave one out; the page's ``/search`` (a list of dicts, for gradio_client)
+    would be a second, near-identical tool. Its MCP server's table of tools is narrowed
+    here, so the endpoint stays for gradio_client and is neither listed nor callable by MCP."""
+    mcp = getattr(blocks, "mcp_server_obj", None)
+    if mcp is not None:
+        mcp.tool_to_endpoint = {name: endpoint for name, endpoint in mcp.tool_to_endpoint.items() if name == MCP_TOOL}
 
 
 def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> str | None:

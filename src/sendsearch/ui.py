@@ -316,10 +316,10 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 "(below the relevance floor: probably not an answer) and more."
             )
         # /search as gradio_client callers have always called it (list of dicts, optional
-        # arguments filled in from the API description); MCP clients also see it, beside the
-        # tool made for them, which returns the same passages as JSON text.
+        # arguments filled in from the API description); MCP clients see only the tool made
+        # for them (api.create_server), which returns the same passages as JSON text.
         gr.api(search_api, api_name="search")
-        gr.api(api.search_tool(index), api_name=api.MCP_TOOL)
+        gr.api(api.search_tool(index), api_name=api.MCP_TOOL, queue=False)
     # Gradio keeps every session's inputs and outputs; it reads this bound when the page is mounted.
     app.state_session_capacity = MAX_CHAT_SESSIONS
     return app
