@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -179,3 +180,23 @@ def test_the_readme_mcp_example_runs_as_written(server):
     assert printed["query"] == "How long does an EHC needs assessment take?"
     assert len(printed["passages"]) == 3
     assert all(passage["citation"] for passage in printed["passages"])
+
+
+def _docs_load_nothing_from_another_host(base: str, docs: str) -> None:
+    page = httpx.get(urljoin(base, docs))
+    assert page.status_code == 200
+    assert "https://" not in page.text
+    assert "http://" not in page.text
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text) + re.findall(r"url: *'([^']+)'", page.text)
+    assert {asset.rsplit(".", 1)[-1] for asset in assets} >= {"js", "css", "png", "json"}
+    for asset in assets:
+        served = httpx.get(urljoin(base, asset))
+        assert served.status_code == 200, asset
+
+
+def test_the_api_docs_load_nothing_from_another_host(rest):
+    _docs_load_nothing_from_another_host(rest, "docs")
+
+
+def test_the_api_docs_load_nothing_from_another_host_on_the_whole_server(server):
+    _docs_load_nothing_from_another_host(server, "api/docs")

@@ -101,9 +101,10 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
 def rest_app(index: Any, *, concurrency: int = 4) -> Any:
     """The REST API as a FastAPI app, to mount at ``/api``."""
     import anyio
-    from fastapi import FastAPI, Query
+    from fastapi import Query
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+    from fastapi_offline import FastAPIOffline
     from pydantic import BaseModel, Field
     from starlette.requests import Request
 
@@ -118,12 +119,16 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
     class ErrorReply(BaseModel):
         error: str = Field(description="What was wrong, in one line.")
 
-    app = FastAPI(
+    # The docs page's Swagger UI and favicon come from the fastapi-offline package, served
+    # here (/api/static-offline-docs/), not from a CDN; Swagger UI's validator badge, which
+    # would load an image from validator.swagger.io, is off.
+    app = FastAPIOffline(
         title="sendsearch",
         description="Passages about SEND support and funding in England from UK Parliament written answers "
         "and council pages, each with its citation.",
         docs_url="/docs",
         redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     limiter = anyio.CapacityLimiter(concurrency)
 
