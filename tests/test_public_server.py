@@ -531,3 +531,46 @@ def test_mcp_calls_are_not_sent_where_a_header_points(open_site):
         result = asyncio.run(ask(headers))
         assert not result.isError, result.content[0].text
         assert len(json.loads(result.content[0].text)["passages"]) == 2
+
+
+def test_asyncio_out_of_descriptors_errors_are_one_line_a_minute():
+    from sendsearch.server import OneLineAcceptErrors
+
+    clock = SimpleNamespace(now=0.0)
+    errors = OneLineAcceptErrors(every=60, clock=lambda: clock.now)
+
+    def record() -> logging.LogRecord:
+        # As asyncio's default exception handler writes it.
+        error = OSError(24, "Too many open files")
+        message = "socket.accept() out of system resource\nsocket: <socket fd=7>"
+        return logging.LogRecord("asyncio", logging.ERROR, __file__, 1, message, (), (OSError, error, None))
+
+    first = record()
+    assert errors.filter(first)
+    assert first.getMessage() == "socket.accept() out of system resource: [Errno 24] Too many open files"
+    assert first.exc_info is None
+    assert not errors.filter(record())  # again within the minute: not logged
+    clock.now = 61
+    assert errors.filter(record())
+    other = logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "something else", (), None)
+    assert errors.filter(other)
+    assert other.getMessage() == "something else"
+
+
+def test_the_connection_bound_fits_under_the_open_file_limit():
+    import resource
+
+    from sendsearch.server import FD_RESERVE, fit_to_open_files
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = ServerLimits(max_connections=2048)
+    fitted = fit_to_open_files(wanted)
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard >= 2048 + FD_RESERVE:
+        assert soft >= 2048 + FD_RESERVE  # raised where allowed
+        assert fitted == wanted
+    huge = 10**9 if hard == resource.RLIM_INFINITY else hard * 2
+    fitted = fit_to_open_files(ServerLimits(max_connections=huge))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert fitted.max_connections <= soft - FD_RESERVE
+    assert fitted.max_per_client <= fitted.max_connections

@@ -65,10 +65,12 @@ __all__ = [
     "BoundedH11Protocol",
     "ConnectionGuard",
     "ForwardedClients",
+    "OneLineAcceptErrors",
     "RefusalLog",
     "Server",
     "ServerLimits",
     "exit_now",
+    "fit_to_open_files",
     "raise_open_file_limit",
     "run",
     "sigterm_ends_cleanly",
@@ -281,23 +283,27 @@ def raise_open_file_limit(wanted: int) -> int:
     return int(soft) if soft != resource.RLIM_INFINITY else wanted
 
 
-class _OneLineAcceptErrors(logging.Filter):
-    """asyncio logs "socket.accept() out of system resource" with a traceback, each time it
-    retries: once at most every ``every`` seconds, in one line."""
+class OneLineAcceptErrors(logging.Filter):
+    """asyncio logs "socket.accept() out of system resource" with a traceback each time it
+    retries (when the process is out of file descriptors): once at most every ``every``
+    seconds, in one line. Other records pass untouched."""
 
-    def __init__(self, every: float = 60.0) -> None:
+    def __init__(self, every: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.every = every
+        self._clock = clock
         self._last = -float("inf")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if "out of system resource" not in str(record.msg):
+        first_line = str(record.msg).split("\n", 1)[0]
+        if "out of system resource" not in first_line:
             return True
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last < self.every:
             return False
         self._last = now
-        record.msg = f"{record.getMessage()}: {record.exc_info[1] if record.exc_info else ''}"
+        reason = record.exc_info[1] if record.exc_info else None
+        record.msg = f"{first_line}: {reason}" if reason else first_line
         record.args = ()
         record.exc_info = None
         record.exc_text = None
@@ -427,7 +433,7 @@ def fit_to_open_files(limits: ServerLimits) -> ServerLimits:
 
 def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> str | None:
     """Serve ``app`` until Ctrl-C or SIGTERM; returns the signal's name that stopped it."""
-    logging.getLogger("asyncio").addFilter(_OneLineAcceptErrors())
+    logging.getLogger("asyncio").addFilter(OneLineAcceptErrors())
     limits = fit_to_open_files(limits or ServerLimits())
     server = Server(uvicorn_config(app, host, port, limits))
     server.run()
