@@ -574,3 +574,20 @@ def test_the_connection_bound_fits_under_the_open_file_limit():
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert fitted.max_connections <= soft - FD_RESERVE
     assert fitted.max_per_client <= fitted.max_connections
+
+
+def test_a_body_that_never_ends_is_cut_off(seed_index, tmp_path, monkeypatch):
+    from sendsearch.gate import RequestGate
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))
+    folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
+    guard = AdminGuard(None)
+    app = create_server(_page(seed_index, guard), seed_index, guard=guard, upload_folder=folder)
+    for middleware in app.user_middleware:  # a small bound, read when the server starts
+        if middleware.cls is RequestGate:
+            middleware.kwargs["body_timeout"] = 0.5
+    with serving(app) as url:
+        headers = b"POST /gradio_api/queue/join HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        trickling = _slow_client(url, "127.0.0.2", headers + b'Content-Length: 1000\r\n\r\n{"data": [')
+        assert _closed_with(trickling).startswith((b"HTTP/1.1 408", b"(reset)"))
+        assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200

@@ -3,9 +3,10 @@
 ``RequestGate`` is ASGI middleware in front of the whole app (``api.create_server`` adds it):
 
 - a request body is read only up to ``MAX_REQUEST_BYTES`` (a declared longer one is refused
-  before a byte is read): a question and its filters are a few KB, and Gradio would
-  otherwise hold any amount in memory. Gradio's upload route is left to ``UploadGate``,
-  which has its own bound and needs the admin session;
+  before a byte is read), and only for ``BODY_TIMEOUT_SECONDS`` (a client trickling its body
+  would hold its connection for ever): a question and its filters are a few KB, and Gradio
+  would otherwise hold any amount in memory. Gradio's upload route is left to
+  ``UploadGate``, which has its own bound and needs the admin session;
 - JSON nested deeper than ``MAX_JSON_DEPTH`` is refused, so no parser or walker down the
   line (Gradio's are recursive) can overflow its stack on a request; so is JSON holding
   text that is not valid Unicode (a lone surrogate), which no reply could carry back;
@@ -24,6 +25,7 @@ A refusal is a JSON ``{"error": "..."}`` with its status, and one line in the lo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -34,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .admin import AdminGuard, client_of, names_a_file
-from .limits import MAX_JSON_DEPTH, MAX_REQUEST_BYTES
+from .limits import BODY_TIMEOUT_SECONDS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES
 
 __all__ = ["BAD_TEXT", "FILES_NEED_A_SESSION", "RequestGate", "scan_json"]
 
@@ -104,6 +106,7 @@ class RequestGate:
         guard: AdminGuard | None,
         blocks: Any = None,
         max_body: int = MAX_REQUEST_BYTES,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
         max_depth: int = MAX_JSON_DEPTH,
         exempt: tuple[str, ...] = ("/gradio_api/upload",),
     ) -> None:
@@ -111,6 +114,7 @@ class RequestGate:
         self.guard = guard
         self.blocks = blocks
         self.max_body = max_body
+        self.body_timeout = body_timeout
         self.max_depth = max_depth
         self.exempt = exempt
         self._api_info: dict[str, Any] | None = None
@@ -126,7 +130,11 @@ class RequestGate:
             return
         except _Refused as refused:
             log.warning("refused a request from %s: %s", client_of(Request(scope)), refused.message)
-            await JSONResponse({"error": refused.message}, status_code=refused.status)(scope, receive, send)
+            # The rest of the body is not read: the connection is closed after the reply.
+            reply = JSONResponse(
+                {"error": refused.message}, status_code=refused.status, headers={"Connection": "close"}
+            )
+            await reply(scope, receive, send)
             return
         replayed = False
 
@@ -143,6 +151,13 @@ class RequestGate:
         await self.app(scope, replay, send)
 
     async def _read(self, scope: dict[str, Any], receive: Any) -> bytes:
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await self._read_within_bound(scope, receive)
+        except TimeoutError:
+            raise _Refused(408, f"The request's body did not arrive within {self.body_timeout:g} s.") from None
+
+    async def _read_within_bound(self, scope: dict[str, Any], receive: Any) -> bytes:
         too_large = _Refused(413, f"The request is over {self.max_body // 1024} KB: nothing was read.")
         length = dict(scope.get("headers") or []).get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_body:

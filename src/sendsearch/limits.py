@@ -7,6 +7,7 @@ that no single input can take the memory, the disk or the time that others need.
 from __future__ import annotations
 
 __all__ = [
+    "BODY_TIMEOUT_SECONDS",
     "HEADER_TIMEOUT_SECONDS",
     "MAX_BAD_RUN",
     "MAX_CHAT_HISTORY_CHARS",
@@ -85,6 +86,8 @@ MAX_CONNECTIONS_PER_CLIENT = 64
 # A client must send a request's headers within this many seconds of its first byte (or of
 # connecting): a slow client cannot hold a connection open by trickling them.
 HEADER_TIMEOUT_SECONDS = 10.0
+# ... and its body (64 KB at most, below) within this many seconds of its headers.
+BODY_TIMEOUT_SECONDS = 30.0
 # The body of any request to the page, its API or MCP (the admin-only upload route has its
 # own bound above): a question is 1,000 characters, a whole event with its filters a few KB.
 MAX_REQUEST_BYTES = 64 * 1024
