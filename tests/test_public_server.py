@@ -321,7 +321,7 @@ PAGE_MISTAKES = [
     (["EHC", [], None, "", "", "Any department", "Nope", 3], "kind of document must be one of: any, written"),
     (["EHC", [], None, "", "", "Any department", "Any", "abc"], "passages shown before “more” must be one of"),
     (["EHC", [], None, "", "", {"x": 1}, "Any", 3], "department must be one of: any department"),
-    (["EHC"], "respond takes 8 values; it was sent 1"),
+    (["EHC"], "/respond takes 8 values; it was sent 1"),
     (chat_inputs("\ud800"), "not valid unicode"),
 ]
 
@@ -590,3 +590,17 @@ def test_a_body_that_never_ends_is_cut_off(seed_index, tmp_path, monkeypatch):
         trickling = _slow_client(url, "127.0.0.2", headers + b'Content-Length: 1000\r\n\r\n{"data": [')
         assert _closed_with(trickling).startswith((b"HTTP/1.1 408", b"(reset)"))
         assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200
+
+
+def test_every_event_of_the_page_still_answers(open_site):
+    """The page's own events, as the browser sends them, pass every check above: the box,
+    the Ask button, an example button (whose value is its label) and the new conversation."""
+    from sendsearch.ui import EXAMPLES
+
+    session = uuid.uuid4().hex[:10]
+    for event, question in (("respond", "EHC plan timescales"), ("respond_1", "EHC"), ("respond_3", EXAMPLES[1])):
+        _, reply = join(open_site.url, open_site.events[event], chat_inputs(question), session=session)
+        assert reply["success"] is True, (event, reply)
+        assert question in reply["output"]["data"][0]
+    _, reply = join(open_site.url, open_site.events["restart"], [], session=session)
+    assert reply["success"] is True, reply

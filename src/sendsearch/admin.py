@@ -457,7 +457,8 @@ def names_a_file(value: Any) -> bool:
 
 def guard_file_inputs(blocks: Any, guard: AdminGuard | None) -> None:
     """Let the mounted ``blocks`` read only files an administrator uploaded (and give a
-    caller who sends too few values a message, not a traceback).
+    caller who sends too few values, or a value outside a filter's choices, a one-line
+    message rather than a traceback in the log).
 
     Gradio prepares every event's inputs by copying each file they name into its cache,
     before the handler runs and whatever the component (a Textbox too). Its check that a
@@ -477,12 +478,19 @@ def guard_file_inputs(blocks: Any, guard: AdminGuard | None) -> None:
     process_api = blocks.process_api
 
     def takes_files(block: Any) -> bool:
-        return isinstance(block, Component) and bool(value_is_file(block.api_info()))
+        if not isinstance(block, Component):
+            return False
+        try:
+            info = block.api_info()
+        except NotImplementedError:  # a Button (an example on the page): its value is its label
+            return False
+        return bool(value_is_file(info))
 
     def refusal(block_fn: Any, inputs: list[Any], request: Any, state: Any) -> str | None:
         if len(inputs) < len(block_fn.inputs):
             # Gradio's own message for this is a traceback and a blank error.
-            return f"{block_fn.name} takes {len(block_fn.inputs)} values; it was sent {len(inputs)}."
+            name = f"/{block_fn.api_name}" if block_fn.api_name else block_fn.name  # as the caller named it
+            return f"{name} takes {len(block_fn.inputs)} values; it was sent {len(inputs)}."
         for block, value in zip(block_fn.inputs, inputs, strict=False):
             # The session's copy, as Gradio reads it (an upload updates the departments).
             problem = _choice_problem(state[block._id] if state is not None and block._id in state else block, value)
