@@ -1,4 +1,5 @@
-"""A real HTTP server for tests: an ASGI app under uvicorn on a free loopback port, in a thread."""
+"""A real HTTP server for tests: an ASGI app under uvicorn on a free loopback port, in a thread,
+configured as `sendsearch serve` configures it (``server.uvicorn_config``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sendsearch.server import Server, ServerLimits, uvicorn_config
+
+# Generous: only a server that cannot start at all waits this long.
+STARTUP_PATIENCE = 120.0
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -17,25 +23,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 and yield its base URL ("http://127.0.0.1:PORT/")."""
-    import uvicorn
-
+def serving(app: Any, limits: ServerLimits | None = None) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 within ``limits`` and yield its base URL ("http://127.0.0.1:PORT/")."""
     port = free_port()
-    # Open streams (MCP, server-sent events) would hold a graceful stop: give them 2 s.
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
-    )
-    server = uvicorn.Server(config)
+    server = Server(uvicorn_config(app, "127.0.0.1", port, limits, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.time() + 30
+    started = time.monotonic()
     while not server.started:
-        if time.time() > deadline or not thread.is_alive():
+        if time.monotonic() - started > STARTUP_PATIENCE or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=STARTUP_PATIENCE)

@@ -43,6 +43,12 @@ def _message(page, text: str) -> str:
     return page.inner_text("#message")
 
 
+def _upload_route(response) -> bool:
+    # Waiting for the upload's own reply, not for a fixed time, keeps a busy machine from
+    # clicking "Add" before the file is stored (or checking the folder before a refusal).
+    return response.url.split("?")[0].endswith("/gradio_api/upload") and response.request.method == "POST"
+
+
 def test_sign_in_then_upload_and_add(seed_index, tmp_path, monkeypatch):
     playwright = pytest.importorskip("playwright.sync_api")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))
@@ -62,16 +68,19 @@ def test_sign_in_then_upload_and_add(seed_index, tmp_path, monkeypatch):
         assert "not right" in _message(page, "not right")
         assert page.input_value("#password input") == ""  # the box is emptied after every try
 
-        page.set_input_files("#files input[type=file]", str(upload))  # before signing in
-        page.wait_for_timeout(1500)
+        with page.expect_response(_upload_route) as refused:
+            page.set_input_files("#files input[type=file]", str(upload))  # before signing in
+        assert refused.value.status == 401
         assert not any(p.is_file() for p in folder.rglob("*"))  # refused: nothing stored
 
         page.fill("#password input", PASSWORD)
         page.click("#sign-in")
         assert "Signed in" in _message(page, "Signed in")
         page.set_input_files("#files input[type=file]", [])
-        page.set_input_files("#files input[type=file]", str(upload))
-        page.wait_for_timeout(1500)
+        with page.expect_response(_upload_route) as stored:
+            page.set_input_files("#files input[type=file]", str(upload))
+        assert stored.value.status == 200
+        page.wait_for_selector("#files a", timeout=60_000)  # the page shows the stored file
         page.click("#add")
         assert "1 added" in _message(page, "added")
         browser.close()

@@ -354,6 +354,15 @@ def test_the_page_asks_no_other_host(page):
     assert page.evaluate("window.gradio_config.analytics_enabled") is False
 
 
+def test_the_api_docs_render_with_nothing_from_another_host(page, server):
+    page.hosts.clear()
+    page.goto(server + "api/docs", wait_until="load")
+    page.wait_for_selector(".swagger-ui .opblock-summary-path", timeout=60_000)  # built from openapi.json
+    assert "sendsearch" in page.inner_text(".swagger-ui .info .title")
+    assert "/search" in page.inner_text(".swagger-ui .opblock-summary-path")
+    assert page.hosts == {urlsplit(server).netloc}
+
+
 def test_axe_finds_no_serious_violation(page, tmp_path):
     if not AXE.exists():
         pytest.skip("axe-core is not installed: `npm install --prefix tests/axe` (make setup and .ci/run do it)")

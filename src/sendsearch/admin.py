@@ -3,11 +3,18 @@
 Adding answers from the page is the one thing a visitor can do that changes the server, so:
 
 - the password is compared in constant time, and wrong guesses are limited per client
-  (free tries, then an exponential delay, then a lockout window; ``AttemptLimiter``);
+  (free tries, then an exponential delay, then a lockout window; ``AttemptLimiter``), and
+  for requests that came through a trusted proxy (``server.ForwardedClients``), also in
+  total per proxy: clients behind it that each claim a new address share that bound;
 - a correct password opens a session (an HttpOnly cookie) through ``session_router``'s
   ``POST /admin/session``; the password goes in the request body, never in a URL or a log;
 - ``UploadGate`` refuses Gradio's upload route (``/gradio_api/upload``) to anyone without
   a session, before a byte is stored, and while Gradio's upload folder is over its bound;
+- ``guard_file_inputs`` makes sure no event reads a file it was not meant to: Gradio copies
+  any file an event's inputs name (``{"path": ..., "meta": {"_type": "gradio.FileData"}}``)
+  into its folder before the handler runs, so events that take no files refuse file
+  references, events that take files need a session, and Gradio's own "was this file
+  uploaded?" check is switched on (``mount_gradio_app`` leaves it off);
 - Gradio's upload folder is a private one this process owns (``use_private_gradio_temp_dir``)
   and is emptied of old files (``GRADIO_DELETE_CACHE``); ``add_uploads`` copies the files
   it indexes into another private folder, removes it after indexing and deletes Gradio's
@@ -37,7 +44,9 @@ import atexit
 import contextlib
 import hashlib
 import hmac
+import inspect
 import json
+import logging
 import math
 import os
 import re
@@ -56,12 +65,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from .errors import SendSearchError
-from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, MAX_UPLOAD_FOLDER_BYTES
+from .limits import (
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FILES,
+    MAX_UPLOAD_FOLDER_BYTES,
+    PROXY_FREE_GUESSES,
+    PROXY_LOCKOUT_AFTER,
+)
 from .readers import SUPPORTED_SUFFIXES, SkipLog
 from .render import escape
 
 __all__ = [
     "GRADIO_DELETE_CACHE",
+    "PROXY_SCOPE_KEY",
     "SESSION_COOKIE",
     "SIGN_IN_JS",
     "AdminGuard",
@@ -72,12 +88,18 @@ __all__ = [
     "UploadOutcome",
     "add_uploads",
     "client_of",
+    "file_references",
     "gradio_upload_folder",
+    "guard_file_inputs",
+    "names_a_file",
+    "proxy_of",
     "session_router",
     "use_private_gradio_temp_dir",
 ]
 
 SESSION_COOKIE = "sendsearch_admin"
+# Where server.ForwardedClients leaves the trusted proxy's address on a request it forwarded.
+PROXY_SCOPE_KEY = "sendsearch.proxy"
 # Gradio's Blocks(delete_cache=...): every 10 minutes, delete files it stored over an hour ago.
 GRADIO_DELETE_CACHE = (600, 3600)
 # For the page's "Sign in" button (fn=None, inputs [password], outputs [message, password]):
@@ -94,6 +116,13 @@ SIGN_IN_JS = """async (password) => {
   }
 }"""
 _MAX_BODY = 4096  # a password and its JSON, at most
+# How Gradio marks a file reference in an event's data (client_utils.is_file_obj_with_meta).
+_GRADIO_FILE = "gradio.FileData"
+NOT_A_FILE_INPUT = "This takes text, not files: nothing was read."
+SIGN_IN_FOR_FILES = "Sign in with the admin password before adding files: nothing was read."
+NOT_UPLOADED = "Only files uploaded through this page can be added: nothing was read."
+
+log = logging.getLogger("sendsearch.server")
 
 
 class AttemptLimiter:
@@ -186,6 +215,13 @@ def client_of(request: RequestLike) -> str:
     return str(host or "unknown")
 
 
+def proxy_of(request: Any) -> str | None:
+    """The trusted proxy a request came through, if it came through one."""
+    scope = getattr(request, "scope", None) or {}
+    proxy = scope.get(PROXY_SCOPE_KEY)
+    return str(proxy) if proxy else None
+
+
 @dataclass
 class AdminGuard:
     """The admin password (None turns adding off), the limiter for guesses, and sessions."""
@@ -195,8 +231,14 @@ class AdminGuard:
     session_seconds: float = 1800.0
     max_sessions: int = 100
     clock: Callable[[], float] = time.monotonic
+    # Wrong guesses through one trusted proxy, from all the clients behind it together.
+    proxy_limiter: AttemptLimiter | None = None
 
     def __post_init__(self) -> None:
+        if self.proxy_limiter is None:
+            self.proxy_limiter = AttemptLimiter(
+                free=PROXY_FREE_GUESSES, lockout_after=PROXY_LOCKOUT_AFTER, clock=self.clock
+            )
         self._expected = hashlib.sha256(self.password.encode()).digest() if self.password else None
         self._sessions: OrderedDict[bytes, float] = OrderedDict()  # token digest -> expiry
         self._lock = threading.Lock()
@@ -208,11 +250,14 @@ class AdminGuard:
     def enabled(self) -> bool:
         return self._expected is not None
 
-    def check(self, client: str, given: str | None) -> Check:
-        """Try a password for ``client``, within the limits."""
+    def check(self, client: str, given: str | None, proxy: str | None = None) -> Check:
+        """Try a password for ``client`` (behind the trusted ``proxy``, if any), within the limits."""
         if self._expected is None:
             return Check(False, "Adding answers is turned off on this server.", 403)
-        wait = self.limiter.wait(client)
+        limiters = [(self.limiter, client)]
+        if proxy is not None and self.proxy_limiter is not None:
+            limiters.append((self.proxy_limiter, proxy))
+        wait = max(limiter.wait(key) for limiter, key in limiters)
         if wait > 0:
             return Check(False, f"Too many wrong passwords: try again in {math.ceil(wait)} s.", 429, wait)
         if not given:
@@ -223,7 +268,7 @@ class AdminGuard:
         if hmac.compare_digest(hashlib.sha256(given.encode("utf-8", "replace")).digest(), self._expected):
             self.limiter.succeeded(client)
             return Check(True, "Signed in: you can add answers now.")
-        wait = self.limiter.failed(client)
+        wait = max(limiter.failed(key) for limiter, key in limiters)
         later = f" Wait {math.ceil(wait)} s before trying again." if wait else ""
         return Check(False, "That password is not right." + later, 401, wait)
 
@@ -286,7 +331,7 @@ def session_router(guard: AdminGuard) -> APIRouter:
             given = None
         if given is not None and not isinstance(given, str):
             given = None
-        check = guard.check(client_of(request), given)
+        check = guard.check(client_of(request), given, proxy_of(request))
         headers = {"Retry-After": str(math.ceil(check.retry_after))} if check.retry_after else {}
         response = JSONResponse({"ok": check.ok, "message": check.message}, status_code=check.status, headers=headers)
         if check.ok:
@@ -381,6 +426,123 @@ class UploadGate:
         if _folder_bytes(self.upload_folder) > self.max_folder_bytes:
             return 507, "the server's upload folder is full; try again in a while"
         return None
+
+
+# -- file references in events ---------------------------------------------------------------
+def file_references(value: Any) -> list[Any]:
+    """The paths of the Gradio file references in JSON data, however deep (walked without
+    recursion, so no nesting can overflow the stack)."""
+    found = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            meta = item.get("meta")
+            # A "meta" that is not an object next to a "path" would crash Gradio's own check.
+            if (isinstance(meta, dict) and meta.get("_type") == _GRADIO_FILE) or (
+                "path" in item and "meta" in item and not isinstance(meta, dict)
+            ):
+                found.append(item.get("path"))
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return found
+
+
+def names_a_file(value: Any) -> bool:
+    """Whether JSON data holds a Gradio file reference anywhere."""
+    return bool(file_references(value))
+
+
+def guard_file_inputs(blocks: Any, guard: AdminGuard | None) -> None:
+    """Let the mounted ``blocks`` read only files an administrator uploaded (and give a
+    caller who sends too few values, or a value outside a filter's choices, a one-line
+    message rather than a traceback in the log).
+
+    Gradio prepares every event's inputs by copying each file they name into its cache,
+    before the handler runs and whatever the component (a Textbox too). Its check that a
+    file came through the upload route only runs once ``blocks.has_launched`` is set,
+    which ``launch()`` does and ``mount_gradio_app`` does not: it is set here. On top of
+    that check, ``blocks.process_api`` (the one door every route, the queue and MCP go
+    through) refuses, before Gradio touches any file: a file reference in an input that
+    takes no files, and any event that takes files from a request without a session.
+    """
+    import gradio as gr
+    from gradio.blocks import Blocks
+    from gradio.components import Component
+    from gradio_client.utils import value_is_file
+
+    blocks.has_launched = True
+    signature = inspect.signature(Blocks.process_api)
+    process_api = blocks.process_api
+
+    def takes_files(block: Any) -> bool:
+        if not isinstance(block, Component):
+            return False
+        try:
+            info = block.api_info()
+        except NotImplementedError:  # a Button (an example on the page): its value is its label
+            return False
+        return bool(value_is_file(info))
+
+    def refusal(block_fn: Any, inputs: list[Any], request: Any, state: Any) -> str | None:
+        if len(inputs) < len(block_fn.inputs):
+            # Gradio's own message for this is a traceback and a blank error.
+            name = f"/{block_fn.api_name}" if block_fn.api_name else block_fn.name  # as the caller named it
+            return f"{name} takes {len(block_fn.inputs)} values; it was sent {len(inputs)}."
+        for block, value in zip(block_fn.inputs, inputs, strict=False):
+            # The session's copy, as Gradio reads it (an upload updates the departments).
+            problem = _choice_problem(state[block._id] if state is not None and block._id in state else block, value)
+            if problem is not None:
+                return problem
+        takes = [takes_files(block) for block in block_fn.inputs]
+        if any(takes):
+            requests = request if isinstance(request, list) else [request]
+            if guard is None or not all(r is not None and guard.signed_in(r) for r in requests):
+                return SIGN_IN_FOR_FILES
+            # Gradio refuses these too once it has "launched", but with no message to show.
+            folder = gradio_upload_folder()
+            named = [path for value, ok in zip(inputs, takes, strict=False) if ok for path in file_references(value)]
+            if not all(isinstance(path, str) and _inside(Path(path), folder) for path in named):
+                return NOT_UPLOADED
+        # Inputs past the event's own are ignored by Gradio, but looked at here all the same.
+        extra = [False] * max(0, len(inputs) - len(takes))
+        if any(names_a_file(value) for value, ok in zip(inputs, takes + extra, strict=False) if not ok):
+            return NOT_A_FILE_INPUT
+        return None
+
+    async def guarded_process_api(*args: Any, **kwargs: Any) -> Any:
+        call = signature.bind(blocks, *args, **kwargs).arguments
+        block_fn = call["block_fn"]
+        if isinstance(block_fn, int):
+            block_fn = blocks.fns[block_fn]
+        message = refusal(block_fn, list(call["inputs"] or []), call.get("request"), call.get("state"))
+        if message is not None:
+            log.warning("refused an event from %s: %s", _client_of_any(call.get("request")), message)
+            raise gr.Error(message, print_exception=False)
+        return await process_api(*args, **kwargs)
+
+    blocks.process_api = guarded_process_api
+
+
+def _choice_problem(block: Any, value: Any) -> str | None:
+    """A value outside a Radio's or Dropdown's choices, named by the label the page shows
+    (Gradio refuses it too, but logs a traceback for it)."""
+    choices = getattr(block, "choices", None)
+    if not choices or value is None or getattr(block, "allow_custom_value", False):
+        return None
+    allowed = [choice[1] if isinstance(choice, list | tuple) else choice for choice in choices]
+    values = value if getattr(block, "multiselect", False) and isinstance(value, list) else [value]
+    if all(any(item == choice and type(item) is type(choice) for choice in allowed) for item in values):
+        return None
+    named = ", ".join(str(choice) for choice in allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+    return f"{getattr(block, 'label', None) or 'That choice'} must be one of: {named}."
+
+
+def _client_of_any(request: Any) -> str:
+    first = request[0] if isinstance(request, list) and request else request
+    return client_of(first) if first is not None else "unknown"
 
 
 # -- where uploads go -------------------------------------------------------------------------

@@ -6,7 +6,7 @@
   ``/api/search``, with its OpenAPI page at ``/api/docs``.
 - ``search_tool(index)``: the same search as a typed, documented function; given to
   ``gr.api`` in a Blocks served with ``mcp_server=True``, Gradio offers it to MCP clients as
-  the tool ``search_send_answers`` (at ``/gradio_api/mcp/``).
+  the tool ``search_send_answers`` (at ``/gradio_api/mcp/``), the only tool they see.
 - ``create_server(blocks, index, guard=...)``: one FastAPI app with the REST app at
   ``/api``, the admin session routes and upload gate (``admin.py``), and the page (with
   its MCP server) at ``/``; ``run(app, host, port)`` serves it with uvicorn.
@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .admin import AdminGuard, UploadGate, session_router
+from . import server
+from .admin import AdminGuard, UploadGate, guard_file_inputs, session_router
 from .errors import FIELD_LABELS, QueryError, SendSearchError
+from .gate import RequestGate
 from .limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS, MAX_UPLOAD_BYTES
+from .server import ServerLimits
 
 __all__ = ["MCP_TOOL", "create_server", "rest_app", "run", "search_json", "search_tool"]
 
@@ -45,6 +48,15 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
+def _check_text(name: str, value: str) -> None:
+    """Refuse text that no reply could carry back (a lone surrogate, from JSON's "\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = value[error.start]
+        raise QueryError(f"{name} is not valid text: it holds a lone surrogate (\\u{ord(bad):04x})") from None
+
+
 def search_json(
     index: Any,
     query: str,
@@ -56,9 +68,16 @@ def search_json(
     kind: str | None = None,
 ) -> dict[str, Any]:
     """``{"query": query, "passages": [...]}`` for a search; QueryError for bad input."""
+    if isinstance(query, str):
+        _check_text("the question", query)
     for name, value in (("from", date_from), ("to", date_to), ("department", department), ("kind", kind)):
-        if value is not None and len(value) > MAX_FILTER_CHARS:
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise QueryError(f"{name} must be text, not {json.dumps(value)[:40]}")
+        if len(value) > MAX_FILTER_CHARS:
             raise QueryError(f"{name} is over {MAX_FILTER_CHARS} characters")
+        _check_text(name, value)
     passages = index.search(
         query, _whole_number(k), date_from=date_from, date_to=date_to, department=department, kind=kind
     )
@@ -82,9 +101,10 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
 def rest_app(index: Any, *, concurrency: int = 4) -> Any:
     """The REST API as a FastAPI app, to mount at ``/api``."""
     import anyio
-    from fastapi import FastAPI, Query
+    from fastapi import Query
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+    from fastapi_offline import FastAPIOffline
     from pydantic import BaseModel, Field
     from starlette.requests import Request
 
@@ -99,12 +119,16 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
     class ErrorReply(BaseModel):
         error: str = Field(description="What was wrong, in one line.")
 
-    app = FastAPI(
+    # The docs page's Swagger UI and favicon come from the fastapi-offline package, served
+    # here (/api/static-offline-docs/), not from a CDN; Swagger UI's validator badge, which
+    # would load an image from validator.swagger.io, is off.
+    app = FastAPIOffline(
         title="sendsearch",
         description="Passages about SEND support and funding in England from UK Parliament written answers "
         "and council pages, each with its citation.",
         docs_url="/docs",
         redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     limiter = anyio.CapacityLimiter(concurrency)
 
@@ -152,12 +176,20 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
     return app
 
 
-def search_tool(index: Any) -> Callable[..., str]:
-    """The search as a function for ``gr.api(tool, api_name=MCP_TOOL)``: Gradio reads its
-    type hints and docstring to describe the MCP tool to a model. It returns JSON text,
-    since Gradio hands an MCP client a returned dict as Python's repr, not JSON."""
+def search_tool(index: Any, *, concurrency: int = 4) -> Callable[..., Awaitable[str]]:
+    """The search as a function for ``gr.api(tool, api_name=MCP_TOOL, queue=False)``: Gradio
+    reads its type hints and docstring to describe the MCP tool to a model. It returns JSON
+    text, since Gradio hands an MCP client a returned dict as Python's repr, not JSON.
 
-    def search_send_answers(
+    Given ``queue=False``, Gradio's MCP server calls it directly; a queued tool is called
+    through a client that Gradio points at the address the first caller's Host or
+    X-Forwarded-Host header names. At most ``concurrency`` of its searches run at once; the
+    rest wait without holding a thread (it is async for that)."""
+    import anyio
+
+    limiter = anyio.CapacityLimiter(concurrency)
+
+    async def search_send_answers(
         question: str,
         k: int = 5,
         date_from: str = "",
@@ -182,14 +214,17 @@ def search_tool(index: Any) -> Callable[..., str]:
         """  # noqa: E501 - Gradio reads each Args entry from a single line.
         import gradio as gr
 
-        try:
+        def run_search() -> dict[str, Any]:
             # Empty filters are no filters (Filters.parse).
-            found = search_json(
+            return search_json(
                 index, question, k, date_from=date_from, date_to=date_to, department=department, kind=kind
             )
-            return json.dumps(found, ensure_ascii=False)
+
+        try:
+            found = await anyio.to_thread.run_sync(run_search, limiter=limiter)
         except SendSearchError as error:
             raise gr.Error(str(error), print_exception=False) from None
+        return json.dumps(found, ensure_ascii=False)
 
     search_send_answers.__name__ = MCP_TOOL
     return search_send_answers
@@ -223,7 +258,9 @@ def create_server(
     if guard is not None:
         app.include_router(session_router(guard))
     app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)
-    return gr.mount_gradio_app(
+    # Outermost: every body is bounded and checked for file references before anything reads it.
+    app.add_middleware(RequestGate, guard=guard, blocks=blocks)
+    mounted = gr.mount_gradio_app(
         app,
         blocks,
         path="/",
@@ -233,15 +270,29 @@ def create_server(
         show_error=False,
         **page,
     )
+    guard_file_inputs(blocks, guard)
+    _offer_one_mcp_tool(blocks)
+    return mounted
 
 
-def run(app: Any, host: str, port: int) -> None:
-    """Serve ``create_server``'s app until Ctrl-C (check the address first: ``cli.serve`` does)."""
-    import uvicorn
+def _offer_one_mcp_tool(blocks: Any) -> None:
+    """MCP clients see ``MCP_TOOL`` only. Gradio makes a tool of every API endpoint and has
+    no setting to leave one out; the page's ``/search`` (a list of dicts, for gradio_client)
+    would be a second, near-identical tool. Its MCP server's table of tools is narrowed
+    here, so the endpoint stays for gradio_client and is neither listed nor callable by MCP."""
+    mcp = getattr(blocks, "mcp_server_obj", None)
+    if mcp is not None:
+        mcp.tool_to_endpoint = {name: endpoint for name, endpoint in mcp.tool_to_endpoint.items() if name == MCP_TOOL}
 
+
+def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> str | None:
+    """Serve ``create_server``'s app until Ctrl-C or SIGTERM, within ``limits``, and say so
+    in one line when it stops; returns the name of the signal that stopped it (check the
+    address first: ``cli.serve`` does)."""
     print(
         f"sendsearch: http://{host}:{port}/ (REST: /api/search, its docs: /api/docs, MCP: /gradio_api/mcp/)",
         flush=True,
     )
-    # Open page and client connections (server-sent events) would hold a graceful stop.
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    stopped_by = server.run(app, host, port, limits)
+    print("sendsearch: stopped.", flush=True)
+    return stopped_by

@@ -553,8 +553,16 @@ def info(index_dir: Path, as_json: bool) -> None:
     show_default=True,
     help="Also serve the search as an MCP tool (at /gradio_api/mcp/) for AI assistants.",
 )
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDRESS",
+    help="A reverse proxy (address or network, repeatable) whose X-Forwarded-For names the client "
+    f"[env var: {settings.ENV_TRUSTED_PROXIES}; default: none].",
+)
 @handle_errors
-def serve(index_dir: Path, host: str, port: int, mcp: bool) -> None:
+def serve(index_dir: Path, host: str, port: int, mcp: bool, trusted_proxies: tuple[str, ...]) -> None:
     """Serve the chat page, the REST API (/api/search) and (unless --no-mcp) an MCP server.
 
     The default folder, index/, is built from the bundled corpus/ on first run; any other
@@ -567,6 +575,11 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool) -> None:
     """
     from .index import Index
 
+    trusted = (
+        settings.parse_trusted_proxies(trusted_proxies, "--trusted-proxy")
+        if trusted_proxies
+        else settings.trusted_proxies()
+    )
     _check_address(host, port)  # before anything is built: a busy port is a one-line error
     if index_dir == DEFAULT_INDEX:
         from .ui import open_or_build
@@ -577,9 +590,20 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool) -> None:
     from .ui import launch
 
     try:
-        launch(index, host=host, port=port, admin_password=settings.admin_password(), mcp_server=mcp)
+        stopped = launch(
+            index,
+            host=host,
+            port=port,
+            admin_password=settings.admin_password(),
+            mcp_server=mcp,
+            trusted_proxies=trusted,
+        )
     except OSError as error:  # the port was taken after the check
         raise SendSearchError(_cannot_serve(host, port, error)) from None
+    if stopped:  # served, and stopped by Ctrl-C or SIGTERM: everything is cleaned up
+        from .server import exit_now
+
+        exit_now()
 
 
 def _cannot_serve(host: str, port: int, error: OSError) -> str:

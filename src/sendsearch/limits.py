@@ -7,7 +7,14 @@ that no single input can take the memory, the disk or the time that others need.
 from __future__ import annotations
 
 __all__ = [
+    "BODY_TIMEOUT_SECONDS",
+    "HEADER_TIMEOUT_SECONDS",
     "MAX_BAD_RUN",
+    "MAX_CHAT_HISTORY_CHARS",
+    "MAX_CHAT_SESSIONS",
+    "MAX_CHAT_TURNS",
+    "MAX_CONNECTIONS",
+    "MAX_CONNECTIONS_PER_CLIENT",
     "MAX_DOCUMENT_BYTES",
     "MAX_EXPANSION",
     "MAX_EXPANSION_GRACE_BYTES",
@@ -17,11 +24,15 @@ __all__ = [
     "MAX_LINE_CHARS",
     "MAX_QUERY_CHARS",
     "MAX_RECORDS_BYTES",
+    "MAX_REQUEST_BYTES",
     "MAX_SKIP_REASONS",
     "MAX_UPLOAD_BYTES",
     "MAX_UPLOAD_FILES",
     "MAX_UPLOAD_FOLDER_BYTES",
     "MAX_WHOLE_JSON_CHARS",
+    "PROXY_FREE_GUESSES",
+    "PROXY_LOCKOUT_AFTER",
+    "SHUTDOWN_GRACE_SECONDS",
 ]
 
 # -- searching ----------------------------------------------------------------------------------
@@ -64,3 +75,33 @@ MAX_UPLOAD_FILES = 20
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # per file
 # Gradio's own upload folder: uploads are refused while it holds more than this.
 MAX_UPLOAD_FOLDER_BYTES = 200 * 1024 * 1024
+
+# -- the server ---------------------------------------------------------------------------------
+# Open connections at once, and from one client address: a browser holds about six, an
+# MCP client one or two, so 64 leaves room for a school or an office behind one address;
+# ~21,000 half-open connections from one client once took every file descriptor.
+# A trusted proxy's address is held only to the total.
+MAX_CONNECTIONS = 1024
+MAX_CONNECTIONS_PER_CLIENT = 64
+# A client must send a request's headers within this many seconds of its first byte (or of
+# connecting): a slow client cannot hold a connection open by trickling them.
+HEADER_TIMEOUT_SECONDS = 10.0
+# ... and its body (64 KB at most, below) within this many seconds of its headers.
+BODY_TIMEOUT_SECONDS = 30.0
+# The body of any request to the page, its API or MCP (the admin-only upload route has its
+# own bound above): a question is 1,000 characters, a whole event with its filters a few KB.
+MAX_REQUEST_BYTES = 64 * 1024
+# Replies one chat session keeps (newest first); older ones drop off the page. A reply is
+# 1-60 KB of HTML, so the characters are bounded too: the newest reply is always kept.
+MAX_CHAT_TURNS = 20
+MAX_CHAT_HISTORY_CHARS = 400_000
+# Chat sessions the server remembers (Gradio keeps each one's inputs and outputs); the
+# oldest is dropped beyond this, and a closed page's after an hour.
+MAX_CHAT_SESSIONS = 1000
+# Wrong passwords that one trusted proxy may pass on, from all the clients behind it
+# together, before they are slowed; after PROXY_LOCKOUT_AFTER it is locked out like a client.
+PROXY_FREE_GUESSES = 20
+PROXY_LOCKOUT_AFTER = 100
+# On Ctrl-C or SIGTERM, requests in progress get this long to finish before their
+# connections are closed (open pages and event streams never finish by themselves).
+SHUTDOWN_GRACE_SECONDS = 1.0

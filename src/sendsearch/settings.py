@@ -6,7 +6,9 @@ the page call these functions. Defaults are the ones the README documents.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import SendSearchError
@@ -21,14 +23,17 @@ __all__ = [
     "ENV_PARLIAMENT_API",
     "ENV_PORT",
     "ENV_PRECISION",
+    "ENV_TRUSTED_PROXIES",
     "admin_password",
     "backend",
     "host",
     "index_dir",
     "model",
     "parliament_api",
+    "parse_trusted_proxies",
     "port",
     "precision",
+    "trusted_proxies",
 ]
 
 ENV_INDEX = "SENDSEARCH_INDEX"
@@ -39,6 +44,7 @@ ENV_HOST = "SENDSEARCH_HOST"
 ENV_PORT = "SENDSEARCH_PORT"
 ENV_ADMIN_PASSWORD = "SENDSEARCH_ADMIN_PASSWORD"
 ENV_PARLIAMENT_API = "SENDSEARCH_PARLIAMENT_API"
+ENV_TRUSTED_PROXIES = "SENDSEARCH_TRUSTED_PROXIES"
 
 # The corpus that ships with the project, beside src/ in a source checkout.
 BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
@@ -92,3 +98,26 @@ def admin_password() -> str | None:
 def parliament_api() -> str:
     """Base URL of the written questions API (``SENDSEARCH_PARLIAMENT_API``), for mirrors and tests."""
     return _get(ENV_PARLIAMENT_API) or "https://questions-statements-api.parliament.uk"
+
+
+def parse_trusted_proxies(values: Iterable[str], source: str = ENV_TRUSTED_PROXIES) -> tuple[str, ...]:
+    """Addresses (``127.0.0.1``) or networks (``10.0.0.0/8``) of reverse proxies whose
+    ``X-Forwarded-For`` names the real client; ``source`` is what the person typed them in."""
+    trusted = []
+    for value in values:
+        for item in value.replace(",", " ").split():
+            try:
+                trusted.append(
+                    str(ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item))
+                )
+            except ValueError:
+                raise SendSearchError(
+                    f"{source} must list IP addresses or networks (like 127.0.0.1 or 10.0.0.0/8), not {item!r}"
+                ) from None
+    return tuple(dict.fromkeys(trusted))
+
+
+def trusted_proxies() -> tuple[str, ...]:
+    """The reverse proxies trusted to name the client (``SENDSEARCH_TRUSTED_PROXIES``,
+    comma- or space-separated); none by default, so ``X-Forwarded-For`` is ignored."""
+    return parse_trusted_proxies([_get(ENV_TRUSTED_PROXIES) or ""])

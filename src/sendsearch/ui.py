@@ -11,6 +11,7 @@ the environment (README, "Configuration").
 # ``gr.Request`` hint as a real class to pass the request in (admin.add_uploads needs it).
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,18 +22,27 @@ from .conversation import Reading
 from .errors import FIELD_LABELS, SendSearchError
 from .filters import Filters
 from .index import Index
-from .limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES
+from .limits import (
+    MAX_CHAT_HISTORY_CHARS,
+    MAX_CHAT_SESSIONS,
+    MAX_CHAT_TURNS,
+    MAX_QUERY_CHARS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FILES,
+)
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
 from .readers import SUPPORTED_SUFFIXES
 from .render import escape, render_turn
 from .replies import Reply, build_reply
 from .schema import DocumentKind
+from .server import ServerLimits, exit_now, sigterm_ends_cleanly
 
 __all__ = [
     "EXAMPLES",
     "SHOWN_FIRST",
     "ChatFilters",
     "answer",
+    "bounded_turns",
     "create_app",
     "launch",
     "main",
@@ -113,6 +123,19 @@ def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters)
     return reply, new_anchor
 
 
+def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The newest turns a session keeps: at most ``MAX_CHAT_TURNS``, and older ones go
+    once the kept HTML passes ``MAX_CHAT_HISTORY_CHARS`` (the newest is always kept)."""
+    kept: list[tuple[str, str]] = []
+    size = 0
+    for message, html in turns[:MAX_CHAT_TURNS]:
+        size += len(message) + len(html)
+        if kept and size > MAX_CHAT_HISTORY_CHARS:
+            break
+        kept.append((message, html))
+    return kept
+
+
 def warm_up(index: Index) -> float:
     """Load everything a first question needs (the model, the search parts, the renderer), so
     the first reply after start is as fast as later ones. Returns the seconds it took."""
@@ -146,11 +169,15 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
         shown: int | str,
     ) -> tuple[Any, ...]:
         turns = list(turns or [])
+        # Gradio hands the box's value over as text, and the wrapper in admin.guard_file_inputs
+        # has refused values outside the filters' choices.
         if not (message or "").strip():
             return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
+        # The search cuts a question there anyway; the session keeps no more of it either.
+        message = message[:MAX_QUERY_CHARS]
         filters = ChatFilters(date_from or "", date_to or "", department, kind, int(shown or SHOWN_FIRST))
         reply, anchor = answer(index, message, anchor, filters)
-        turns.insert(0, (message, render_turn(reply)))
+        turns = bounded_turns([(message, render_turn(reply)), *turns])
         standalone = (
             gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
             if reply.reading.follow_up_to
@@ -289,10 +316,12 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 "(below the relevance floor: probably not an answer) and more."
             )
         # /search as gradio_client callers have always called it (list of dicts, optional
-        # arguments filled in from the API description); MCP clients also see it, beside the
-        # tool made for them, which returns the same passages as JSON text.
+        # arguments filled in from the API description); MCP clients see only the tool made
+        # for them (api.create_server), which returns the same passages as JSON text.
         gr.api(search_api, api_name="search")
-        gr.api(api.search_tool(index), api_name=api.MCP_TOOL)
+        gr.api(api.search_tool(index), api_name=api.MCP_TOOL, queue=False)
+    # Gradio keeps every session's inputs and outputs; it reads this bound when the page is mounted.
+    app.state_session_capacity = MAX_CHAT_SESSIONS
     return app
 
 
@@ -315,26 +344,41 @@ def theme() -> Any:
     )
 
 
-def launch(index: Index, *, host: str, port: int, admin_password: str | None = None, mcp_server: bool = True) -> None:
+def launch(
+    index: Index,
+    *,
+    host: str,
+    port: int,
+    admin_password: str | None = None,
+    mcp_server: bool = True,
+    trusted_proxies: tuple[str, ...] = (),
+) -> str | None:
     """Warm up, then serve the page, ``/api/search``, the admin session routes and (unless
-    ``mcp_server`` is off) the MCP server on one address; at least four searches run at once."""
+    ``mcp_server`` is off) the MCP server on one address; at least four searches run at once.
+    ``X-Forwarded-For`` is believed only from ``trusted_proxies``. Returns the name of the
+    signal that stopped the server."""
     upload_folder = admin.use_private_gradio_temp_dir()  # before the Blocks is made
-    seconds = warm_up(index)
-    print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
-    guard = admin.AdminGuard(admin_password)
-    app = create_app(index, guard=guard)
-    app.queue(default_concurrency_limit=4)
-    server = api.create_server(
-        app,
-        index,
-        guard=guard,
-        mcp=mcp_server,
-        upload_folder=upload_folder,
-        max_file_size=MAX_UPLOAD_BYTES,
-        theme=theme(),
-        css=PAGE_CSS,
-    )
-    api.run(server, host, port)
+    try:
+        with sigterm_ends_cleanly():
+            seconds = warm_up(index)
+            print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
+            guard = admin.AdminGuard(admin_password)
+            app = create_app(index, guard=guard)
+            app.queue(default_concurrency_limit=4)
+            server = api.create_server(
+                app,
+                index,
+                guard=guard,
+                mcp=mcp_server,
+                upload_folder=upload_folder,
+                max_file_size=MAX_UPLOAD_BYTES,
+                theme=theme(),
+                css=PAGE_CSS,
+            )
+            return api.run(server, host, port, ServerLimits(trusted_proxies=trusted_proxies))
+    finally:
+        # Also registered with atexit; removed here as well, whatever way serving ended.
+        shutil.rmtree(upload_folder, ignore_errors=True)
 
 
 def main() -> None:
@@ -342,6 +386,10 @@ def main() -> None:
     try:
         index = open_or_build(settings.index_dir())
         port = settings.port()
+        trusted = settings.trusted_proxies()
     except SendSearchError as error:
         raise SystemExit(f"Error: {error}") from None
-    launch(index, host=settings.host(), port=port, admin_password=settings.admin_password())
+    if launch(
+        index, host=settings.host(), port=port, admin_password=settings.admin_password(), trusted_proxies=trusted
+    ):
+        exit_now()  # served and stopped, everything cleaned up
