@@ -36,7 +36,7 @@ test: $(VENV)/.installed axe
 # For development, in seconds: lint, types and the tests that need neither the model nor a browser
 # nor seconds each (marked slow). Modules holding only such tests are not even imported:
 # importing Gradio or Hypothesis alone costs seconds.
-CHECK_SKIPS = tests/test_browser.py tests/test_admin_browser.py tests/test_hostile_records_fuzz.py
+CHECK_SKIPS = tests/serve/test_browser.py tests/serve/test_admin_browser.py tests/sources/test_hostile_records_fuzz.py
 check: lint
 	$(VENV)/bin/python -m pytest -m "not slow and not browser" -q -p no:cacheprovider \
 		$(addprefix --ignore=,$(CHECK_SKIPS))

@@ -4,7 +4,7 @@ The index is built from corpus/ into index/ on the first run. Settings come from
 environment (see README): SENDSEARCH_INDEX, SENDSEARCH_HOST, SENDSEARCH_PORT, ...
 """
 
-from sendsearch.ui import main
+from sendsearch.serve.ui import main
 
 if __name__ == "__main__":
     main()

@@ -80,7 +80,7 @@ def rss_mb() -> float:
 
 def step_build(corpus: str, index: str) -> dict:
     from sendsearch import Index
-    from sendsearch.embedding import load_embedder
+    from sendsearch.indexing.embedding import load_embedder
 
     embedder = load_embedder()
     started = time.perf_counter()
@@ -99,7 +99,7 @@ def step_build(corpus: str, index: str) -> dict:
 
 
 def _chunk_texts(index: str) -> list[str]:
-    from sendsearch.index import Index
+    from sendsearch.search.index import Index
 
     snapshot = Index.open(index).snapshot()
     rows = snapshot.store.db.execute(
@@ -114,7 +114,7 @@ def step_baseline(index: str) -> dict:
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from sendsearch.embedding import DEFAULT_MODEL, resolve_model
+    from sendsearch.indexing.embedding import DEFAULT_MODEL, resolve_model
 
     texts = _chunk_texts(index)
     model = SentenceTransformer(resolve_model(DEFAULT_MODEL), device="cpu")
@@ -145,8 +145,8 @@ def step_baseline(index: str) -> dict:
 
 
 def step_serve(index: str) -> dict:
-    from sendsearch.embedding import load_embedder
-    from sendsearch.index import Index
+    from sendsearch.indexing.embedding import load_embedder
+    from sendsearch.search.index import Index
 
     embedder = load_embedder()
     embedder.encode(["warm up"])
@@ -160,7 +160,7 @@ def step_serve(index: str) -> dict:
         began = time.perf_counter()
         opened.search(q, 10)
         end_to_end.append(time.perf_counter() - began)
-    from sendsearch.analysis import clean_query
+    from sendsearch.text.analysis import clean_query
 
     class Precomputed:
         """The same model's vectors, computed before timing: the model's time left out."""
@@ -199,7 +199,7 @@ def step_serve(index: str) -> dict:
 
 def step_update(index: str, records: str) -> dict:
     from sendsearch import Index
-    from sendsearch.embedding import load_embedder
+    from sendsearch.indexing.embedding import load_embedder
 
     opened = Index.open(index, embedder=load_embedder())
     lines = Path(records).read_text().splitlines()

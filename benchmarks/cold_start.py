@@ -89,7 +89,7 @@ for owner, name in ((openvino.Core, "read_model"), (openvino.Core, "compile_mode
             ov_calls[__name] += time.perf_counter() - t
     setattr(owner, name, timed)
 t = time.perf_counter()
-from sendsearch.index import Index
+from sendsearch.search.index import Index
 index = Index.open(%(index)r)
 marks["open the index"] = (time.perf_counter() - t, loaded())
 t = time.perf_counter()

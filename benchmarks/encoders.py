@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from bench import _chunk_texts, machine, questions
 
-from sendsearch.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
+from sendsearch.indexing.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ import faiss
 import numpy as np
 from bench import questions
 
-from sendsearch.embedding import load_embedder
-from sendsearch.index import Index
+from sendsearch.indexing.embedding import load_embedder
+from sendsearch.search.index import Index
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from sendsearch import Index, SearchConfig
-from sendsearch.evaluation import load_qrels, load_queries, ranked_documents, text_answer_key
+from sendsearch.search.evaluation import load_qrels, load_queries, ranked_documents, text_answer_key
 
 GUIDE = """You are judging search results for people who ask about SEND (special educational needs
 and disabilities) support and funding in England. For each question you get documents: UK

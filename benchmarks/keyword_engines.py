@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from bench import questions
 
-from sendsearch.analysis import Analyzer
-from sendsearch.index import Index
+from sendsearch.search.index import Index
+from sendsearch.text.analysis import Analyzer
 
 
 def main() -> None:

@@ -8,7 +8,7 @@
 Each --settings is a JSON object of SearchConfig overrides; the first is the baseline the
 others are compared with (paired bootstrap over the set's questions, 10,000 resamples: the
 mean difference and its 95% interval, and how many questions went up and down). Metrics are
-answer level (identical answers grouped; see sendsearch.evaluation) unless --documents.
+answer level (identical answers grouped; see sendsearch.search.evaluation) unless --documents.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sendsearch import Index, SearchConfig
-from sendsearch.evaluation import DEPTH, evaluate, load_qrels, load_queries, text_answer_key
+from sendsearch.search.evaluation import DEPTH, evaluate, load_qrels, load_queries, text_answer_key
 
 
 def bootstrap(base: dict[str, float], other: dict[str, float], rounds: int = 10_000) -> tuple[float, float, float]:

@@ -22,7 +22,7 @@ import numpy as np
 from bench import questions
 
 from sendsearch import Index, SearchConfig
-from sendsearch.evaluation import load_queries
+from sendsearch.search.evaluation import load_queries
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sendsearch import Index
-from sendsearch.evaluation import load_qrels, load_queries
+from sendsearch.search.evaluation import load_qrels, load_queries
 
 OFF_TOPIC = [
     "What is the best pizza in Rome?",

@@ -3,7 +3,7 @@
 Reference: the 721 records of ``data/send-written-answers.jsonl`` are the SEND positives among
 the 49,450 of ``data/commons-written-answers.jsonl.gz``; every other record is a negative.
 
-Split: the weights and the threshold of ``sendsearch.topic`` were chosen on the questions tabled
+Split: the weights and the threshold of ``sendsearch.sources.topic`` were chosen on the questions tabled
 before 2025 and are reported on those tabled from 2025 on. Two thirds of the records carry no
 ``dateTabled``, but Parliament numbers questions (``id``) in tabling order: every dated record of
 2023-2024 has an id below 1,750,000 and every dated record of 2025-2026 one above (checked below),
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sendsearch.topic import SIGNALS, THRESHOLD, explain, send_score
+from sendsearch.sources.topic import SIGNALS, THRESHOLD, explain, send_score
 
 HELD_OUT_FROM_ID = 1_750_000  # the first question ids of 2025 (see the module docstring)
 CURVE = (4.0, 3.0, 2.0, 1.0)  # SEND words only; + SEND system; + disabled children; + named conditions

@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sendsearch import manifest, register_embedder
+from sendsearch import register_embedder
 from sendsearch.cli import main
+from sendsearch.indexing import manifest
 from tests.conftest import FakeEmbedder
 
 embedder = FakeEmbedder()

@@ -89,7 +89,7 @@ def corpus_copy(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def built_seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The five seed documents indexed once per session with the fake embedder."""
-    from sendsearch.builder import build_index
+    from sendsearch.indexing.builder import build_index
 
     folder = tmp_path_factory.mktemp("seed")
     corpus = folder / "corpus"
@@ -107,7 +107,7 @@ def seed_index(tmp_path: Path, corpus_copy: Path, fake_embedder: FakeEmbedder, b
     import dataclasses
 
     from sendsearch import Index
-    from sendsearch.manifest import read_manifest, write_manifest
+    from sendsearch.indexing.manifest import read_manifest, write_manifest
 
     directory = tmp_path / "index"
     shutil.copytree(built_seed_index, directory)
@@ -119,7 +119,7 @@ def seed_index(tmp_path: Path, corpus_copy: Path, fake_embedder: FakeEmbedder, b
 @pytest.fixture(scope="session")
 def real_embedder():
     """The real all-MiniLM-L6-v2, loaded once per test session."""
-    from sendsearch.embedding import load_embedder
+    from sendsearch.indexing.embedding import load_embedder
 
     return load_embedder()
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sendsearch.server import Server, ServerLimits, uvicorn_config
+from sendsearch.serve.server import Server, ServerLimits, uvicorn_config
 
 # Generous: only a server that cannot start at all waits this long.
 STARTUP_PATIENCE = 120.0

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 
 from sendsearch import Citation, Index
-from sendsearch.members import lookup_member
-from sendsearch.parliament import record_to_document, referred_questions, title_from_question
-from sendsearch.readers import read_paths
+from sendsearch.sources.members import lookup_member
+from sendsearch.sources.parliament import record_to_document, referred_questions, title_from_question
+from sendsearch.sources.readers import read_paths
 
 from .conftest import SEND_ANSWERS, needs_shared
 
@@ -276,7 +276,7 @@ def test_pages_cite_their_own_address_or_their_name_never_a_server_path(tmp_path
     ],
 )
 def test_answers_that_say_nothing_of_their_own_are_recognised(answer, kind):
-    from sendsearch.parliament import non_answer_kind
+    from sendsearch.sources.parliament import non_answer_kind
 
     assert non_answer_kind(answer) == kind
 

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from sendsearch.cli import main
-from sendsearch.manifest import FORMAT_VERSION
+from sendsearch.indexing.manifest import FORMAT_VERSION
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from sendsearch.cli import main
-from sendsearch.index import Index
+from sendsearch.search.index import Index
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ QUESTIONS = [
 
 
 def test_questions_are_encoded_without_pytorch_and_with_the_same_vectors(real_embedder):
-    from sendsearch.embedding import SentenceTransformerEmbedder
+    from sendsearch.indexing.embedding import SentenceTransformerEmbedder
 
     real_embedder.encode(["converts and caches the model if this machine has not yet"])
     probe = (
         "import sys\n"
-        "from sendsearch.embedding import SentenceTransformerEmbedder\n"
+        "from sendsearch.indexing.embedding import SentenceTransformerEmbedder\n"
         "embedder = SentenceTransformerEmbedder()\n"
         f"vectors = embedder.encode({QUESTIONS!r})\n"
         "print(embedder.backend, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from sendsearch import Index
 from sendsearch.cli import main
-from sendsearch.parliament import iter_records, record_to_document
-from sendsearch.question_dates import MAX_GAP_DAYS, Knot, estimate_tabled, read_table
+from sendsearch.sources.parliament import iter_records, record_to_document
+from sendsearch.sources.question_dates import MAX_GAP_DAYS, Knot, estimate_tabled, read_table
 
 from .conftest import ALL_ANSWERS, CORPUS
 
@@ -145,7 +145,7 @@ def test_the_cli_flag_includes_undated_documents(dated_index, tmp_path, monkeypa
 
 # -- the date fields named as each surface shows them -------------------------------------------------
 def test_the_rest_api_names_from_and_to(seed_index):
-    from sendsearch.api import rest_app
+    from sendsearch.serve.api import rest_app
 
     from .serving import serving
 
@@ -158,7 +158,7 @@ def test_the_rest_api_names_from_and_to(seed_index):
 
 
 def test_the_page_names_the_boxes_the_user_filled_in(seed_index):
-    from sendsearch.ui import ChatFilters, answer
+    from sendsearch.serve.ui import ChatFilters, answer
 
     reply, _ = answer(seed_index, "EHC", None, ChatFilters("2024-13-01", "", "Any department", "Any", 3))
     assert reply.error == "Dated from must be a date like 2024-09-30 or 30/09/2024, not '2024-13-01'"

@@ -85,7 +85,7 @@ def test_filters_on_the_real_corpus(eval_index):
 @needs_shared
 def test_dev_set_quality_guard(eval_index):
     """CI's regression guard: the shipped defaults on the dev questions (target 0.86; fail below 0.80)."""
-    from sendsearch.evaluation import DEPTH, evaluate, load_facts, load_qrels, load_queries
+    from sendsearch.search.evaluation import DEPTH, evaluate, load_facts, load_qrels, load_queries
 
     from .conftest import EVAL
 
@@ -108,7 +108,7 @@ def test_dev_set_quality_guard(eval_index):
     [("EHCP delays", "~ehcp"), ("SENCO training", "~senco"), ("DSG deficits", "~dsg"), ("AP places", "~ap")],
 )
 def test_acronym_questions_find_documents_about_the_concept(eval_index, query, concept):
-    from sendsearch.glossary import concept_terms
+    from sendsearch.text.glossary import concept_terms
 
     passages = eval_index.search(query, k=10)
     about = [

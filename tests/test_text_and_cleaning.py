@@ -1,8 +1,8 @@
 from datetime import date
 
-from sendsearch.cleaning import html_title, html_to_text, strip_furniture
-from sendsearch.departments import department_from_question
-from sendsearch.text import find_date, normalise, normalise_for_match, parse_date, sentence_spans
+from sendsearch.sources.cleaning import html_title, html_to_text, strip_furniture
+from sendsearch.sources.departments import department_from_question
+from sendsearch.text.normalise import find_date, normalise, normalise_for_match, parse_date, sentence_spans
 
 
 def test_normalise_turns_non_breaking_spaces_into_spaces_and_keeps_paragraphs():

@@ -6,7 +6,7 @@
 Source: the Commons written-answer records that carry both a question id and a tabling date.
 Kept: the records sorted by id, cut into runs of consecutive ids tabled on the same day, each
 run's day with its first and last id (``date,first_id,last_id``): all that
-``sendsearch.question_dates`` interpolates between, with nothing lost (the nearest dated
+``sendsearch.sources.question_dates`` interpolates between, with nothing lost (the nearest dated
 neighbours of any id are run ends). Printed: the estimate's error measured three ways, with
 the shipped estimator:
 
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sendsearch.question_dates import Knot, estimate_tabled, knots_from_runs  # noqa: E402
+from sendsearch.sources.question_dates import Knot, estimate_tabled, knots_from_runs  # noqa: E402
 
 OUT = ROOT / "src" / "sendsearch" / "data" / "question-dates.csv.gz"
 BUNDLED = ROOT / "corpus" / "parliament" / "send-written-answers.jsonl.gz"

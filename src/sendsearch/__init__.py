@@ -9,9 +9,6 @@ See ``Index`` for building, updating and filtered search.
 
 from __future__ import annotations
 
-from .builder import BuildReport, IndexConfig
-from .chunking import ChunkingConfig
-from .embedding import Embedder, register_embedder, unregister_embedder
 from .errors import (
     IndexBusyError,
     IndexFormatError,
@@ -22,12 +19,15 @@ from .errors import (
     QueryError,
     SendSearchError,
 )
-from .index import Index, IndexInfo, Snapshot, search
-from .keyword import KeywordConfig
+from .indexing.builder import BuildReport, IndexConfig
+from .indexing.chunking import ChunkingConfig
+from .indexing.embedding import Embedder, register_embedder, unregister_embedder
+from .indexing.manifest import Manifest
 from .limits import MAX_K
-from .manifest import Manifest
-from .retrieval import Mode, SearchConfig
 from .schema import Citation, Passage, Skipped
+from .search.folder.keyword import KeywordConfig
+from .search.index import Index, IndexInfo, Snapshot, search
+from .search.pipeline import Mode, SearchConfig
 from .version import __version__
 
 __all__ = [

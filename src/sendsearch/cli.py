@@ -25,7 +25,7 @@ import click
 from . import settings
 from .errors import FIELD_LABELS, SendSearchError
 from .limits import MAX_K
-from .text import strip_controls
+from .text.normalise import strip_controls
 from .version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,7 +66,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 def _published(index_dir: Path | None) -> str | None:
     """The generation an index folder's manifest names now, if any."""
-    from .manifest import read_manifest
+    from .indexing.manifest import read_manifest
 
     if index_dir is None:
         return None
@@ -217,8 +217,8 @@ def build(
       sendsearch build
       sendsearch build corpus my-answers.jsonl --index my-index
     """
-    from .builder import IndexConfig
-    from .index import Index
+    from .indexing.builder import IndexConfig
+    from .search.index import Index
 
     config = IndexConfig(include_withdrawn=include_withdrawn)
     _, report = Index.build(
@@ -245,7 +245,7 @@ def add(paths: tuple[Path, ...], index_dir: Path, follow_links: bool, quiet: boo
     Example:
       sendsearch add new-answers.jsonl notes/council-page.html
     """
-    from .index import Index
+    from .search.index import Index
 
     _print_report(Index.open(index_dir).add(list(paths), progress=not quiet, follow_links=follow_links), "updated")
 
@@ -328,9 +328,9 @@ def fetch(
       sendsearch fetch --from 2024-01-01 --to 2024-03-31 --house lords --topic all --no-index
       sendsearch fetch                      # daily: continue where the last fetch stopped
     """
-    from .fetch import FetchError
-    from .fetch import fetch as fetch_records
-    from .topic import is_send
+    from .sources.fetch import FetchError
+    from .sources.fetch import fetch as fetch_records
+    from .sources.topic import is_send
 
     try:
         report = fetch_records(
@@ -351,8 +351,8 @@ def fetch(
     click.echo(f"Fetched answers {span} into {out}: {_fetch_summary(report)}.")
     if no_index:
         return
-    from .index import Index
-    from .manifest import MANIFEST_NAME
+    from .indexing.manifest import MANIFEST_NAME
+    from .search.index import Index
 
     if (index_dir / MANIFEST_NAME).exists():
         _print_report(Index.open(index_dir).add([out], progress=not quiet), "updated")
@@ -371,7 +371,7 @@ def remove(doc_ids: tuple[str, ...], index_dir: Path) -> None:
     Example:
       sendsearch remove 1698603 001_96ab44ec7aed3ea8.txt
     """
-    from .index import Index
+    from .search.index import Index
 
     _print_report(Index.open(index_dir).remove(list(doc_ids)), "updated")
 
@@ -459,7 +459,7 @@ def search(
       sendsearch search "How much does Stockport spend on SEND?"
       sendsearch search "EHC plan delays" -k 10 --from 2024-01-01 --json
     """
-    from .index import Index
+    from .search.index import Index
 
     index = Index.open(index_dir)
     passages = index.search(
@@ -505,7 +505,7 @@ def info(index_dir: Path, as_json: bool) -> None:
     Example:
       sendsearch info --index my-index
     """
-    from .index import Index
+    from .search.index import Index
 
     details = Index.open(index_dir).info()
     if as_json:
@@ -573,7 +573,7 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool, trusted_proxies: tup
     Example:
       sendsearch serve --index my-index --port 8080
     """
-    from .index import Index
+    from .search.index import Index
 
     trusted = (
         settings.parse_trusted_proxies(trusted_proxies, "--trusted-proxy")
@@ -582,12 +582,12 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool, trusted_proxies: tup
     )
     _check_address(host, port)  # before anything is built: a busy port is a one-line error
     if index_dir == DEFAULT_INDEX:
-        from .ui import open_or_build
+        from .serve.ui import open_or_build
 
         index = open_or_build(index_dir)
     else:
         index = Index.open(index_dir)
-    from .ui import launch
+    from .serve.ui import launch
 
     try:
         stopped = launch(
@@ -601,7 +601,7 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool, trusted_proxies: tup
     except OSError as error:  # the port was taken after the check
         raise SendSearchError(_cannot_serve(host, port, error)) from None
     if stopped:  # served, and stopped by Ctrl-C or SIGTERM: everything is cleaned up
-        from .server import exit_now
+        from .serve.server import exit_now
 
         exit_now()
 
@@ -663,9 +663,9 @@ def evaluate(index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mo
       sendsearch eval --index eval-index --queries ../shared/eval/dev-queries.jsonl \\
         --qrels ../shared/eval/dev-qrels.txt --facts ../shared/eval/dev-facts.jsonl
     """
-    from .evaluation import DEPTH, METRICS, load_facts, load_qrels, load_queries, text_answer_key
-    from .evaluation import evaluate as run_evaluation
-    from .index import Index
+    from .search.evaluation import DEPTH, METRICS, load_facts, load_qrels, load_queries, text_answer_key
+    from .search.evaluation import evaluate as run_evaluation
+    from .search.index import Index
 
     index = Index.open(index_dir)
     modes = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]

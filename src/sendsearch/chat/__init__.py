@@ -1,0 +1,1 @@
+"""Replies to chat messages: follow-ups, key points, rendering."""

@@ -1,0 +1,210 @@
+"""A reply to one chat message: how it was read, key points, the passages shown first and the rest.
+
+The page builds a ``Reply`` here and ``render`` turns it into HTML and into plain text.
+Passages under the relevance floor (``Passage.weak_match``, set by the search) are left
+out and counted; near-identical passages (the same answer to different questions, not
+word for word) are shown once, naming the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from ..errors import SendSearchError
+from ..request import Filters
+from ..schema import Citation, Passage
+from ..search.index import Index
+from ..search.scope import Elsewhere, elsewhere_named
+from .conversation import Reading, read_question
+from .keypoints import KeyPoint, key_points
+
+__all__ = [
+    "OTHERS_LISTED",
+    "PASSAGES_FETCHED",
+    "OtherQuestion",
+    "Reply",
+    "ShownPassage",
+    "build_reply",
+    "collapse_near_identical",
+]
+
+# Passages fetched for a reply: those shown first and, behind "more", the rest.
+PASSAGES_FETCHED = 10
+# Two passages sharing this share of the shorter one's five-word runs say the same thing.
+_NEAR_IDENTICAL = 0.8
+_SHINGLE = 5
+# Other questions given the same answer, named and linked under a passage; the rest are counted.
+OTHERS_LISTED = 10
+# Words that make two otherwise alike answers say different things when one has them and
+# the other does not: figures (digits, number words) and negations.
+_TELLS_APART = re.compile(
+    r"zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|(?:thir|four|fif|six|seven|eigh|nine)teen|"
+    r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|half|quarter|third|"
+    r"once|twice|first|second|"
+    r"not|no|never|none|nothing|nobody|neither|nor|cannot|without|\w+n't|.*\d.*"
+)
+
+
+@dataclass(frozen=True)
+class OtherQuestion:
+    """Another document given the same answer: a readable name and where to read it."""
+
+    doc_id: str
+    label: str
+    source: str | None = None
+
+    @classmethod
+    def of(cls, doc_id: str, citation: Citation | None) -> OtherQuestion:
+        """ "Question 72062 (tabled 29 August 2025)" for a written answer, else the title."""
+        if citation is None:
+            return cls(doc_id, doc_id)
+        if citation.uin:
+            asked = citation.date_asked
+            tabled = f" (tabled {asked.day} {asked:%B %Y})" if asked else ""
+            return cls(doc_id, f"Question {citation.uin}{tabled}", citation.source)
+        return cls(doc_id, citation.title or doc_id, citation.source)
+
+
+@dataclass(frozen=True)
+class ShownPassage:
+    """A numbered passage of a reply, its document's full text, and near-identical ones folded in.
+
+    ``others`` names the first ``OTHERS_LISTED`` documents given the same answer (word for
+    word or nearly); ``others_count`` counts them all."""
+
+    number: int
+    passage: Passage
+    full_text: str | None = None
+    near_identical: tuple[Passage, ...] = ()
+    others: tuple[OtherQuestion, ...] = ()
+    others_count: int = 0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Everything a reply says. ``error`` is set when the message could not be searched."""
+
+    message: str
+    reading: Reading
+    filters: str = ""
+    key_points: tuple[KeyPoint, ...] = ()
+    shown: tuple[ShownPassage, ...] = ()
+    more: tuple[ShownPassage, ...] = ()
+    weak: int = 0
+    error: str | None = None
+    # The system outside England that the question names, if any (scope.py): the reply
+    # says where people there get advice.
+    elsewhere: Elsewhere | None = None
+    passages: tuple[ShownPassage, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "passages", self.shown + self.more)
+
+    @property
+    def nothing_close(self) -> bool:
+        """True when the index holds nothing close enough to answer (and there was no error)."""
+        return self.error is None and not self.passages
+
+
+def _words(text: str) -> list[str]:
+    # Apostrophes stay inside words, so "don't" is one word and reads as a negation.
+    return re.findall(r"\w+(?:['’]\w+)*", text.lower().replace("’", "'"))
+
+
+def _shingles(words: Sequence[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i : i + _SHINGLE]) for i in range(max(1, len(words) - _SHINGLE + 1))}
+
+
+def _tells_apart(word: str) -> bool:
+    """A word whose change turns an answer into another: a figure or a negation."""
+    return _TELLS_APART.fullmatch(word) is not None
+
+
+def _differ_in_substance(first: Sequence[str], second: Sequence[str]) -> bool:
+    """True when the words that differ between two passages include a figure or a negation.
+
+    Words one passage has beyond the other's first or last word are left aside: chunks of
+    the same answer can start or end at different places, and what one of them leaves out it
+    does not contradict."""
+    opcodes = SequenceMatcher(None, first, second, autojunk=False).get_opcodes()
+    for position, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        at_edge = position in (0, len(opcodes) - 1)
+        if tag == "equal" or (at_edge and tag in ("insert", "delete")):
+            continue
+        if any(_tells_apart(word) for word in (*first[i1:i2], *second[j1:j2])):
+            return True
+    return False
+
+
+def collapse_near_identical(passages: Sequence[Passage]) -> list[tuple[Passage, list[Passage]]]:
+    """Each passage with the later ones that say nearly the same, best first.
+
+    Nearly the same means most five-word runs shared and no figure or negation changed:
+    "decided within six weeks" and "not decided within six weeks" are two answers."""
+    groups: list[tuple[Passage, list[Passage], list[str], set[tuple[str, ...]]]] = []
+    for passage in passages:
+        words = _words(passage.text)
+        runs = _shingles(words)
+        for _, folded, kept_words, kept_runs in groups:
+            shorter = min(len(runs), len(kept_runs)) or 1
+            if len(runs & kept_runs) / shorter >= _NEAR_IDENTICAL and not _differ_in_substance(kept_words, words):
+                folded.append(passage)
+                break
+        else:
+            groups.append((passage, [], words, runs))
+    return [(passage, folded) for passage, folded, _, _ in groups]
+
+
+def build_reply(index: Index, message: str, anchor: str | None, filters: Filters, shown: int) -> Reply:
+    """Search for a chat message (read as a follow-up to ``anchor`` where it is one) and assemble the reply."""
+    reading = read_question(message, anchor)
+    try:
+        passages = index.search(
+            reading.query,
+            PASSAGES_FETCHED,
+            date_from=filters.date_from,
+            date_to=filters.date_to,
+            department=filters.department,
+            kind=filters.kind,
+        )
+    except SendSearchError as error:
+        return Reply(message, reading, filters.describe(), error=str(error))
+    close = [p for p in passages if not p.weak_match]
+    groups = collapse_near_identical(close)
+    # Each passage's copies: those word for word (ids, looked up here) and those folded in
+    # (which carry their own citations), each folded one with its own word-for-word copies.
+    copies = {
+        kept.doc_id: [*kept.same_answer_as, *(d for p in folded for d in (p.doc_id, *p.same_answer_as))]
+        for kept, folded in groups
+    }
+    carried = {p.doc_id: p.citation for _, folded in groups for p in folded}
+    wanted = {d for ids in copies.values() for d in ids[:OTHERS_LISTED] if d not in carried}
+    citations = {**index.snapshot().store.citations(sorted(wanted)), **carried}
+    numbered = [
+        ShownPassage(
+            number,
+            kept,
+            index.document_text(kept.doc_id),
+            tuple(folded),
+            tuple(OtherQuestion.of(d, citations.get(d)) for d in copies[kept.doc_id][:OTHERS_LISTED]),
+            len(copies[kept.doc_id]),
+        )
+        for number, (kept, folded) in enumerate(groups, start=1)
+    ]
+    points = key_points(reading.query, [(s.number, s.passage) for s in numbered])
+    # A passage a key point comes from is shown with the first ones, so every [n] is on screen.
+    cited = {point.number for point in points}
+    first = [s for s in numbered if s.number <= shown or s.number in cited]
+    return Reply(
+        message,
+        reading,
+        filters.describe(),
+        key_points=tuple(points),
+        shown=tuple(first),
+        more=tuple(s for s in numbered if s not in first),
+        weak=len(passages) - len(close),
+        elsewhere=elsewhere_named(reading.query),
+    )

@@ -1,0 +1,1 @@
+"""Searching a published index: settings, the storage seam, the ranking pipeline, ``Index``."""

@@ -1,0 +1,519 @@
+"""An index on disk, the one door for the CLI, the page and tests: build, open, add, remove, search.
+
+Opening reads ``manifest.json`` first and checks it (format, model) before loading the
+components it names. The loaded components form an immutable ``Snapshot``; when a build or
+update publishes a new generation, the next search loads it and swaps the snapshot, so a
+search in flight always sees one complete generation.
+
+A published generation never changes, so its files are read without locks (SQLite opened
+immutable, keyword arrays memory-mapped). Bytes changed under it while it serves would be
+served as they are; so every search ends by looking at its files (a ``stat`` each, some
+microseconds in all), and a file whose size or times moved is checked against its recorded
+checksum again. A damaged generation stops serving (IndexFormatError, one line saying how to
+rebuild, logged once) until its files match again or a new generation is published.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import settings
+from ..errors import IndexFormatError, ModelMismatchError, QueryError, SendSearchError
+from ..indexing.builder import BuildReport, IndexConfig, build_index, config_from_manifest, update_index
+from ..indexing.embedding import Embedder, load_embedder
+from ..indexing.manifest import MANIFEST_NAME, Manifest, read_manifest, rebuild_hint, verify_files
+from ..limits import MAX_K
+from ..request import Filters, check_text
+from ..schema import Passage
+from ..text.analysis import Analyzer, QueryPlan
+from .folder.documents import Store
+from .folder.keyword import KeywordIndex
+from .folder.vectors import HNSW_EF_SEARCH, VectorIndex
+from .pipeline import Mode, SearchConfig, run_search
+
+__all__ = ["Index", "IndexInfo", "Snapshot", "search"]
+
+log = logging.getLogger("sendsearch.index")
+
+
+def _stat_key(path: str) -> tuple[int, ...] | None:
+    """What changes when a file's bytes are written or the file is replaced."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+class _Watch:
+    """Notices when a served generation's files change, and whether they still hold their
+    recorded bytes. ``look`` is the per-search cost: one ``stat`` per file; a file is read
+    (SHA-256) again only when its ``stat`` moved since it was last checked, so a damaged
+    index answers each request with its error at the same small cost."""
+
+    def __init__(self, directory: Path, manifest: Manifest) -> None:
+        generation = directory / manifest.generation
+        self._directory = directory
+        self._manifest = manifest
+        self._paths = {relative: str(generation / relative) for relative in manifest.files}
+        # Taken before the files are verified at open: a change during that check shows later.
+        self._seen = {relative: _stat_key(path) for relative, path in self._paths.items()}
+        self._problems: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.damage: str | None = None
+
+    def look(self) -> bool:
+        """True when every file is as it was when last found sound (the fast path)."""
+        return self.damage is None and all(_stat_key(path) == self._seen[rel] for rel, path in self._paths.items())
+
+    def check(self) -> tuple[str | None, bool]:
+        """Re-check the files whose ``stat`` moved: the damage now found (one line, or None),
+        and whether that verdict differs from the last one."""
+        with self._lock:
+            before = self.damage
+            for relative, path in self._paths.items():
+                now = _stat_key(path)
+                if now == self._seen[relative]:
+                    continue
+                self._seen[relative] = now
+                problem = self._verify(relative, path)
+                if problem is None:
+                    self._problems.pop(relative, None)
+                else:
+                    self._problems[relative] = problem
+            self.damage = next(iter(self._problems.values()), None)
+            return self.damage, (before is None) != (self.damage is None)
+
+    def _verify(self, relative: str, path: str) -> str | None:
+        entry = self._manifest.files[relative]
+        where = f"{self._manifest.generation}/{relative}"
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                digest = hashlib.file_digest(handle, "sha256").hexdigest() if size == entry["size"] else ""
+        except OSError:
+            what = f"{where} is missing"
+        else:
+            if digest == entry["sha256"]:
+                return None
+            what = f"{where} changed while it was being served"
+        hint = rebuild_hint(self._directory, self._manifest.sources)
+        return f"the index at {self._directory} is damaged ({what}); {hint}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One published generation, loaded: read-only parts for searching, benchmarks and tests."""
+
+    manifest: Manifest
+    store: Store
+    vectors: VectorIndex
+    keyword: KeywordIndex
+    manifest_mtime: int
+    watch: _Watch
+
+
+def _load_snapshot(directory: Path) -> Snapshot:
+    """Load the published generation, checking first what is cheap to check: the manifest's
+    fields, the generation's place, every file's size and checksum, then that the parts agree.
+    Anything wrong is an IndexFormatError saying how to rebuild from the index's sources."""
+    manifest_path = directory / MANIFEST_NAME
+    manifest = read_manifest(directory)
+    mtime = manifest_path.stat().st_mtime_ns
+    generation = directory / manifest.generation
+    hint = rebuild_hint(directory, manifest.sources)
+    if generation.is_symlink() or not generation.is_dir():
+        raise IndexFormatError(
+            f"the index at {directory} is incomplete ({manifest.generation} is not a folder inside it); {hint}"
+        )
+    for name in ("store.sqlite", "vectors.faiss", "keyword"):
+        if not (generation / name).exists():
+            raise IndexFormatError(
+                f"the index at {directory} is incomplete ({manifest.generation}/{name} is missing); {hint}"
+            )
+    watch = _Watch(directory, manifest)
+    verify_files(directory, manifest)
+    config_from_manifest(manifest, directory)
+    try:
+        store = Store(generation / "store.sqlite", damage_hint=hint)
+        missing = store.missing_columns()
+        if missing:
+            raise IndexFormatError(
+                f"the index at {directory} was built by an older sendsearch "
+                f"(its store lacks {', '.join(missing)}); {hint}"
+            )
+        documents, chunks = store.counts()
+        vectors = VectorIndex.load(
+            generation / "vectors.faiss",
+            manifest.vectors.get("kind", "flat"),
+            manifest.vectors.get("ef_search", HNSW_EF_SEARCH),
+        )
+        keyword = KeywordIndex.load(generation / "keyword")
+        chunk_ids = store.chunk_ids()
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError, sqlite3.Error) as error:
+        # FAISS reports a bad file as RuntimeError, SQLite as DatabaseError, our own
+        # checks of the keyword and vector files as ValueError.
+        raise IndexFormatError(f"the index at {directory} is damaged ({error}); {hint}") from None
+    parts_agree = (
+        np.array_equal(keyword.chunk_ids, chunk_ids)
+        and len(vectors) == chunks
+        and np.array_equal(np.sort(vectors.ids()), chunk_ids)
+    )
+    if (documents, chunks) != (manifest.documents, manifest.chunks) or not parts_agree:
+        raise IndexFormatError(
+            f"the index at {directory} is inconsistent (its parts disagree on the chunks they hold); {hint}"
+        )
+    if vectors.dimension != manifest.dimension:
+        raise IndexFormatError(f"the vectors in {directory} do not have the manifest's dimension; {hint}")
+    return Snapshot(manifest, store, vectors, keyword, mtime, watch)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index holds and how it was made, for ``sendsearch info`` and the page's status line."""
+
+    directory: Path
+    generation: str
+    documents: int
+    chunks: int
+    model: str
+    dimension: int
+    precision: str
+    vectors: str
+    max_tokens: int
+    overlap_tokens: int
+    built_at: str
+    updated_at: str
+    corpus_fingerprint: str
+    sendsearch_version: str
+    format_version: int
+    date_range: tuple[date | None, date | None]
+    departments: list[tuple[str, int]] = field(default_factory=list)
+    kinds: list[tuple[str, int]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["directory"] = str(self.directory)
+        data["date_range"] = [d.isoformat() if d else None for d in self.date_range]
+        return data
+
+
+class Index:
+    """A searchable sendsearch index. Make one with ``Index.open`` or ``Index.build``."""
+
+    def __init__(self, directory: Path, snapshot: Snapshot, *, embedder: Embedder | None, config: SearchConfig) -> None:
+        self.directory = directory
+        self.config = config
+        self._snapshot = snapshot
+        self._embedder = embedder
+        self._analyzer = Analyzer()
+        self._reload_lock = threading.Lock()
+        self._examined_mtime: int | None = None
+        self._embedder_lock = threading.Lock()
+        self._filter_cache: OrderedDict[tuple[str, Filters], np.ndarray] = OrderedDict()
+        self._filter_lock = threading.Lock()
+
+    # -- opening and building -------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        directory: str | Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        model: str | None = None,
+        config: SearchConfig | None = None,
+    ) -> Index:
+        """Open the index in ``directory`` (default ``SENDSEARCH_INDEX`` or ``index``).
+
+        Questions must be embedded by the model the index was built with: ``embedder``
+        (any object with the ``Embedder`` methods) or ``model`` (or ``SENDSEARCH_MODEL``)
+        is checked against the manifest; without either, the index's own model is loaded
+        when the first question needs it. ``config`` sets how searches rank.
+        """
+        directory = Path(directory) if directory is not None else settings.index_dir()
+        snapshot = _load_snapshot(directory)
+        wanted = embedder.name if embedder is not None else model or settings.model()
+        _check_model(directory, snapshot.manifest, wanted)
+        return cls(directory, snapshot, embedder=embedder, config=config or SearchConfig())
+
+    @classmethod
+    def build(
+        cls,
+        paths: Sequence[str | Path],
+        directory: str | Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        model: str | None = None,
+        config: IndexConfig | None = None,
+        search_config: SearchConfig | None = None,
+        progress: bool = False,
+        follow_links: bool = False,
+    ) -> tuple[Index, BuildReport]:
+        """Build an index of files and folders into ``directory``, publish it and open it.
+
+        Replaces any index already there (atomically: searches keep being answered from
+        the old one until the new one is complete). Raises ``SendSearchError`` for a path
+        that does not exist, before anything is changed. Symbolic links inside folders
+        are skipped unless ``follow_links``."""
+        directory = Path(directory) if directory is not None else settings.index_dir()
+        embedder = embedder or load_embedder(model)
+        report = build_index(
+            paths, directory, embedder, config=config or IndexConfig(), progress=progress, follow_links=follow_links
+        )
+        return cls.open(directory, embedder=embedder, config=search_config), report
+
+    def add(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        progress: bool = False,
+        source_prefix: str = "",
+        follow_links: bool = False,
+    ) -> BuildReport:
+        """Add or replace documents from files; unchanged documents are left as they are.
+
+        ``source_prefix`` goes before each file's path in its citation ("uploaded/").
+        Symbolic links inside folders are skipped unless ``follow_links``."""
+        report = update_index(
+            self.directory,
+            self.embedder,
+            add=paths,
+            progress=progress,
+            source_prefix=source_prefix,
+            follow_links=follow_links,
+        )
+        self.reload()
+        return report
+
+    def remove(self, doc_ids: Sequence[str]) -> BuildReport:
+        """Remove documents by id."""
+        report = update_index(self.directory, self.embedder, remove=doc_ids)
+        self.reload()
+        return report
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def manifest(self) -> Manifest:
+        return self.snapshot().manifest
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model that embeds questions: the one given, else the index's own, loaded once."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                manifest = self._snapshot.manifest
+                embedder = load_embedder(manifest.model)
+                if embedder.dimension != manifest.dimension:
+                    raise ModelMismatchError(
+                        f"the model {embedder.name!r} makes {embedder.dimension}-dimensional vectors but the index "
+                        f"holds {manifest.dimension}; rebuild with `sendsearch build --index {self.directory}`"
+                    )
+                self._embedder = embedder
+            return self._embedder
+
+    def reload(self) -> bool:
+        """Load the published generation if it is not the one in use; True if it changed."""
+        with self._reload_lock:
+            current = self._snapshot
+            try:
+                mtime = (self.directory / MANIFEST_NAME).stat().st_mtime_ns
+            except OSError:
+                return False  # the index was moved away: keep serving what is loaded
+            if mtime in (current.manifest_mtime, self._examined_mtime):
+                return False
+            # Looked at once per published manifest, good or damaged: opening checks every
+            # file's checksum, which searches must not pay again and again.
+            self._examined_mtime = mtime
+            fresh = _load_snapshot(self.directory)
+            if fresh.manifest.generation == current.manifest.generation:
+                return False
+            self._snapshot = fresh
+            return True
+
+    def snapshot(self) -> Snapshot:
+        """The generation searches use now, after picking up a newly published one."""
+        # A damaged new manifest must not stop the loaded index from serving.
+        with contextlib.suppress(SendSearchError):
+            self.reload()
+        return self._snapshot
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The cleaned full text of a document (for "show the full answer")."""
+        snapshot = self.snapshot()
+        text = snapshot.store.document_text(doc_id)
+        self._served(snapshot)
+        return text
+
+    def info(self) -> IndexInfo:
+        """What the index holds: counts, model, settings, dates, departments and kinds."""
+        snapshot = self.snapshot()
+        manifest, store = snapshot.manifest, snapshot.store
+        details = IndexInfo(
+            directory=self.directory,
+            generation=manifest.generation,
+            documents=manifest.documents,
+            chunks=manifest.chunks,
+            model=manifest.model,
+            dimension=manifest.dimension,
+            precision=str(manifest.embedding.get("precision", "fp32")),
+            vectors=str(manifest.vectors.get("kind", "flat")),
+            max_tokens=int(manifest.chunking["max_tokens"]),
+            overlap_tokens=int(manifest.chunking["overlap_tokens"]),
+            built_at=manifest.built_at,
+            updated_at=manifest.updated_at,
+            corpus_fingerprint=manifest.corpus_fingerprint,
+            sendsearch_version=manifest.sendsearch_version,
+            format_version=manifest.format_version,
+            date_range=store.date_range(),
+            departments=store.departments(),
+            kinds=store.kinds(),
+            sources=list(manifest.sources),
+        )
+        self._served(snapshot)
+        return details
+
+    # -- searching ------------------------------------------------------------------------
+    def plan(self, query: str, config: SearchConfig | None = None) -> QueryPlan:
+        """How each side will read a query: BM25 terms and pairs (with SEND concepts) and the dense text."""
+        return (config or self.config).plan(self._analyzer, query)
+
+    def _allowed(self, snapshot: Snapshot, filters: Filters) -> np.ndarray | None:
+        if not filters:
+            return None
+        key = (snapshot.manifest.generation, filters)
+        with self._filter_lock:
+            cached = self._filter_cache.get(key)
+        if cached is None:
+            cached = snapshot.store.filtered_chunk_ids(filters)
+            with self._filter_lock:
+                self._filter_cache[key] = cached
+                while len(self._filter_cache) > 64:
+                    self._filter_cache.popitem(last=False)
+        return cached
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        *,
+        date_from: date | str | None = None,
+        date_to: date | str | None = None,
+        department: str | None = None,
+        kind: str | None = None,
+        include_undated: bool = False,
+        mode: Mode = "hybrid",
+        config: SearchConfig | None = None,
+    ) -> list[Passage]:
+        """The ``k`` passages (1 to ``MAX_K``) that best answer ``query``, at most one per document.
+
+        Filters: ``date_from``/``date_to`` (answered date, else asked date, else the asked
+        date estimated from a written question's number; inclusive; dates or "YYYY-MM-DD"),
+        ``department`` (as listed by ``info()``, any case), ``kind`` ("written_answer" or
+        "web_page"). Documents with no date at all pass a date filter only with
+        ``include_undated``. ``mode`` runs one side alone, for comparison; ``config``
+        overrides the index's ranking settings. Raises ``QueryError`` (a ``ValueError``) for
+        an empty query, a bad filter or ``k``; IndexFormatError when the index's files are
+        found damaged.
+        """
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise QueryError.about("k", f"{{k}} must be a whole number from 1 to {MAX_K}, not {{value}}", value=repr(k))
+        if isinstance(query, str):
+            check_text(query, "query")
+        config = config or self.config
+        plan = config.plan(self._analyzer, query)
+        filters = Filters.parse(date_from, date_to, department, kind, include_undated)
+        snapshot = self.snapshot()
+        if snapshot.watch.damage is not None:
+            self._served(snapshot)  # refuse at once, unless the files were repaired
+            snapshot = self.snapshot()
+        passages = run_search(
+            plan,
+            k,
+            store=snapshot.store,
+            vectors=snapshot.vectors,
+            keyword=snapshot.keyword,
+            analyzer=self._analyzer,
+            encode=self._encode_query,
+            allowed=self._allowed(snapshot, filters),
+            mode=mode,
+            config=config,
+        )
+        # After the search: a change before or during it must not reach the caller.
+        self._served(snapshot)
+        return passages
+
+    def _served(self, snapshot: Snapshot) -> None:
+        """Raise IndexFormatError if the files of the generation just used no longer hold
+        their recorded bytes (see the module's docstring); pick the index up again once
+        they do."""
+        if snapshot.watch.look():
+            return
+        damage, changed = snapshot.watch.check()
+        if damage is None:
+            if changed:  # repaired in place: load it afresh, not through the old handles
+                with self._reload_lock:
+                    if self._snapshot is snapshot:
+                        self._snapshot = _load_snapshot(self.directory)
+            return
+        if changed:
+            log.error("%s", damage)
+        raise IndexFormatError(damage)
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        return self.embedder.encode([text])
+
+
+def _check_model(directory: Path, manifest: Manifest, wanted: str | None) -> None:
+    if wanted and wanted != manifest.model:
+        raise ModelMismatchError(
+            f"the index at {directory} was built with the model {manifest.model!r}, not {wanted!r}; "
+            f"rebuild it with `sendsearch build --model {wanted} --index {directory}`, or use the index's model"
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _open_cached(directory: Path) -> Index:
+    return Index.open(directory)
+
+
+def search(
+    query: str,
+    k: int = 5,
+    *,
+    index: str | Path | None = None,
+    date_from: date | str | None = None,
+    date_to: date | str | None = None,
+    department: str | None = None,
+    kind: str | None = None,
+    include_undated: bool = False,
+) -> list[Passage]:
+    """Search an index on disk: ``sendsearch.search("How long does an EHC assessment take?")``.
+
+    ``index`` defaults to ``SENDSEARCH_INDEX`` or ``index``. The index is opened once per
+    process and follows rebuilds. The filters are those of ``Index.search``.
+    """
+    directory = Path(index) if index is not None else settings.index_dir()
+    return _open_cached(directory.resolve()).search(
+        query,
+        k,
+        date_from=date_from,
+        date_to=date_to,
+        department=department,
+        kind=kind,
+        include_undated=include_undated,
+    )

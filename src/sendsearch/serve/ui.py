@@ -1,0 +1,396 @@
+"""The chat page: ask about SEND support and funding, read the answer first, then cited passages.
+
+The page holds no search logic: it builds a ``Reply`` (``replies``: the message read as a
+follow-up where it is one, ``Index.search``, key points) and shows it with ``render``.
+Phones first: the question box and examples are on the first screen, the filters sit
+closed under the box, the page scrolls as a whole, newest reply first. Settings come from
+the environment (README, "Configuration").
+"""
+
+# No ``from __future__ import annotations`` here: Gradio reads the upload handler's
+# ``gr.Request`` hint as a real class to pass the request in (admin.add_uploads needs it).
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import settings
+from ..chat.conversation import Reading
+from ..chat.render import escape, render_turn
+from ..chat.replies import Reply, build_reply
+from ..errors import FIELD_LABELS, SendSearchError
+from ..limits import (
+    MAX_CHAT_HISTORY_CHARS,
+    MAX_CHAT_SESSIONS,
+    MAX_CHAT_TURNS,
+    MAX_QUERY_CHARS,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FILES,
+)
+from ..request import Filters
+from ..schema import DocumentKind
+from ..search.index import Index
+from ..sources.readers import SUPPORTED_SUFFIXES
+from . import admin, api
+from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
+from .server import ServerLimits, exit_now, sigterm_ends_cleanly
+
+__all__ = [
+    "EXAMPLES",
+    "SHOWN_FIRST",
+    "ChatFilters",
+    "answer",
+    "bounded_turns",
+    "create_app",
+    "launch",
+    "main",
+    "open_or_build",
+    "warm_up",
+]
+
+log = logging.getLogger("sendsearch.page")
+
+EXAMPLES = [
+    "How much does Stockport spend on SEND?",
+    "Who pays for the council team that carries out EHC needs assessments?",
+    "How much high needs funding is Stockport getting?",
+    "What is the Delivering Better Value programme?",
+    "How long does a council have to complete an EHC needs assessment?",
+]
+# Passages shown before "more"; a setting in the filters.
+SHOWN_FIRST = 3
+SHOWN_CHOICES = [1, 2, 3, 5, 10]
+# The kind filter's choices as the page shows them.
+KIND_RADIO: dict[str, DocumentKind | None] = {"Any": None, "Written answers": "written_answer", "Web pages": "web_page"}
+ANY_DEPARTMENT = "Any department"
+# Whose data the answers and their citations come from, as their licences ask.
+CREDITS = (
+    "Contains Parliamentary information licensed under the [Open Parliament Licence v3.0]"
+    "(https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/). "
+    "Members' names and parties: [mySociety](https://www.mysociety.org/)'s UK politician data (CC-BY-4.0)."
+)
+EMPTY_CONVERSATION = (
+    '<p class="placeholder">Ask a question above, or pick an example. Each answer opens with its key points, '
+    "then the passages they come from, with who answered, when, and where to read it.</p>"
+)
+
+
+def open_or_build(index_dir: Path, corpus: Path = settings.BUNDLED_CORPUS) -> Index:
+    """Open the index, building it from the bundled corpus the first time."""
+    if not (index_dir / "manifest.json").exists():
+        print(f"No index at {index_dir}: building it from {corpus} (first run only).", flush=True)
+        index, report = Index.build([corpus], index_dir, progress=True)
+        print(f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.seconds:.0f} s.", flush=True)
+        return index
+    return Index.open(index_dir)
+
+
+def status_line(index: Index) -> str:
+    manifest = index.manifest
+    model = manifest.model.rsplit("/", 1)[-1]
+    built = manifest.updated_at.replace("T", " ")[:16]
+    return (
+        f"Index: **{manifest.documents:,}** documents · {manifest.chunks:,} passages · model {escape(model)} · "
+        f"updated {escape(built)} UTC"
+    )
+
+
+@dataclass(frozen=True)
+class ChatFilters:
+    """The filter panel's values as the page holds them, and how many passages to show first."""
+
+    date_from: str
+    date_to: str
+    department: str
+    kind: str
+    shown: int = SHOWN_FIRST
+
+    def filters(self) -> Filters:
+        department = None if self.department in ("", ANY_DEPARTMENT, None) else self.department
+        return Filters.parse(self.date_from, self.date_to, department, KIND_RADIO.get(self.kind))
+
+
+def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters) -> tuple[Reply, str | None]:
+    """The reply to one chat message and the new anchor (the last standalone question)."""
+    try:
+        chosen = filters.filters()
+    except SendSearchError as error:
+        return Reply(message, Reading(message, message=message), error=error.worded(FIELD_LABELS["page"])), anchor
+    reply = build_reply(index, message, anchor, chosen, int(filters.shown))
+    new_anchor = anchor if reply.reading.follow_up_to else reply.reading.query
+    return reply, new_anchor
+
+
+def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The newest turns a session keeps: at most ``MAX_CHAT_TURNS``, and older ones go
+    once the kept HTML passes ``MAX_CHAT_HISTORY_CHARS`` (the newest is always kept)."""
+    kept: list[tuple[str, str]] = []
+    size = 0
+    for message, html in turns[:MAX_CHAT_TURNS]:
+        size += len(message) + len(html)
+        if kept and size > MAX_CHAT_HISTORY_CHARS:
+            break
+        kept.append((message, html))
+    return kept
+
+
+def warm_up(index: Index) -> float:
+    """Load everything a first question needs (the model, the search parts, the renderer), so
+    the first reply after start is as fast as later ones. Returns the seconds it took."""
+    start = time.perf_counter()
+    reply, _ = answer(index, EXAMPLES[0], None, ChatFilters("", "", ANY_DEPARTMENT, "Any"))
+    render_turn(reply)
+    return time.perf_counter() - start
+
+
+def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
+    """The page, its ``/search`` API and the MCP search tool. Adding answers needs ``guard``
+    (the admin password) and a signed-in session. Gradio's usage analytics are off: nothing
+    leaves the machine."""
+    guard = guard or admin.AdminGuard(None)
+    # Read by Gradio when it is imported (and by huggingface_hub): set before, whoever imports first.
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    import gradio as gr
+
+    def departments() -> list[str]:
+        return [ANY_DEPARTMENT] + [name for name, _ in index.info().departments]
+
+    def respond(
+        message: str,
+        turns: list[tuple[str, str]] | None,
+        anchor: str | None,
+        date_from: str | None,
+        date_to: str | None,
+        department: str,
+        kind: str,
+        shown: int | str,
+    ) -> tuple[Any, ...]:
+        turns = list(turns or [])
+        # Gradio hands the box's value over as text, and the wrapper in admin.guard_file_inputs
+        # has refused values outside the filters' choices.
+        if not (message or "").strip():
+            return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
+        # The search cuts a question there anyway; the session keeps no more of it either.
+        message = message[:MAX_QUERY_CHARS]
+        filters = ChatFilters(date_from or "", date_to or "", department, kind, int(shown or SHOWN_FIRST))
+        reply, anchor = answer(index, message, anchor, filters)
+        turns = bounded_turns([(message, render_turn(reply)), *turns])
+        standalone = (
+            gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
+            if reply.reading.follow_up_to
+            else gr.update(visible=False)
+        )
+        return "".join(html for _, html in turns), turns, "", anchor, standalone, gr.update(visible=False)
+
+    def respond_on_its_own(turns: list[tuple[str, str]] | None, *filters: Any) -> tuple[Any, ...]:
+        """Ask the last message again, read as a question of its own (no anchor)."""
+        last_message = turns[0][0] if turns else ""
+        return respond(last_message, turns, None, *filters)
+
+    def restart() -> tuple[Any, ...]:
+        return EMPTY_CONVERSATION, [], "", None, gr.update(visible=False), gr.update(visible=True)
+
+    def search_api(
+        question: str, k: int = 5, date_from: str = "", date_to: str = "", department: str = "", kind: str = ""
+    ) -> list[dict]:
+        """Passages that answer a question, as JSON (the same as `sendsearch search --json`); a
+        passage below the relevance floor has ``weak_match: true``."""
+        try:
+            # Empty filters are no filters (Filters.parse).
+            found = api.search_json(
+                index, question, k, date_from=date_from, date_to=date_to, department=department, kind=kind
+            )
+        except SendSearchError as error:
+            # A caller's mistake: one line in the log, the reason in the reply, no traceback.
+            log.warning("search API: %s", error)
+            raise gr.Error(str(error), print_exception=False) from None
+        passages: list[dict] = found["passages"]
+        return passages
+
+    # Gradio reads a gr.Progress default as "show progress here"; track_tqdm shows the
+    # tqdm bars that `add` draws while embedding.
+    tracker = gr.Progress(track_tqdm=True)
+
+    def upload(files: list[str] | None, request: gr.Request, progress: Any = tracker) -> tuple[Any, ...]:
+        outcome = admin.add_uploads(index, files, guard, request)
+        return outcome.message, status_line(index), gr.update(choices=departments())
+
+    with gr.Blocks(
+        title="sendsearch: SEND support and funding, with sources",
+        analytics_enabled=False,
+        delete_cache=admin.GRADIO_DELETE_CACHE,
+    ) as app:
+        gr.Markdown(
+            "# sendsearch\nAsk about SEND (special educational needs and disabilities) support and funding in "
+            "England. Answers come from UK Parliament written answers and council pages, with who answered, when, "
+            "and where to read it.",
+            elem_id="intro",
+        )
+        anchor = gr.State(None)
+        turns = gr.State([])
+        with gr.Tab("Ask"):
+            with gr.Row(elem_id="ask-row", equal_height=True):
+                box = gr.Textbox(
+                    label="Your question",
+                    placeholder="e.g. How long can an EHC assessment take?",
+                    scale=8,
+                    elem_id="question",
+                    autofocus=True,
+                    lines=1,
+                    max_lines=4,
+                )
+                send = gr.Button("Ask", variant="primary", scale=1, min_width=72, elem_id="ask")
+            standalone = gr.Button(visible=False, size="sm", elem_id="standalone")
+            with gr.Accordion("Filters: dates, department, kind, passages shown", open=False, elem_id="filters"):
+                with gr.Row():
+                    date_from = gr.Textbox(label="Dated from (YYYY-MM-DD)", elem_id="date-from")
+                    date_to = gr.Textbox(label="Dated to (YYYY-MM-DD)", elem_id="date-to")
+                department = gr.Dropdown(departments(), value=ANY_DEPARTMENT, label="Department", elem_id="department")
+                kind = gr.Radio(list(KIND_RADIO), value="Any", label="Kind of document", elem_id="kind")
+                shown = gr.Radio(
+                    SHOWN_CHOICES, value=SHOWN_FIRST, label="Passages shown before “more”", elem_id="shown"
+                )
+                gr.Markdown(
+                    "Filters apply to your next question. Dates are the date answered, or asked where a record "
+                    "does not say when it was answered."
+                )
+            with gr.Column(elem_id="examples") as examples:
+                gr.Markdown("**Try an example** (one click asks it):")
+                example_buttons = [
+                    gr.Button(example, size="sm", elem_id=f"example-{number}")
+                    for number, example in enumerate(EXAMPLES)
+                ]
+            chat = gr.HTML(EMPTY_CONVERSATION, elem_id="chat", js_on_load=COPY_SCRIPT, container=False)
+            clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
+            status = gr.Markdown(status_line(index), elem_id="status")
+            gr.Markdown(CREDITS, elem_id="credits")
+            filters = [date_from, date_to, department, kind, shown]
+            outputs = [chat, turns, box, anchor, standalone, examples]
+            for trigger in (box.submit, send.click):
+                trigger(respond, [box, turns, anchor, *filters], outputs, api_visibility="private").then(
+                    None, js=SHOW_LATEST_REPLY
+                )
+            for button in example_buttons:
+                button.click(respond, [button, turns, anchor, *filters], outputs, api_visibility="private").then(
+                    None, js=SHOW_LATEST_REPLY
+                )
+            standalone.click(respond_on_its_own, [turns, *filters], outputs, api_visibility="private").then(
+                None, js=SHOW_LATEST_REPLY
+            )
+            clear.click(restart, None, outputs, api_visibility="private")
+        with gr.Tab("Add answers"):
+            if guard.enabled:
+                gr.Markdown(
+                    "Sign in with the admin password, then add written-answer records (.json, .jsonl from the "
+                    "Parliament API) or pages (.txt, .html, .md, .pdf): up to "
+                    f"{MAX_UPLOAD_FILES} files of {MAX_UPLOAD_BYTES // 1_000_000} MB. A document with the same id "
+                    "replaces the old one."
+                )
+                with gr.Row(equal_height=True):
+                    password = gr.Textbox(type="password", label="Admin password", elem_id="upload-password")
+                    sign_in = gr.Button("Sign in", elem_id="sign-in")
+                signed = gr.Markdown(elem_id="sign-in-result")
+                # The browser posts the password to /admin/session, which sets the session cookie
+                # that lets its uploads through; the password never passes through a Gradio event.
+                sign_in.click(None, [password], [signed, password], js=admin.SIGN_IN_JS)
+                files = gr.File(
+                    file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Files", elem_id="upload-files"
+                )
+                add_button = gr.Button("Add to the index", variant="primary", elem_id="upload-button")
+                result = gr.Markdown(elem_id="upload-result")
+                add_button.click(upload, [files], [result, status, department], api_visibility="private")
+            else:
+                gr.Markdown(
+                    "Adding answers is not open on this server. (Its operator can open it to signed-in "
+                    "administrators by setting `SENDSEARCH_ADMIN_PASSWORD`.)"
+                )
+        with gr.Tab("API"):
+            gr.Markdown(
+                "Search from your own code with `gradio_client`:\n\n```python\nfrom gradio_client import Client\n"
+                'client = Client("http://127.0.0.1:7860/")\n'
+                'passages = client.predict("How long does an EHC needs assessment take?", 5, api_name="/search")\n'
+                "```\n\nEach passage is a dict with `doc_id`, `text`, `citation`, `source`, dates, `weak_match` "
+                "(below the relevance floor: probably not an answer) and more."
+            )
+        # /search as gradio_client callers have always called it (list of dicts, optional
+        # arguments filled in from the API description); MCP clients see only the tool made
+        # for them (api.create_server), which returns the same passages as JSON text.
+        gr.api(search_api, api_name="search")
+        gr.api(api.search_tool(index), api_name=api.MCP_TOOL, queue=False)
+    # Gradio keeps every session's inputs and outputs; it reads this bound when the page is mounted.
+    app.state_session_capacity = MAX_CHAT_SESSIONS
+    return app
+
+
+def theme() -> Any:
+    """Gradio's default look with system fonts (nothing fetched) and AA-contrast buttons."""
+    import gradio as gr
+
+    return gr.themes.Default(
+        primary_hue="orange",
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Arial", "sans-serif"],
+        font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"],
+    ).set(
+        button_primary_background_fill="#c2410c",
+        button_primary_background_fill_hover="#9a3412",
+        button_primary_text_color="#ffffff",
+        button_primary_border_color="#c2410c",
+        link_text_color="#1d4ed8",
+        # The selected tab and other accents: Gradio's orange-500 is 2.8:1 on white.
+        color_accent="#c2410c",
+    )
+
+
+def launch(
+    index: Index,
+    *,
+    host: str,
+    port: int,
+    admin_password: str | None = None,
+    mcp_server: bool = True,
+    trusted_proxies: tuple[str, ...] = (),
+) -> str | None:
+    """Warm up, then serve the page, ``/api/search``, the admin session routes and (unless
+    ``mcp_server`` is off) the MCP server on one address; at least four searches run at once.
+    ``X-Forwarded-For`` is believed only from ``trusted_proxies``. Returns the name of the
+    signal that stopped the server."""
+    upload_folder = admin.use_private_gradio_temp_dir()  # before the Blocks is made
+    try:
+        with sigterm_ends_cleanly():
+            seconds = warm_up(index)
+            print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
+            guard = admin.AdminGuard(admin_password)
+            app = create_app(index, guard=guard)
+            app.queue(default_concurrency_limit=4)
+            server = api.create_server(
+                app,
+                index,
+                guard=guard,
+                mcp=mcp_server,
+                upload_folder=upload_folder,
+                max_file_size=MAX_UPLOAD_BYTES,
+                theme=theme(),
+                css=PAGE_CSS,
+            )
+            return api.run(server, host, port, ServerLimits(trusted_proxies=trusted_proxies))
+    finally:
+        # Also registered with atexit; removed here as well, whatever way serving ended.
+        shutil.rmtree(upload_folder, ignore_errors=True)
+
+
+def main() -> None:
+    """`python app.py`: build the index on first run, then serve the page."""
+    try:
+        index = open_or_build(settings.index_dir())
+        port = settings.port()
+        trusted = settings.trusted_proxies()
+    except SendSearchError as error:
+        raise SystemExit(f"Error: {error}") from None
+    if launch(
+        index, host=settings.host(), port=port, admin_password=settings.admin_password(), trusted_proxies=trusted
+    ):
+        exit_now()  # served and stopped, everything cleaned up

@@ -1,0 +1,666 @@
+"""UK Parliament written questions: records in the shape of the written questions API.
+
+Accepted file shapes (see ``../shared/data/README.md``): one JSON record per line (JSONL,
+optionally gzipped), a JSON list of records, ``{"value": {...}, "links": [...]}`` items as the
+API returns them, and ``{"results": [...], "totalResults": N}`` pages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import zlib
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..limits import (
+    MAX_BAD_RUN,
+    MAX_EXPANSION,
+    MAX_EXPANSION_GRACE_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_LINE_CHARS,
+    MAX_RECORDS_BYTES,
+    MAX_WHOLE_JSON_CHARS,
+)
+from ..schema import API_RECORD_PREFIX, KIND_WRITTEN_ANSWER, PUBLIC_PAGE_PREFIX, Citation, Document, Skipped
+from ..text.normalise import normalise, parse_date
+from .cleaning import html_to_text, replace_surrogates
+from .departments import department_from_question
+from .members import Member, lookup_member
+from .question_dates import estimate_tabled
+
+__all__ = [
+    "MAX_RECORD_CHARS",
+    "iter_records",
+    "non_answer_kind",
+    "record_to_document",
+    "record_url",
+    "referred_questions",
+    "title_from_question",
+]
+
+# A single answer longer than this is not a written answer but a data dump; the largest
+# in the 49,450-record collection is 55,000 characters.
+MAX_RECORD_CHARS = 2_000_000
+
+PUBLIC_PAGE = PUBLIC_PAGE_PREFIX + "{date}/{uin}"
+API_RECORD = API_RECORD_PREFIX + "questions/{id}"
+
+# What each field of a record must be when present (None is always allowed). A record that
+# breaks this is skipped with the reason, so one bad record never costs the others.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "uin": (str, int),
+    "house": (str,),
+    "heading": (str,),
+    "questionText": (str,),
+    "answerText": (str,),
+    "dateTabled": (str,),
+    "dateAnswered": (str,),
+    "dateHoldingAnswer": (str,),
+    "dateAnswerCorrected": (str,),
+    "answeringBodyName": (str,),
+    "askingMemberId": (int,),
+    "answeringMemberId": (int,),
+    "askingMember": (dict,),
+    "answeringMember": (dict,),
+    "isWithdrawn": (bool,),
+    "answerIsCorrection": (bool,),
+    "groupedQuestions": (list,),
+    "groupedQuestionsDates": (list,),
+}
+_TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", dict: "an object", list: "a list"}
+
+
+def record_url(record: dict[str, Any]) -> str:
+    """The public page when tabling date and UIN are known, else the API record."""
+    tabled, uin = record.get("dateTabled"), record.get("uin")
+    if tabled and uin:
+        return PUBLIC_PAGE.format(date=str(tabled)[:10], uin=uin)
+    return API_RECORD.format(id=record["id"])
+
+
+def _check_types(record: dict[str, Any]) -> None:
+    for name, allowed in _FIELD_TYPES.items():
+        value = record.get(name)
+        # bool is an int in Python; a flag given for a number (or the reverse) is still wrong.
+        wrong_bool = isinstance(value, bool) and bool not in allowed
+        if value is not None and (wrong_bool or not isinstance(value, allowed)):
+            raise ValueError(f"'{name}' should be {' or '.join(_TYPE_NAMES[t] for t in allowed)}, not {value!r:.40}")
+        # SQLite stores whole numbers in 64 bits; a larger one would stop the build at insert.
+        if isinstance(value, int) and not wrong_bool and not -(2**63) <= value < 2**63:
+            raise ValueError(f"'{name}' is out of range: {value!r:.40}")
+
+
+def _date(record: dict[str, Any], name: str) -> date | None:
+    value = record.get(name)
+    parsed = parse_date(value)
+    if value and parsed is None:
+        raise ValueError(f"'{name}' is not a date: {value!r:.40}")
+    return parsed
+
+
+# -- titles ----------------------------------------------------------------------------------
+_ADDRESSED = re.compile(
+    r"^\W*to\s+ask\s+(?:the\s+)?(?P<to>.{0,160}?)[,\s]+"
+    r"(?=(?:what|which|whether|if|how|when|who|why|pursuant|with reference|further|for what)\b)",
+    re.I,
+)
+# "pursuant to the Answer of 19 February 2024 to Question 13342 on ..., " and "with reference to
+# ..., " open many questions; the title starts after them when a question word follows.
+_LEAD_IN = re.compile(
+    r"^(?:pursuant(?:\s+to)?|with reference to|further to)\b[^;]{0,300}?,?\s+"
+    r"(?=(?:what|which|whether|if|how|when|who|why)\b)",
+    re.I,
+)
+_ENUMERATOR = re.compile(r"\((?:[a-z]|i{1,3}|iv|v|vi{0,3})\)\s*")
+_PRONOUN_DEPARTMENT = re.compile(r"\b(?:his|her|their|the)\s+Department\b(?!\s+(?:for|of)\b)")
+_PRONOUN_POSSESSIVE = re.compile(
+    r"\b(?:his|her)\s+(?=(?:policies|policy|plans|officials|ministerial colleagues|Department's)\b)"
+)
+_PRONOUN_SUBJECT = re.compile(
+    r"\b(?:he|she)\b(?=\s+(?:has|is|will|plans|intends|had|would|can|could|may|expects|proposes)\b)"
+)
+_LORDS_SUBJECT = re.compile(r"\bthey\b(?=\s+(?:are|have|will|plan|intend|had|would|can|could|may|expect|propose)\b)")
+TITLE_CHARS = 100
+
+
+def title_from_question(question: str, department: str | None = None) -> str:
+    """A readable title from a written question: "To ask the Secretary of State for Education,
+    what steps her Department is taking to ..." gives "What steps the Department for Education
+    is taking to ...", cut at a word boundary near ``TITLE_CHARS``."""
+    text = " ".join(question.split())
+    addressed = _ADDRESSED.match(text)
+    if addressed:
+        text = text[addressed.end() :]
+    text = _LEAD_IN.sub("", text)
+    text = text.split(";")[0]
+    text = _ENUMERATOR.sub("", text)
+    text = _PRONOUN_DEPARTMENT.sub(f"the {department}" if department else "the Department", text)
+    text = _PRONOUN_POSSESSIVE.sub("the Government's ", text)
+    text = _PRONOUN_SUBJECT.sub("the Government", text)
+    if addressed and "government" in addressed.group("to").lower():  # Lords: "His Majesty's Government"
+        text = _LORDS_SUBJECT.sub("the Government", text)
+    text = text.strip(" .?,")
+    if len(text) > TITLE_CHARS:
+        cut = text[: TITLE_CHARS + 1].rsplit(" ", 1)[0].rstrip(" ,;:-(")
+        text = cut + " …"
+    return text[:1].upper() + text[1:] if text else question[:TITLE_CHARS]
+
+
+# -- referrals -------------------------------------------------------------------------------
+# An answer that only points elsewhere: "I refer the hon. Member to the answer I gave on 12
+# March 2024 to Question 17890." Longer answers that also refer somewhere have substance.
+_REFERRAL = re.compile(
+    r"^(?:I|We)\s+(?:would\s+)?refer\s+the\b|^(?:Please\s+)?(?:see|refer\s+to)\s+the\s+(?:answer|reply|response)\b",
+    re.I,
+)
+_REFERRAL_CHARS = 400
+_QUESTION_NUMBERS = re.compile(
+    r"\b(?:Questions?|PQs?)\s+(?:UIN\s*|numbers?\s+)?((?:HL)?\d{3,7}(?:(?:\s*,\s*|\s+and\s+)(?:HL)?\d{3,7})*)", re.I
+)
+_DETAIL_LINK = re.compile(re.escape(PUBLIC_PAGE_PREFIX) + r"\d{4}-\d{2}-\d{2}/((?:HL)?\d+)")
+
+
+# Answers that only say the information is not held, or that no answer could be given in
+# time: short (the long ones that start so usually go on to give what is held).
+_NOT_HELD = re.compile(
+    r"(?:is|are) not (?:held|collected|recorded|available)|does not (?:hold|collect|record)|disproportionate cost", re.I
+)
+_HOLDING = re.compile(r"not proved possible to respond|reply .{0,40}as soon as possible|holding answer", re.I)
+_NON_ANSWER_CHARS = 300
+
+
+def non_answer_kind(answer: str, referral: bool = False) -> str | None:
+    """Why an answer says nothing of its own ("unanswered", "holding", "not held", "referral"), or None."""
+    if not answer.strip():
+        return "unanswered"
+    if referral:
+        return "referral"
+    if len(answer) <= _NON_ANSWER_CHARS:
+        if _HOLDING.search(answer):
+            return "holding"
+        if _NOT_HELD.search(answer):
+            return "not held"
+    return None
+
+
+def referred_questions(answer: str) -> tuple[str, ...]:
+    """The question numbers an answer that only refers elsewhere points to; () for an answer
+    with substance of its own."""
+    if len(answer) > _REFERRAL_CHARS or not _REFERRAL.search(answer):
+        return ()
+    numbers = [n for match in _QUESTION_NUMBERS.finditer(answer) for n in re.findall(r"(?:HL)?\d+", match.group(1))]
+    numbers += _DETAIL_LINK.findall(answer)
+    return tuple(dict.fromkeys(numbers)) or ("",)
+
+
+# -- records ---------------------------------------------------------------------------------
+def _member(record: dict[str, Any], role: str, on: date | None) -> tuple[int | None, Member | None, dict[str, Any]]:
+    """A member's id, their membership from the shipped table, and the API's expanded object."""
+    member_id = record.get(f"{role}MemberId")
+    expanded = record.get(f"{role}Member") or {}
+    return member_id, lookup_member(member_id, on), expanded
+
+
+def _grouped(record: dict[str, Any]) -> tuple[str, ...]:
+    dates = record.get("groupedQuestionsDates") or []
+    keys = []
+    for item in dates:
+        if isinstance(item, dict) and item.get("questionUin") and item.get("dateTabled"):
+            keys.append(f"{str(item['dateTabled'])[:10]}/{item['questionUin']}")
+    return tuple(keys)
+
+
+def record_to_document(record: dict[str, Any]) -> Document:
+    """Turn one API record into a Document; raises ValueError for an unusable record."""
+    if "value" in record and isinstance(record["value"], dict):
+        record = record["value"]
+    record_id = record.get("id")
+    if isinstance(record_id, bool) or not isinstance(record_id, int | str) or not str(record_id).strip():
+        raise ValueError("record has no 'id'")
+    _check_types(record)
+    question = normalise(record.get("questionText") or "")
+    answer_html = record.get("answerText") or ""
+    if len(question) + len(answer_html) > MAX_RECORD_CHARS:
+        raise ValueError(f"record is over {MAX_RECORD_CHARS:,} characters")
+    answer = html_to_text(answer_html)
+    if not question and not answer:
+        raise ValueError("record has neither question nor answer text")
+    asked, answered = _date(record, "dateTabled"), _date(record, "dateAnswered")
+    department = record.get("answeringBodyName") or department_from_question(question)
+    heading = normalise(record["heading"]) if record.get("heading") else None
+    asking_id, asking, asking_api = _member(record, "asking", asked)
+    answering_id, answering, answering_api = _member(record, "answering", answered or asked)
+    refers_to = referred_questions(answer)
+    citation = Citation(
+        kind=KIND_WRITTEN_ANSWER,
+        title=heading or title_from_question(question or answer, department),
+        heading=heading,
+        question=question or None,
+        source=record_url(record),
+        house=record.get("house") or (asking.house if asking else None),
+        date_asked=asked,
+        date_answered=answered,
+        date_asked_estimated=_estimated(record) if asked is None and answered is None else None,
+        date_holding_answer=_date(record, "dateHoldingAnswer"),
+        date_corrected=_date(record, "dateAnswerCorrected") if record.get("answerIsCorrection") is not False else None,
+        asked_by=(asking.label if asking else None) or _text(asking_api.get("listAs") or asking_api.get("name")),
+        asking_member_id=asking_id,
+        answered_by=(answering.name if answering else None) or _text(answering_api.get("name")),
+        answered_by_party=(answering.party if answering else None) or _text(answering_api.get("party")),
+        answering_member_id=answering_id,
+        department=department,
+        uin=str(record["uin"]) if record.get("uin") else None,
+        withdrawn=bool(record.get("isWithdrawn")),
+        referral=bool(refers_to),
+        refers_to=tuple(n for n in refers_to if n),
+        non_answer=non_answer_kind(answer, referral=bool(refers_to)),
+        grouped_with=_grouped(record),
+    )
+    # An unanswered question is still worth finding: its question becomes its text.
+    return Document(str(record_id).strip(), answer or question, citation)
+
+
+def _estimated(record: dict[str, Any]) -> date | None:
+    """The tabling date estimated from the question id, for a Commons record without dates
+    (the table is made from Commons records; Lords ones always carry their dates)."""
+    question_id = record.get("id")
+    if isinstance(question_id, str) and question_id.strip().isascii() and question_id.strip().isdigit():
+        question_id = int(question_id)
+    if record.get("house") == "Lords" or isinstance(question_id, bool) or not isinstance(question_id, int):
+        return None
+    return estimate_tabled(question_id)
+
+
+def _text(value: Any) -> str | None:
+    return normalise(value) if isinstance(value, str) and value.strip() else None
+
+
+# -- reading files ---------------------------------------------------------------------------
+# Everything below reads a records file in bounded memory: the decompressed size, each line
+# or list item, a whole-file object and the nesting depth are all limited (limits.py), and a
+# file that stops making sense stops being read, with the reason, keeping what came before.
+
+
+class _Stop(Exception):
+    """Reading a file stops here; the message says why, for the person who gave it."""
+
+
+class _Bounded(io.RawIOBase):
+    """A byte stream that stops at the decompressed-size and expansion limits.
+
+    ``compressed`` is the file under a decompressing stream: its position says how much of
+    the file was read, so a small file that inflates without end is stopped early.
+    """
+
+    def __init__(self, stream: io.BufferedIOBase, compressed: io.BufferedIOBase | None) -> None:
+        self._stream = stream
+        self._compressed = compressed
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self._stream.readinto(buffer)
+        self.total += count
+        if self.total > MAX_RECORDS_BYTES:
+            raise _Stop(f"over {MAX_RECORDS_BYTES / 1e9:,.1f} GB of text, the most one file may hold")
+        if (
+            self._compressed is not None
+            and self.total > MAX_EXPANSION_GRACE_BYTES
+            and self.total > MAX_EXPANSION * self._compressed.tell()
+        ):
+            raise _Stop(
+                f"it expands to over {MAX_EXPANSION} times its compressed size (a compression bomb?), "
+                f"after {self.total / 1e6:,.0f} MB"
+            )
+        return count
+
+
+@contextmanager
+def _open_text(path: Path) -> Iterator[io.TextIOBase]:
+    """The file as text, gunzipped when its name ends in .gz, within the size limits.
+
+    Bytes that are not UTF-8 come through as lone surrogates (``surrogateescape``) so that
+    the line holding them is skipped with its number, not the rest of the file.
+    """
+    with open(path, "rb") as raw:
+        if path.name.lower().endswith(".gz"):
+            bounded = _Bounded(gzip.GzipFile(fileobj=raw, mode="rb"), compressed=raw)
+        else:
+            bounded = _Bounded(raw, compressed=None)
+        yield io.TextIOWrapper(io.BufferedReader(bounded), encoding="utf-8-sig", errors="surrogateescape")
+
+
+def _unwrap(payload: Any) -> list[Any]:
+    """The records inside any of the accepted shapes: a list, a results page, one record."""
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, dict) and isinstance(payload.get("results"), list):
+        return payload["results"]
+    return [payload]
+
+
+def iter_records(path: Path, display: str) -> Iterator[Document | Skipped]:
+    """Documents from a records file; a malformed record yields a Skipped with its line.
+
+    JSONL is streamed line by line and a JSON list item by item, so a large file never
+    sits in memory as one parsed tree. A file that is one object over several lines (a
+    results page, a pretty-printed record) is parsed whole, up to ``MAX_WHOLE_JSON_CHARS``.
+    A file that breaks off (truncated gzip, a compression bomb) keeps the records before
+    the break and reports the rest as skipped; so does one that stops holding records
+    (``MAX_BAD_RUN`` unusable ones in a row).
+    """
+    line: int | None = None
+    bad_run = 0
+    try:
+        with _open_text(path) as handle:
+            for line, item in _json_items(handle):
+                for result in _documents(item, display, line):
+                    yield result
+                    bad_run = bad_run + 1 if isinstance(result, Skipped) else 0
+                    if bad_run >= MAX_BAD_RUN:
+                        raise _Stop(f"{MAX_BAD_RUN:,} unusable records in a row (not a records file?)")
+    except _Stop as stop:
+        # About the whole file (no line of its own), so that it is among the reasons kept.
+        yield Skipped(display, f"stopped reading{f' at line {line:,}' if line else ''}: {stop}")
+    except (OSError, EOFError, zlib.error) as error:
+        where = f" after line {line}" if line else ""
+        yield Skipped(display, f"file unreadable{where}: {error}")
+
+
+def _documents(item: Any, display: str, line: int | None) -> Iterator[Document | Skipped]:
+    if isinstance(item, Skipped):
+        yield Skipped(display, item.reason, line)
+        return
+    for record in _unwrap(item):
+        if not isinstance(record, dict):
+            yield Skipped(display, "record is not a JSON object", line)
+            continue
+        try:
+            yield record_to_document(record)
+        except ValueError as error:
+            yield Skipped(display, f"record {str(record.get('id', '?'))[:40]}: {error}", line)
+
+
+def _json_items(handle: io.TextIOBase) -> Iterator[tuple[int | None, Any]]:
+    """(line number or None, parsed JSON or Skipped) for each record-bearing unit."""
+    ahead, blank_lines = "", 0  # leading blank space is counted, never held
+    while not ahead.strip():
+        blank_lines += ahead.count("\n")
+        ahead = handle.read(_PEEK_CHARS)
+        if not ahead:
+            return
+    start = len(ahead) - len(ahead.lstrip())
+    if ahead[start] == "[":
+        # A list is streamed item by item, however it is laid out over lines.
+        stream = _Rewound(ahead[start + 1 :], handle)
+        after, line = yield from _list_items(stream, 1 + blank_lines + ahead.count("\n", 0, start))
+        if after is not None:  # more after the list: JSON lines whose first line was a list
+            yield from _jsonl(_lines(_Rewound(after, stream), first=line))
+        return
+    stream = _Rewound(ahead, handle)
+    lines = _lines(stream, first=1 + blank_lines)
+    number, first = 0, ""
+    for number, text in lines:
+        if text is None:
+            yield number, Skipped("", f"line is over {MAX_LINE_CHARS:,} characters")
+            continue
+        if text.strip():
+            first = text
+            break
+    if not first:
+        return
+    try:
+        yield number, _parse(first)
+    except _Malformed as error:
+        if not error.incomplete:
+            yield number, Skipped("", str(error))
+            yield from _jsonl(lines)
+            return
+    else:
+        yield from _jsonl(lines)
+        return
+    # Either one object over several lines, or JSONL whose first line is broken: read on
+    # (as text, not lines) as far as a whole object may go, and fall back to lines if it
+    # is not one. ``lines`` has read nothing past the first line.
+    chunks, size = [first], len(first)
+    while size <= MAX_WHOLE_JSON_CHARS and (more := stream.read(_READ_CHARS)):
+        chunks.append(more)
+        size += len(more)
+    text = "".join(chunks)
+    del chunks
+    if size <= MAX_WHOLE_JSON_CHARS:  # the whole file
+        try:
+            whole = _parse(text)
+        except _Malformed:
+            pass
+        else:
+            if isinstance(whole, dict | list):
+                yield None, whole
+                return
+    yield from _jsonl(_lines(_Rewound(text, stream), first=number))
+
+
+class _Rewound:
+    """A text stream with the text already read ahead of it put back in front."""
+
+    def __init__(self, ahead: str, stream: io.TextIOBase | _Rewound) -> None:
+        self._ahead = ahead
+        self._stream = stream
+
+    def readline(self, size: int) -> str:
+        if not self._ahead:
+            return self._stream.readline(size)
+        cut = self._ahead.find("\n")
+        take = min(size, len(self._ahead) if cut < 0 else cut + 1)
+        text, self._ahead = self._ahead[:take], self._ahead[take:]
+        if text.endswith("\n") or len(text) == size or self._ahead:
+            return text
+        return text + self._stream.readline(size - len(text))
+
+    def read(self, size: int) -> str:
+        if not self._ahead:
+            return self._stream.read(size)
+        text, self._ahead = self._ahead[:size], self._ahead[size:]
+        return text
+
+
+def _lines(handle: _Rewound, first: int = 1) -> Iterator[tuple[int, str | None]]:
+    """(number, line) for each line from number ``first``, holding at most ``MAX_LINE_CHARS``
+    of one; a longer line is read past in pieces and given as None."""
+    number = first - 1
+    while True:
+        text = handle.readline(MAX_LINE_CHARS + 1)
+        if not text:
+            return
+        number += 1
+        if len(text) > MAX_LINE_CHARS and not text.endswith("\n"):
+            while (rest := handle.readline(_READ_CHARS)) and not rest.endswith("\n"):
+                pass
+            yield number, None
+            continue
+        yield number, text
+
+
+def _jsonl(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int | None, Any]]:
+    blank_run = 0
+    for number, text in lines:
+        if text is None:
+            yield number, Skipped("", f"line is over {MAX_LINE_CHARS:,} characters")
+            continue
+        if not text.strip():
+            blank_run += 1
+            if blank_run >= MAX_BAD_RUN:
+                raise _Stop(f"{MAX_BAD_RUN:,} blank lines in a row (not a records file?)")
+            continue
+        blank_run = 0
+        try:
+            yield number, _parse(text)
+        except _Malformed as error:
+            yield number, Skipped("", str(error))
+
+
+class _Malformed(ValueError):
+    """A unit of JSON that cannot be used; ``incomplete`` if it broke off at its end."""
+
+    def __init__(self, reason: str, incomplete: bool = False) -> None:
+        super().__init__(reason)
+        self.incomplete = incomplete
+
+
+# A JSON string (escapes included), an unterminated one (a lone quote), or a bracket.
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_STRUCTURE = re.compile(_STRING + r'|"|[\[\]{}]', re.DOTALL)
+_STRING_TOKEN = re.compile(_STRING, re.DOTALL)
+_SCALAR_END = re.compile(r"[,\]}\s]")
+_SPACE = re.compile(r"\s*")
+# Bytes that were not UTF-8 (decoded with surrogateescape), and lone surrogates that a
+# JSON "\ud800" escape can make: neither can be stored or shown.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_READ_CHARS = 1 << 20
+_PEEK_CHARS = 4096
+
+
+def nested_too_deep(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether JSON text nests deeper than ``MAX_JSON_DEPTH``, counted without recursion."""
+    if text.count("[", start, end) + text.count("{", start, end) <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for match in _STRUCTURE.finditer(text, start, len(text) if end is None else end):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False
+
+
+def _parse(text: str) -> Any:
+    """One unit of JSON text, checked for bad bytes and depth before it is parsed."""
+    if not text.isascii() and _UNDECODABLE.search(text):
+        raise _Malformed("not valid UTF-8 text")
+    if nested_too_deep(text):
+        raise _Malformed(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _Malformed(f"malformed JSON: {error.msg}", incomplete=error.pos >= len(text.rstrip())) from None
+    if _SURROGATE_ESCAPE.search(text):
+        value = _replace_surrogates(value)
+    return value
+
+
+def _replace_surrogates(value: Any) -> Any:
+    """The value with lone surrogates in its strings replaced by U+FFFD, walked without recursion."""
+    if isinstance(value, str):
+        return replace_surrogates(value)
+    root = [value]
+    stack: list[list[Any] | dict[str, Any]] = [root]
+    while stack:
+        container = stack.pop()
+        keys = range(len(container)) if isinstance(container, list) else list(container)
+        for key in keys:
+            item = container[key]  # type: ignore[index]
+            if isinstance(item, str):
+                container[key] = replace_surrogates(item)  # type: ignore[index]
+            elif isinstance(item, list | dict):
+                stack.append(item)
+        if isinstance(container, dict) and any(replace_surrogates(k) != k for k in container):
+            fixed = {replace_surrogates(k): v for k, v in container.items()}
+            container.clear()
+            container.update(fixed)
+    return root[0]
+
+
+def _list_items(stream: _Rewound, line: int) -> Generator[tuple[int | None, Any], None, tuple[str | None, int]]:
+    """The items of a JSON list (``stream`` starts just after its "["), one at a time: each
+    is found by scanning strings and brackets, so its depth is known before it is parsed.
+
+    Returns what follows the list's "]" when it is more than blank space (None if the
+    list broke off), and the line it starts on."""
+    buffer, position, counted = "", 0, 0  # ``line`` is the line of buffer[counted]
+    expect_item, eof = True, False
+    while True:
+        position = _SPACE.match(buffer, position).end()  # type: ignore[union-attr]
+        found = _list_step(buffer, position, expect_item, eof)
+        if found is None:  # the buffer ends inside the next item: read more
+            pending = len(buffer) - position
+            if pending > MAX_LINE_CHARS:
+                yield line, Skipped("", f"a list item is over {MAX_LINE_CHARS:,} characters; stopped reading here")
+                return None, line
+            # Reading at least as much again as is pending keeps rescanning linear.
+            more = stream.read(max(_READ_CHARS, pending))
+            eof = not more
+            line += buffer.count("\n", counted, position)
+            buffer, position, counted = buffer[position:] + more, 0, 0
+            continue
+        kind, end = found
+        line += buffer.count("\n", counted, position)
+        counted = position
+        if kind == "end":
+            rest = buffer[end:]
+            while not rest.strip():  # blank space after the list is dropped as it is read
+                line += rest.count("\n")
+                rest = stream.read(_PEEK_CHARS)
+                if not rest:
+                    return None, line
+            return rest, line
+        if kind == "malformed":
+            yield line, Skipped("", "malformed JSON: the list is broken or cut off here; stopped reading")
+            return None, line
+        if kind == "separator":
+            expect_item = True
+        elif kind == "deep":
+            expect_item = False
+            yield line, Skipped("", f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+        else:
+            expect_item = False
+            try:
+                yield line, _parse(buffer[position:end])
+            except _Malformed as error:
+                yield line, Skipped("", str(error))
+        position = end
+
+
+def _list_step(buffer: str, position: int, expect_item: bool, eof: bool) -> tuple[str, int] | None:
+    """What comes next in a list: ("item" | "deep" | "separator" | "end" | "malformed", end),
+    or None when the buffer ends before it does."""
+    if position >= len(buffer):
+        return ("malformed", position) if eof else None
+    char = buffer[position]
+    if char == "]":
+        return "end", position + 1
+    if not expect_item:
+        return ("separator", position + 1) if char == "," else ("malformed", position)
+    if char == '"':
+        match = _STRING_TOKEN.match(buffer, position)
+        if match:
+            return "item", match.end()
+    elif char not in "[{":
+        scalar = _SCALAR_END.search(buffer, position)
+        if scalar:
+            return "item", scalar.start()
+    else:
+        depth = deepest = 0
+        for match in _STRUCTURE.finditer(buffer, position):
+            token = match.group()
+            if token == '"':
+                break  # a string runs past the buffer
+            if token in ("[", "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            elif token in ("]", "}"):
+                depth -= 1
+                if depth == 0:
+                    return ("deep" if deepest > MAX_JSON_DEPTH else "item"), match.end()
+    return ("malformed", position) if eof else None

@@ -1,0 +1,1 @@
+"""Text analysis shared by every step: normalising, the tokeniser/stemmer family, the glossary, patterns."""

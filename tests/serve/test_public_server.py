@@ -1,0 +1,606 @@
+"""Hostile requests against the whole public server, over real HTTP on loopback.
+
+The battery from issue 18, kept so that a maintainer can rerun it: every request here is
+one an anonymous client can send to `sendsearch serve`. The server is the real one
+(``ui.create_app`` + ``api.create_server`` under uvicorn), with and without an admin
+password, on an index of the five seed pages built with the fake embedder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from sendsearch.limits import MAX_CHAT_HISTORY_CHARS, MAX_CHAT_TURNS, MAX_QUERY_CHARS
+from sendsearch.serve import admin
+from sendsearch.serve.admin import SESSION_COOKIE, AdminGuard
+from sendsearch.serve.api import create_server
+from sendsearch.serve.server import RefusalLog, ServerLimits
+
+from ..serving import serving
+
+PASSWORD = "public-server-admin-password"
+# Generous: a reply that does not come in this long means the server froze.
+PATIENCE = 60.0
+MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+def file_data(path: str) -> dict[str, Any]:
+    """A Gradio FileData reference to a path on the server, as an attacker writes it."""
+    return {"path": path, "meta": {"_type": "gradio.FileData"}}
+
+
+def _page(index, guard):
+    from sendsearch.serve.ui import create_app
+
+    blocks = create_app(index, guard=guard)
+    blocks.queue(default_concurrency_limit=4)
+    return blocks
+
+
+@contextmanager
+def _serving_site(index, tmp_path: Path, monkeypatch, password: str | None) -> Iterator[SimpleNamespace]:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))  # restored after the test
+    folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
+    guard = AdminGuard(password)
+    app = create_server(_page(index, guard), index, guard=guard, upload_folder=folder)
+    with serving(app) as url:
+        config = httpx.get(url + "config", timeout=PATIENCE).json()
+        events = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name")}
+        yield SimpleNamespace(url=url, folder=folder, guard=guard, password=password, events=events)
+
+
+@pytest.fixture(params=["no password", "password"])
+def site(request, seed_index, tmp_path, monkeypatch):
+    """The real page, REST API and MCP server, with adding answers off or on."""
+    password = PASSWORD if request.param == "password" else None
+    with _serving_site(seed_index, tmp_path, monkeypatch, password) as served:
+        yield served
+
+
+@pytest.fixture
+def open_site(seed_index, tmp_path, monkeypatch):
+    """The real server as most run it: no admin password."""
+    with _serving_site(seed_index, tmp_path, monkeypatch, None) as served:
+        yield served
+
+
+def stored_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def still_answers(url: str) -> None:
+    """The server still searches and serves its page."""
+    found = httpx.get(url + "api/search", params={"q": "EHC plan timescales", "k": 2}, timeout=PATIENCE)
+    assert found.status_code == 200
+    assert len(found.json()["passages"]) == 2
+    assert httpx.get(url, timeout=PATIENCE).status_code == 200
+
+
+def post_json(url: str, body: Any, cookies: dict | None = None, headers: dict | None = None) -> httpx.Response:
+    """POST JSON as most clients write it: ASCII, with escapes (so a lone surrogate such as
+    "\\ud800" can be sent, as it cannot be in UTF-8)."""
+    headers = {"content-type": "application/json", **(headers or {})}
+    return httpx.post(url, content=json.dumps(body), headers=headers, cookies=cookies, timeout=PATIENCE)
+
+
+def call(url: str, api_name: str, data: list[Any], cookies: dict | None = None) -> tuple[int, str]:
+    """Gradio's simple API (``/gradio_api/call/NAME``): the status of the POST and, when it
+    was accepted, the text of the event stream that carries the result."""
+    posted = post_json(url + f"gradio_api/call/{api_name}", {"data": data}, cookies=cookies)
+    if posted.status_code != 200:
+        return posted.status_code, posted.text
+    event_id = posted.json()["event_id"]
+    return 200, httpx.get(url + f"gradio_api/call/{api_name}/{event_id}", cookies=cookies, timeout=PATIENCE).text
+
+
+def join(
+    url: str, fn_index: int, data: list[Any], cookies: dict | None = None, session: str | None = None
+) -> tuple[int, dict]:
+    """The page's own way to run an event (``/gradio_api/queue/join``, then the session's
+    event stream): the status of the join and the final message of the stream."""
+    session = session or uuid.uuid4().hex[:10]
+    body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
+    joined = post_json(url + "gradio_api/queue/join", body, cookies=cookies)
+    if joined.status_code != 200:
+        return joined.status_code, {"text": joined.text}
+    params = {"session_hash": session}
+    with httpx.stream("GET", url + "gradio_api/queue/data", params=params, cookies=cookies, timeout=PATIENCE) as feed:
+        for line in feed.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    return 200, message
+    pytest.fail("the event stream ended without a result")
+
+
+def refused_message(status: int, reply: Any) -> str:
+    """What the client was told when its request was refused (by the gate in front, or by
+    the event itself), in lower case."""
+    if isinstance(reply, dict):
+        if "output" in reply:
+            assert reply.get("success") is False, reply
+            return str(reply["output"].get("error")).lower()
+        return str(reply.get("text")).lower()
+    assert status != 200 or "event: error" in reply, reply
+    return reply.lower()
+
+
+def chat_inputs(first: Any) -> list[Any]:
+    """The Ask event's inputs: the question, the turns, the anchor and the five filters."""
+    return [first, [], None, "", "", "Any department", "Any", 3]
+
+
+# -- finding 1: no anonymous request reads or copies a server-side path -------------------------------
+def test_the_search_endpoints_read_no_server_file(site):
+    for api_name in ("search", "search_send_answers"):
+        for path in ("/etc/hosts", "/proc/self/environ"):
+            status, reply = call(site.url, api_name, [file_data(path), 5, "", "", "", ""])
+            assert "file" in refused_message(status, reply), (api_name, path)
+            assert stored_files(site.folder) == [], (api_name, path)
+    still_answers(site.url)
+
+
+def test_the_chat_reads_no_server_file(site):
+    status, reply = join(site.url, site.events["respond"], chat_inputs(file_data("/etc/hosts")))
+    assert "file" in refused_message(status, reply)
+    # A file reference hidden in a filter or the turns is refused the same way.
+    status, reply = join(
+        site.url, site.events["respond"], ["EHC", [[file_data("/etc/hosts"), "x"]], *chat_inputs("")[2:]]
+    )
+    assert "file" in refused_message(status, reply)
+    assert stored_files(site.folder) == []
+
+
+def test_dev_zero_does_not_freeze_the_server(site):
+    call(site.url, "search", [file_data("/dev/zero"), 5, "", "", "", ""])
+    join(site.url, site.events["respond"], chat_inputs(file_data("/dev/zero")))
+    still_answers(site.url)
+    assert stored_files(site.folder) == []
+
+
+def test_the_hidden_upload_event_reads_nothing_without_a_session(site):
+    if site.password is None:
+        assert "upload" not in site.events  # adding answers is off: the event does not exist
+        return
+    environ = file_data("/proc/self/environ")
+    status, reply = join(site.url, site.events["upload"], [[environ]])
+    assert "sign" in refused_message(status, reply).lower()
+    assert stored_files(site.folder) == []
+    # Nothing to fetch back either: the password is in no file the server offers.
+    for path in ("/proc/self/environ", str(site.folder / "environ")):
+        served = httpx.get(site.url + f"gradio_api/file={path}", timeout=PATIENCE)
+        assert PASSWORD not in served.text
+
+
+def test_a_signed_in_admin_still_cannot_name_a_server_file(site):
+    """Even with a session, only files that came through the upload route are taken, and
+    events that take no files take none."""
+    if site.password is None:
+        pytest.skip("adding answers is off")
+    cookies = {SESSION_COOKIE: site.guard.open_session()}
+    status, reply = join(site.url, site.events["upload"], [[file_data("/etc/hosts")]], cookies=cookies)
+    assert "only files uploaded through this page" in refused_message(status, reply)
+    status, reply = call(site.url, "search", [file_data("/etc/hosts"), 5, "", "", "", ""], cookies=cookies)
+    assert "file" in refused_message(status, reply)
+    assert stored_files(site.folder) == []
+
+
+def test_gradios_own_upload_check_is_on_when_mounted(seed_index, tmp_path, monkeypatch):
+    """``mount_gradio_app`` leaves Gradio's "was this file uploaded?" check off
+    (``has_launched``); the server switches it on, as the wall behind its own checks."""
+    from gradio import processing_utils
+    from gradio.context import LocalContext
+    from gradio.exceptions import InvalidPathError
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))
+    admin.use_private_gradio_temp_dir(parent=tmp_path)
+    guard = AdminGuard(PASSWORD)
+    blocks = _page(seed_index, guard)
+    create_server(blocks, seed_index, guard=guard)
+    LocalContext.blocks.set(blocks)
+    with pytest.raises(InvalidPathError, match="not uploaded by a user"):
+        processing_utils._check_allowed("/etc/hosts", check_in_upload_folder=True)
+
+
+def test_mcp_reads_no_server_file(site):
+    from sendsearch.serve.api import MCP_TOOL
+
+    arguments = {"question": file_data("/etc/hosts"), "k": 3}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": MCP_TOOL, "arguments": arguments}}
+    reply = httpx.post(site.url + "gradio_api/mcp/", json=body, headers=MCP_HEADERS, timeout=PATIENCE)
+    assert reply.status_code == 403
+    assert "files are taken only from a signed-in administrator" in reply.json()["error"].lower()
+    assert stored_files(site.folder) == []
+    still_answers(site.url)
+
+
+def test_an_admin_upload_still_goes_through(site):
+    """The one way files come in: signed in, through the upload route, then the upload event."""
+    if site.password is None:
+        pytest.skip("adding answers is off")
+    cookies = {SESSION_COOKIE: site.guard.open_session()}
+    page = b"Portage in Trafford\n\nPortage home visiting supports pre-school children with SEND."
+    stored = httpx.post(
+        site.url + "gradio_api/upload", files=[("files", ("portage.txt", page, "text/plain"))], cookies=cookies
+    )
+    assert stored.status_code == 200
+    [path] = stored.json()
+    status, reply = join(site.url, site.events["upload"], [[file_data(path) | {"orig_name": "portage.txt"}]], cookies)
+    assert status == 200
+    assert reply["success"] is True, reply
+    assert "1 added" in reply["output"]["data"][0]
+
+
+# -- finding 3: bodies, chat messages and chat history are bounded --------------------------------------
+def test_a_five_million_character_question_is_refused_before_it_is_read(open_site):
+    question = "x" * 5_000_000
+    for route in ("gradio_api/call/search", "gradio_api/queue/join", "gradio_api/mcp/"):
+        body = {"data": chat_inputs(question), "fn_index": open_site.events["respond"], "session_hash": "s"}
+        reply = httpx.post(open_site.url + route, json=body, headers=MCP_HEADERS, timeout=PATIENCE)
+        assert reply.status_code == 413, route
+        assert reply.json()["error"] == "The request is over 64 KB: nothing was read."
+    # Without a declared length (chunked), the body is cut off at the bound all the same.
+    chunks = (b"x" * 65536 for _ in range(80))
+    reply = httpx.post(open_site.url + "gradio_api/queue/join", content=chunks, timeout=PATIENCE)
+    assert reply.status_code == 413
+    still_answers(open_site.url)
+
+
+def test_a_long_message_is_cut_and_the_history_is_bounded(open_site):
+    session = uuid.uuid4().hex[:10]
+    long_question = "zebra " * 10_000  # 60,000 characters: under the body bound, over the question's
+    _, reply = join(open_site.url, open_site.events["respond"], chat_inputs(long_question), session=session)
+    assert reply["success"] is True, reply
+    chat = reply["output"]["data"][0]
+    # The reply shows the message (you asked, searched for, nothing found) three times at
+    # most, each cut at the question's bound: not the 10,000 words sent.
+    assert 0 < chat.count("zebra") <= 3 * (MAX_QUERY_CHARS // len("zebra ") + 1)
+    for number in range(MAX_CHAT_TURNS + 4):
+        _, reply = join(
+            open_site.url, open_site.events["respond"], chat_inputs(f"EHC plan question {number}"), session=session
+        )
+        assert reply["success"] is True, reply
+    chat = reply["output"]["data"][0]
+    assert chat.count('<article class="turn') == MAX_CHAT_TURNS
+    assert f"EHC plan question {MAX_CHAT_TURNS + 3}" in chat  # the newest first
+    assert "zebra" not in chat  # the oldest dropped off
+
+
+def test_the_history_is_bounded_in_characters_too():
+    from sendsearch.serve.ui import bounded_turns
+
+    big = [(f"q{n}", "x" * (MAX_CHAT_HISTORY_CHARS // 3)) for n in range(6)]
+    assert [message for message, _ in bounded_turns(big)] == ["q0", "q1"]
+    huge = [("q", "x" * (MAX_CHAT_HISTORY_CHARS * 2)), *big]
+    assert [message for message, _ in bounded_turns(huge)] == ["q"]  # the newest reply is always kept
+
+
+# -- finding 8: a caller's mistake is a one-line message, never a traceback or a blank error ----------------
+SEARCH_MISTAKES = [
+    (["\ud800", 5, "", "", "", ""], "not valid unicode (a lone surrogate"),
+    (["EHC", 5, "\ud800", "", "", ""], "not valid unicode (a lone surrogate"),
+    (["EHC", 5, 20240101, "", "", ""], "from must be text, not 20240101"),
+    (["EHC", 5, "", "", {"a": 1}, ""], "department must be text"),
+    (["EHC", "abc", "", "", "", ""], "k must be a whole number from 1 to 100"),
+    (["EHC", 5, "", "", "", "podcast"], "kind must be"),
+    ([None, 5, "", "", "", ""], "must be text"),
+    ([{"path": "x", "meta": "not an object"}, 5, "", "", "", ""], "files are taken only"),
+]
+
+
+def _one_line(message: str) -> str:
+    assert message
+    assert message != "none"
+    assert "\n" not in message.strip()
+    return message
+
+
+def test_search_endpoint_mistakes_are_one_line(open_site, capfd):
+    for api_name in ("search", "search_send_answers"):
+        for data, expected in SEARCH_MISTAKES:
+            status, reply = call(open_site.url, api_name, data)
+            assert status in (200, 400, 403), (api_name, data)
+            text = json.loads(reply.split("data:", 1)[1])["error"] if status == 200 else json.loads(reply)["error"]
+            assert expected in _one_line(text).lower(), (api_name, data)
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+PAGE_MISTAKES = [
+    (["EHC", [], None, "", "", "Any department", "Nope", 3], "kind of document must be one of: any, written"),
+    (["EHC", [], None, "", "", "Any department", "Any", "abc"], "passages shown before “more” must be one of"),
+    (["EHC", [], None, "", "", {"x": 1}, "Any", 3], "department must be one of: any department"),
+    (["EHC"], "/respond takes 8 values; it was sent 1"),
+    (chat_inputs("\ud800"), "not valid unicode"),
+]
+
+
+def test_page_event_mistakes_are_one_line(open_site, capfd):
+    for data, expected in PAGE_MISTAKES:
+        status, reply = join(open_site.url, open_site.events["respond"], data)
+        assert expected in _one_line(refused_message(status, reply)), data
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_mcp_and_rest_mistakes_are_one_line(open_site, capfd):
+    from sendsearch.serve.api import MCP_TOOL
+
+    call_tool = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    body = call_tool | {"params": {"name": MCP_TOOL, "arguments": {"question": "EHC \ud800"}}}
+    reply = post_json(open_site.url + "gradio_api/mcp/", body, headers=MCP_HEADERS)
+    assert reply.status_code == 400
+    assert "not valid unicode" in _one_line(reply.json()["error"]).lower()
+    # Bytes that are not UTF-8 in a REST question are read as replacement characters.
+    assert httpx.get(open_site.url + "api/search?q=%ff%fe+EHC", timeout=PATIENCE).status_code == 200
+    reply = httpx.get(open_site.url + "api/search", params={"q": "EHC", "from": "\x00"}, timeout=PATIENCE)
+    assert reply.status_code == 400
+    _one_line(reply.json()["error"])
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+# -- finding 2: slow and piled-up connections are capped; others are still answered -----------------------
+PARTIAL_REQUEST = b"GET /api/search?q=EHC HTTP/1.1\r\nHost: 127.0.0.1\r\n"  # the headers never end
+
+
+@contextmanager
+def _bounded_site(index, tmp_path: Path, monkeypatch, limits: ServerLimits) -> Iterator[str]:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))
+    folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
+    guard = AdminGuard(None)
+    with serving(create_server(_page(index, guard), index, guard=guard, upload_folder=folder), limits) as url:
+        yield url
+
+
+def _slow_client(url: str, source: str, first: bytes = PARTIAL_REQUEST) -> socket.socket:
+    """A connection from the loopback address ``source`` that sends ``first`` and stops."""
+    client = socket.create_connection(urlsplit(url)[1].split(":"), timeout=PATIENCE, source_address=(source, 0))
+    if first:
+        client.sendall(first)
+    return client
+
+
+def _closed_with(client: socket.socket) -> bytes:
+    """What the server sent before it closed the connection (waits until it does)."""
+    received = b""
+    try:
+        while chunk := client.recv(4096):
+            received += chunk
+    except ConnectionResetError:
+        # Closed with the client's bytes unread: the kernel resets, and may drop the reply.
+        received += b"(reset)"
+    client.close()
+    return received
+
+
+def _refused(client: socket.socket) -> bool:
+    reply = _closed_with(client)
+    return reply.startswith(b"HTTP/1.1 503") or reply == b"(reset)"
+
+
+def _answered(client: socket.socket) -> bytes:
+    """End the request's headers and read the first bytes of the reply."""
+    client.sendall(b"Connection: close\r\n\r\n")
+    return _closed_with(client)
+
+
+def _get_until_answered(url: str) -> httpx.Response:
+    """A normal request, tried again while the server is still counting connections it has
+    just seen closed (it learns of a close a moment after the client makes it)."""
+    for _ in range(200):
+        try:
+            reply = httpx.get(url + "api/search", params={"q": "EHC plan timescales", "k": 1}, timeout=PATIENCE)
+        except httpx.TransportError:
+            continue
+        if reply.status_code != 503:
+            return reply
+    pytest.fail("the server never answered")
+
+
+def test_one_client_cannot_hold_more_than_its_share_of_connections(seed_index, tmp_path, monkeypatch, caplog, capfd):
+    caplog.set_level(logging.WARNING, logger="sendsearch.server")
+    limits = ServerLimits(max_connections=50, max_per_client=4, header_timeout=PATIENCE * 10)
+    with _bounded_site(seed_index, tmp_path, monkeypatch, limits) as url:
+        held = [_slow_client(url, "127.0.0.2") for _ in range(10)]
+        # The first four are held open; the other six are refused and closed at once.
+        for client in held[4:]:
+            assert _refused(client)
+        # Another client is answered while they are held ...
+        assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200
+        # ... and so are the held ones, once their headers end.
+        for client in held[:4]:
+            assert _answered(client).startswith(b"HTTP/1.1 200")
+    lines = [r.getMessage() for r in caplog.records if "127.0.0.2" in r.getMessage()]
+    assert len(lines) == 1  # six refusals, one line
+    assert "refused a connection from 127.0.0.2: it has 4 connections open" in lines[0]
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_the_server_caps_its_connections_in_all(seed_index, tmp_path, monkeypatch):
+    limits = ServerLimits(max_connections=6, max_per_client=6, header_timeout=PATIENCE * 10)
+    with _bounded_site(seed_index, tmp_path, monkeypatch, limits) as url:
+        # Full of slow clients: a newcomer takes the place of the one that has waited
+        # longest for its headers.
+        held = [_slow_client(url, f"127.0.0.{number}") for number in range(2, 8)]
+        assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200
+        assert _closed_with(held[0]).startswith((b"HTTP/1.1 408", b"(reset)"))
+        for client in held[1:]:
+            client.close()
+        # Full of requests in progress (event streams that never end): a newcomer is refused.
+        streams = []
+        for number in range(2, 8):
+            stream = f"GET /gradio_api/heartbeat/s{number} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+            streams.append(_slow_client(url, f"127.0.0.{number}", first=stream))
+            assert streams[-1].recv(12) == b"HTTP/1.1 200"
+        assert _refused(_slow_client(url, "127.0.0.9"))
+        for stream in streams:
+            stream.close()
+        assert _get_until_answered(url).status_code == 200
+
+
+def test_headers_that_never_end_are_cut_off(seed_index, tmp_path, monkeypatch, caplog, capfd):
+    caplog.set_level(logging.WARNING, logger="sendsearch.server")
+    limits = ServerLimits(header_timeout=0.5)
+    with _bounded_site(seed_index, tmp_path, monkeypatch, limits) as url:
+        trickling = _slow_client(url, "127.0.0.3")
+        silent = _slow_client(url, "127.0.0.4", first=b"")
+        assert _closed_with(trickling).startswith(b"HTTP/1.1 408")
+        assert _closed_with(silent).startswith(b"HTTP/1.1 408")
+        assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200
+    assert any("127.0.0.3: its request headers took over 0.5 s" in r.getMessage() for r in caplog.records)
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_refusals_are_logged_once_a_minute_per_client_and_bounded_in_all(caplog):
+    caplog.set_level(logging.WARNING, logger="sendsearch.server")
+    clock = SimpleNamespace(now=0.0)
+    refusals = RefusalLog(every=60, clock=lambda: clock.now)
+    for _ in range(1000):
+        refusals.refused("192.0.2.1", "it has 64 connections open")
+    clock.now = 61
+    refusals.refused("192.0.2.1", "it has 64 connections open")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert "(999 more refused since the last line)" in lines[1]
+    caplog.clear()
+    for number in range(RefusalLog.max_lines + 30):  # many clients at once: the log is bounded too
+        refusals.refused(f"198.51.100.{number}", "the server has 1,024 connections open")
+    assert len(caplog.records) == RefusalLog.max_lines - 1  # 192.0.2.1's line counted in this minute
+    clock.now = 200
+    refusals.refused("203.0.113.1", "the server has 1,024 connections open")
+    assert "31 refusals of other clients went unlogged" in caplog.records[-1].getMessage()
+
+
+# Odd requests to Gradio's own routes, each of which once left a traceback in the log.
+ODD_REQUESTS = [
+    ("GET", "gradio_api/queue/data?session_hash=nobody", None, 404),
+    ("GET", "gradio_api/call/search/no-such-event", None, 404),
+    ("GET", "gradio_api/call/v2/search/no-such-event", None, 404),
+    ("POST", "gradio_api/call/v2/search", {}, 400),
+    ("POST", "gradio_api/call/v2/search", {"question": "EHC", "nonsense": 1}, 400),
+]
+
+
+def test_odd_requests_to_gradio_routes_are_refused_in_one_line(open_site, capfd):
+    for method, path, body, status in ODD_REQUESTS:
+        reply = httpx.request(method, open_site.url + path, json=body, timeout=PATIENCE)
+        assert reply.status_code == status, path
+        _one_line(reply.json()["error"])
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_the_page_s_own_way_of_reading_results_still_works(open_site):
+    status, reply = call(open_site.url, "search", ["EHC plan timescales", 2, "", "", "", ""])
+    assert status == 200
+    assert reply.startswith("event: complete")
+    posted = post_json(open_site.url + "gradio_api/call/v2/search", {"question": "EHC plan timescales", "k": 2})
+    result = httpx.get(open_site.url + f"gradio_api/call/v2/search/{posted.json()['event_id']}", timeout=PATIENCE)
+    assert result.text.startswith("event: complete")
+
+
+def test_mcp_calls_are_not_sent_where_a_header_points(open_site):
+    """Gradio calls a queued MCP tool through a client it points at the first caller's
+    X-Forwarded-Host; the search tool is not queued, so a caller cannot redirect it."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    from sendsearch.serve.api import MCP_TOOL
+
+    async def ask(headers: dict[str, str]) -> Any:
+        async with (
+            streamablehttp_client(open_site.url + "gradio_api/mcp/", headers=headers) as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            return await session.call_tool(MCP_TOOL, {"question": "EHC plan timescales", "k": 2})
+
+    for headers in ({"X-Forwarded-Host": "127.0.0.1:1"}, {"X-Gradio-Server": "http://127.0.0.1:1"}, {}):
+        result = asyncio.run(ask(headers))
+        assert not result.isError, result.content[0].text
+        assert len(json.loads(result.content[0].text)["passages"]) == 2
+
+
+def test_asyncio_out_of_descriptors_errors_are_one_line_a_minute():
+    from sendsearch.serve.server import OneLineAcceptErrors
+
+    clock = SimpleNamespace(now=0.0)
+    errors = OneLineAcceptErrors(every=60, clock=lambda: clock.now)
+
+    def record() -> logging.LogRecord:
+        # As asyncio's default exception handler writes it.
+        error = OSError(24, "Too many open files")
+        message = "socket.accept() out of system resource\nsocket: <socket fd=7>"
+        return logging.LogRecord("asyncio", logging.ERROR, __file__, 1, message, (), (OSError, error, None))
+
+    first = record()
+    assert errors.filter(first)
+    assert first.getMessage() == "socket.accept() out of system resource: [Errno 24] Too many open files"
+    assert first.exc_info is None
+    assert not errors.filter(record())  # again within the minute: not logged
+    clock.now = 61
+    assert errors.filter(record())
+    other = logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "something else", (), None)
+    assert errors.filter(other)
+    assert other.getMessage() == "something else"
+
+
+def test_the_connection_bound_fits_under_the_open_file_limit():
+    import resource
+
+    from sendsearch.serve.server import FD_RESERVE, fit_to_open_files
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = ServerLimits(max_connections=2048)
+    fitted = fit_to_open_files(wanted)
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard >= 2048 + FD_RESERVE:
+        assert soft >= 2048 + FD_RESERVE  # raised where allowed
+        assert fitted == wanted
+    huge = 10**9 if hard == resource.RLIM_INFINITY else hard * 2
+    fitted = fit_to_open_files(ServerLimits(max_connections=huge))
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert fitted.max_connections <= soft - FD_RESERVE
+    assert fitted.max_per_client <= fitted.max_connections
+
+
+def test_a_body_that_never_ends_is_cut_off(seed_index, tmp_path, monkeypatch):
+    from sendsearch.serve.gate import RequestGate
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))
+    folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
+    guard = AdminGuard(None)
+    app = create_server(_page(seed_index, guard), seed_index, guard=guard, upload_folder=folder)
+    for middleware in app.user_middleware:  # a small bound, read when the server starts
+        if middleware.cls is RequestGate:
+            middleware.kwargs["body_timeout"] = 0.5
+    with serving(app) as url:
+        headers = b"POST /gradio_api/queue/join HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        trickling = _slow_client(url, "127.0.0.2", headers + b'Content-Length: 1000\r\n\r\n{"data": [')
+        assert _closed_with(trickling).startswith((b"HTTP/1.1 408", b"(reset)"))
+        assert httpx.get(url + "api/search", params={"q": "EHC", "k": 1}, timeout=PATIENCE).status_code == 200
+
+
+def test_every_event_of_the_page_still_answers(open_site):
+    """The page's own events, as the browser sends them, pass every check above: the box,
+    the Ask button, an example button (whose value is its label) and the new conversation."""
+    from sendsearch.serve.ui import EXAMPLES
+
+    session = uuid.uuid4().hex[:10]
+    for event, question in (("respond", "EHC plan timescales"), ("respond_1", "EHC"), ("respond_3", EXAMPLES[1])):
+        _, reply = join(open_site.url, open_site.events[event], chat_inputs(question), session=session)
+        assert reply["success"] is True, (event, reply)
+        assert question in reply["output"]["data"][0]
+    _, reply = join(open_site.url, open_site.events["restart"], [], session=session)
+    assert reply["success"] is True, reply
