@@ -102,7 +102,7 @@ def _chunk_texts(index: str) -> list[str]:
     from sendsearch.search.index import Index
 
     snapshot = Index.open(index).snapshot()
-    rows = snapshot.store.db.execute(
+    rows = snapshot.backend.store.db.execute(
         "SELECT substr(d.text, c.start + 1, c.end - c.start) "
         "FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
     )
@@ -170,10 +170,10 @@ def step_serve(index: str) -> dict:
         def __init__(self, vectors: dict) -> None:
             self.vectors = vectors
 
-        def encode(self, texts, *, batch_size=32):
+        def encode_query(self, texts):
             return self.vectors[texts[0]]
 
-    precomputed = Precomputed({clean_query(q): embedder.encode([clean_query(q)]) for q in asked})
+    precomputed = Precomputed({clean_query(q): embedder.encode_query([clean_query(q)]) for q in asked})
     opened = Index.open(index, embedder=precomputed)
     search_only = []
     for q in asked:

@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     args = parser.parse_args()
     index = Index.open(args.index)
-    vectors = index.snapshot().vectors
+    vectors = index.snapshot().backend.vectors
     assert vectors.kind == "hnsw", f"the index is {vectors.kind}, not hnsw"
     ids = vectors.ids()
     exact = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.dimension))

@@ -49,15 +49,15 @@ def pool(args: argparse.Namespace) -> None:
     index = Index.open(args.index)
     queries = load_queries(args.queries)
     qrels = load_qrels(args.qrels) if args.qrels.exists() else {}
-    variants = [SearchConfig(**json.loads(s)) for s in args.settings] or [SearchConfig()]
-    store = index.snapshot().store
+    variants = [SearchConfig().with_(**json.loads(s)) for s in args.settings] or [SearchConfig()]
+    store = index.snapshot().backend.store
     packets: dict[str, list[dict]] = defaultdict(list)
     for qid, query in queries.items():
         judged_keys = {_key(store.document_text(d), d) for d in qrels.get(qid, {})}
         found: dict[str, str] = {}  # answer key -> a document carrying it
         for config in variants:
             for mode in args.modes.split(","):
-                ranking = ranked_documents(index.search(query, args.depth, mode=mode, config=config))  # type: ignore[arg-type]
+                ranking = ranked_documents(index.search(query, args.depth, mode=mode, settings=config))  # type: ignore[call-overload]
                 for doc_id in ranking[: args.depth]:
                     key = _key(store.document_text(doc_id), doc_id)
                     if key not in judged_keys:
@@ -104,7 +104,7 @@ def pool(args: argparse.Namespace) -> None:
 
 def merge(args: argparse.Namespace) -> None:
     index = Index.open(args.index)
-    store = index.snapshot().store
+    store = index.snapshot().backend.store
     secret = json.loads((args.out / "key.json").read_text(encoding="utf-8"))
     qrels = load_qrels(args.qrels) if args.qrels.exists() else {}
     # Every document in the index with the same answer text gets the judged grade.

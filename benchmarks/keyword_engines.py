@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     args = parser.parse_args()
     snapshot = Index.open(args.index).snapshot()
-    rows = snapshot.store.db.execute(
+    rows = snapshot.backend.store.db.execute(
         "SELECT c.chunk_id, coalesce(d.title, '') || ' ' || coalesce(d.question, '') || ' ' || "
         "substr(d.text, c.start + 1, c.end - c.start) "
         "FROM chunks c JOIN documents d USING (doc_id)"
@@ -57,7 +57,7 @@ def main() -> None:
     for q in asked:
         terms = dict.fromkeys(analyzer.terms(q), 1.0)
         began = time.perf_counter()
-        snapshot.keyword.search(terms, {}, 100)
+        snapshot.backend.keyword.search(terms, {}, 100)
         bm25s_times.append(time.perf_counter() - began)
     for name, times in (("FTS5", fts_times), ("bm25s", bm25s_times)):
         ms = np.array(times) * 1000

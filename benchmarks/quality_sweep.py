@@ -51,9 +51,9 @@ def main() -> None:
         queries, qrels = load_queries(Path(queries_path)), load_qrels(Path(qrels_path))
         baseline: dict[str, dict[str, dict[str, float]]] = {}
         for number, settings in enumerate(variants):
-            config = SearchConfig(**json.loads(settings))
+            config = SearchConfig().with_(**json.loads(settings))
             report = evaluate(
-                lambda q, m, config=config: index.search(q, DEPTH, mode=m, config=config),
+                lambda q, m, config=config: index.search(q, DEPTH, mode=m, settings=config),
                 queries,
                 qrels,
                 modes=args.modes.split(","),

@@ -40,18 +40,18 @@ def main() -> None:
     asked = questions() + list(load_queries(ROOT / "eval" / "realistic-queries.jsonl").values())
     runs = {}
     for settings in args.settings or ["{}"]:
-        runs[settings] = (index, SearchConfig(**json.loads(settings)))
+        runs[settings] = (index, SearchConfig().with_(**json.loads(settings)))
         if args.file_checks:
-            runs[f"{settings} without file checks"] = (unchecked, SearchConfig(**json.loads(settings)))
+            runs[f"{settings} without file checks"] = (unchecked, SearchConfig().with_(**json.loads(settings)))
     for question in asked[:30]:
         for searcher, config in runs.values():
-            searcher.search(question, 10, config=config)
+            searcher.search(question, 10, settings=config)
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(args.rounds):
         for question in asked:
             for name, (searcher, config) in runs.items():
                 began = time.perf_counter()
-                searcher.search(question, 10, config=config)
+                searcher.search(question, 10, settings=config)
                 times[name].append(time.perf_counter() - began)
     for settings, values in times.items():
         ms = np.array(values) * 1000

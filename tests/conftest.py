@@ -37,6 +37,8 @@ class FakeEmbedder:
         self.dimension = dimension
         self.max_tokens = 254
         self.precision = "fp32"
+        # The weak-match cosines of the model it stands in for (all-MiniLM-L6-v2's).
+        self.relevance = {"floor": 0.30, "term_check_below": 0.45}
         self.encoded: list[str] = []
 
     def _vector(self, text: str) -> np.ndarray:
@@ -54,6 +56,12 @@ class FakeEmbedder:
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         self.encoded.extend(texts)
         return np.vstack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)
+
+    def encode_document(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        return self.encode(texts, batch_size=batch_size)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) * 4 // 3 + 1 for t in texts]

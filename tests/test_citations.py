@@ -220,7 +220,9 @@ def test_withdrawn_questions_are_left_out_unless_asked_for(tmp_path, fake_embedd
     path.write_text(json.dumps(MCKINNELL) + "\n" + json.dumps({**MCKINNELL, "id": 5, "isWithdrawn": True}))
     _, report = Index.build([path], tmp_path / "a", embedder=fake_embedder)
     assert (report.documents, report.withdrawn) == (1, 1)
-    _, report = Index.build([path], tmp_path / "b", embedder=fake_embedder, config=IndexConfig(include_withdrawn=True))
+    _, report = Index.build(
+        [path], tmp_path / "b", embedder=fake_embedder, index_config=IndexConfig(include_withdrawn=True)
+    )
     assert (report.documents, report.withdrawn) == (2, 0)
 
 
@@ -296,5 +298,5 @@ def test_non_answers_rank_below_answers_with_substance(tmp_path, fake_embedder):
     query = "how many educational psychologists are in training in Surrey"
     assert [p.doc_id for p in index.search(query, k=2)] == ["1", "2"]
     # Without the penalty the unanswered record, whose text is its question, comes first.
-    plain = SearchConfig(non_answer_weight=1.0)
-    assert [p.doc_id for p in index.search(query, k=2, config=plain)] == ["2", "1"]
+    plain = SearchConfig().with_(non_answer_weight=1.0)
+    assert [p.doc_id for p in index.search(query, k=2, settings=plain)] == ["2", "1"]

@@ -19,23 +19,28 @@ from .errors import (
     QueryError,
     SendSearchError,
 )
-from .indexing.builder import BuildReport, IndexConfig
+from .filters import FILTERS, FilterField, Filters
+from .indexing.builder import BuildReport
 from .indexing.chunking import ChunkingConfig
+from .indexing.config import IndexConfig, KeywordConfig
 from .indexing.embedding import Embedder, register_embedder, unregister_embedder
 from .indexing.manifest import Manifest
 from .limits import MAX_K
 from .schema import Citation, Passage, Skipped
-from .search.folder.keyword import KeywordConfig
+from .search.config import SearchConfig
 from .search.index import Index, IndexInfo, Snapshot, search
-from .search.pipeline import Mode, SearchConfig
+from .search.request import Mode, SearchRequest, SearchResult
 from .version import __version__
 
 __all__ = [
+    "FILTERS",
     "MAX_K",
     "BuildReport",
     "ChunkingConfig",
     "Citation",
     "Embedder",
+    "FilterField",
+    "Filters",
     "Index",
     "IndexBusyError",
     "IndexConfig",
@@ -51,6 +56,8 @@ __all__ = [
     "Passage",
     "QueryError",
     "SearchConfig",
+    "SearchRequest",
+    "SearchResult",
     "SendSearchError",
     "Skipped",
     "Snapshot",

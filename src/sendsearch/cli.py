@@ -23,8 +23,10 @@ from typing import Any, TypeVar
 import click
 
 from . import settings
-from .errors import FIELD_LABELS, SendSearchError
+from .errors import SendSearchError
+from .filters import FIELD_LABELS, FILTERS
 from .limits import MAX_K
+from .search.request import MODES
 from .text.normalise import strip_controls
 from .version import __version__
 
@@ -145,6 +147,22 @@ model_option = click.option(
     show_envvar=True,
     help="Sentence-transformers model name or path (default: all-MiniLM-L6-v2, offline).",
 )
+
+
+def filter_options(command: F) -> F:
+    """One option per filter of the table (``filters.FILTERS``), in its order, each passed
+    to the command by the filter's name."""
+    for field in reversed([f for f in FILTERS if "cli" in f.surfaces]):
+        if field.flag:
+            option = click.option(field.option, field.name, is_flag=True, help=field.help)
+        elif field.choices:
+            option = click.option(field.option, field.name, type=click.Choice(field.choices), help=field.help)
+        else:
+            option = click.option(field.option, field.name, default=None, help=field.help)
+        command = option(command)
+    return command
+
+
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 follow_links_option = click.option(
     "--follow-links", is_flag=True, help="Read what symbolic links inside folders point to (skipped by default)."
@@ -217,7 +235,7 @@ def build(
       sendsearch build
       sendsearch build corpus my-answers.jsonl --index my-index
     """
-    from .indexing.builder import IndexConfig
+    from .indexing.config import IndexConfig
     from .search.index import Index
 
     config = IndexConfig(include_withdrawn=include_withdrawn)
@@ -225,7 +243,7 @@ def build(
         list(paths) or [Path("corpus")],
         index_dir,
         model=model,
-        config=config,
+        index_config=config,
         progress=not quiet,
         follow_links=follow_links,
     )
@@ -411,20 +429,10 @@ def _json_for_a_terminal(data: Any) -> str:
 @index_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="Number of passages.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of passages.")
-@click.option("--from", "date_from", default=None, help="Only documents dated on or after YYYY-MM-DD.")
-@click.option("--to", "date_to", default=None, help="Only documents dated on or before YYYY-MM-DD.")
-@click.option("--department", default=None, help='Only this department, e.g. "Department for Education".')
-@click.option(
-    "--kind", type=click.Choice(["written_answer", "web_page"]), default=None, help="Only this kind of document."
-)
-@click.option(
-    "--include-undated",
-    is_flag=True,
-    help="With --from or --to, also keep documents that have no date at all (web pages, files).",
-)
+@filter_options
 @click.option(
     "--mode",
-    type=click.Choice(["hybrid", "dense", "bm25"]),
+    type=click.Choice(MODES),
     default="hybrid",
     show_default=True,
     help="Retrieval mode.",
@@ -436,13 +444,9 @@ def search(
     index_dir: Path,
     k: int,
     as_json: bool,
-    date_from: str | None,
-    date_to: str | None,
-    department: str | None,
-    kind: str | None,
-    include_undated: bool,
     mode: str,
     show_weak: bool,
+    **filters: Any,
 ) -> None:
     """Search an index and print the best passages with their citations.
 
@@ -460,18 +464,10 @@ def search(
       sendsearch search "EHC plan delays" -k 10 --from 2024-01-01 --json
     """
     from .search.index import Index
+    from .search.request import SearchRequest
 
     index = Index.open(index_dir)
-    passages = index.search(
-        query,
-        k,
-        date_from=date_from,
-        date_to=date_to,
-        department=department,
-        kind=kind,
-        include_undated=include_undated,
-        mode=mode,  # type: ignore[arg-type]
-    )
+    passages = index.search(SearchRequest.parse(query, k, mode=mode, **filters))
     if as_json:
         click.echo(_json_for_a_terminal([p.to_dict() for p in passages]))
         return
@@ -651,7 +647,7 @@ def _check_address(host: str, port: int) -> None:
     default=None,
     help="JSONL of {qid, query, answer, doc_id}.",
 )
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25", "all"]), default="all", show_default=True)
+@click.option("--mode", type=click.Choice([*MODES, "all"]), default="all", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
 def evaluate(index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mode: str, as_json: bool) -> None:
@@ -670,7 +666,7 @@ def evaluate(index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mo
     index = Index.open(index_dir)
     modes = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]
     report = run_evaluation(
-        lambda query, m: index.search(query, DEPTH, mode=m),  # type: ignore[arg-type]
+        lambda query, m: index.search(query, DEPTH, mode=m),  # type: ignore[call-overload]
         load_queries(queries),
         load_qrels(qrels),
         modes=modes,

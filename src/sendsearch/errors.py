@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = [
-    "FIELD_LABELS",
     "IndexBusyError",
     "IndexFormatError",
     "IndexNotFoundError",
@@ -59,7 +58,7 @@ class QueryError(SendSearchError, ValueError):
     ``field`` names the parameter that was wrong as the library calls it (``query``, ``k``,
     ``date_from``, ``date_to``, ``department``, ``kind``), or is None. ``str(error)`` uses
     those names; ``worded(labels)`` puts each surface's own in their place, so that the CLI
-    says ``--from``, the REST API ``'from'`` and the page "Dated from" (``FIELD_LABELS``).
+    says ``--from``, the REST API ``'from'`` and the page "Dated from" (``filters.FIELD_LABELS``).
     """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
@@ -84,25 +83,3 @@ class QueryError(SendSearchError, ValueError):
         if self._template is None:
             return str(self)
         return self._template.format(**{name: labels.get(name, name) for name in self._fields}, **self._values)
-
-
-# What each surface calls the fields a QueryError names (the MCP tool and the page's
-# /search endpoint take the library's own names).
-FIELD_LABELS: dict[str, dict[str, str]] = {
-    "cli": {
-        "query": "the question",
-        "k": "-k",
-        "date_from": "--from",
-        "date_to": "--to",
-        "department": "--department",
-        "kind": "--kind",
-    },
-    "rest": {"query": "'q'", "date_from": "'from'", "date_to": "'to'"},
-    "page": {
-        "query": "the question",
-        "date_from": "Dated from",
-        "date_to": "Dated to",
-        "department": "Department",
-        "kind": "Kind of document",
-    },
-}

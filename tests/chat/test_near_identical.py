@@ -97,11 +97,11 @@ def test_a_passage_cut_at_another_place_folds_with_the_whole_answer():
 @pytest.mark.slow
 def test_the_reply_on_the_bundled_corpus_shows_both_answers(eval_index):
     """The question of the issue, with the real model: both answers are passages of their own."""
+    from sendsearch import SearchRequest
     from sendsearch.chat.replies import build_reply
-    from sendsearch.request import Filters
 
     question = "How long does the council have to do an EHC needs assessment?"
-    reply = build_reply(eval_index, question, None, Filters(), 3)
+    reply = build_reply(eval_index, question, None, SearchRequest(question, 10), 3)
     shown = {s.passage.doc_id: s for s in reply.passages}
     assert {"1828818", "1828819"} <= shown.keys()
     assert all(not s.near_identical for s in shown.values() if s.passage.doc_id in ("1828818", "1828819"))

@@ -114,5 +114,5 @@ def test_a_build_with_the_light_path_matches_one_with_the_full_model(real_embedd
         indexes.append(Index.open(tmp_path / name, embedder=embedder))
     a, b = (index.snapshot() for index in indexes)
     assert a.manifest.chunks == b.manifest.chunks
-    ids = a.vectors.ids()
-    assert np.abs(a.vectors.vectors(ids) - b.vectors.vectors(ids)).max() < 1e-5
+    ids = a.backend.vectors.ids()
+    assert np.abs(a.backend.vectors.vectors(ids) - b.backend.vectors.vectors(ids)).max() < 1e-5

@@ -70,3 +70,21 @@ def test_config_is_validated():
         ChunkingConfig(max_tokens=8)
     with pytest.raises(ValueError, match="overlap_tokens"):
         ChunkingConfig(max_tokens=100, overlap_tokens=60)
+
+
+def test_chunks_never_exceed_what_the_model_reads(tmp_path, fake_embedder):
+    """Issue 21: an embedder's max_tokens bounds every chunk, whatever the chunking settings."""
+    from sendsearch import Index
+
+    fake_embedder.max_tokens = 50
+    index, _ = Index.build(SEED_PAGES, tmp_path / "index", embedder=fake_embedder)
+    backend = index.snapshot().backend
+    rows = backend.chunks(backend.store.chunk_ids().tolist())
+    counts = fake_embedder.count_tokens([row.text for row in rows.values()])
+    assert max(counts) <= 50
+    assert index.info().max_tokens == 50
+
+
+def test_the_overlap_shrinks_with_a_short_model():
+    assert ChunkingConfig().within(500) == ChunkingConfig()
+    assert ChunkingConfig().within(50) == ChunkingConfig(max_tokens=50, overlap_tokens=24)

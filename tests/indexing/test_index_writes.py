@@ -356,7 +356,7 @@ def test_a_non_utf8_question_from_a_real_command_line_is_one_line(setting):
 
 def test_the_library_refuses_a_lone_surrogate_naming_the_field(setting, fake_embedder):
     from sendsearch import QueryError
-    from sendsearch.errors import FIELD_LABELS
+    from sendsearch.filters import FIELD_LABELS
 
     index = Index.open(setting / "ix", embedder=fake_embedder)
     with pytest.raises(QueryError) as caught:

@@ -80,7 +80,7 @@ def test_short_boilerplate_answers_are_not_collapsed(grouped_index):
 
 
 def test_collapsing_can_be_turned_off(grouped_index):
-    config = SearchConfig(collapse_duplicates=False)
-    ids = [p.doc_id for p in grouped_index.search("capital funding for special school places", k=5, config=config)]
+    config = SearchConfig().with_(collapse_duplicates=False)
+    ids = [p.doc_id for p in grouped_index.search("capital funding for special school places", k=5, settings=config)]
     assert "1" in ids
     assert "2" in ids

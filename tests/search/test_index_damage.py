@@ -95,7 +95,7 @@ def test_an_index_whose_manifest_records_no_checksums_is_refused(seed_index):
 
 def test_damage_found_in_the_middle_of_a_search_is_one_line(seed_index):
     """The index was sound when opened; its store is damaged while it serves."""
-    store = seed_index.snapshot().store.path
+    store = seed_index.snapshot().backend.store.path
     data = store.read_bytes()
     store.write_bytes(data[:4096] + b"\xa5" * (len(data) - 4096))
     errors: list[BaseException] = []
@@ -262,7 +262,7 @@ def test_store_bytes_changed_while_serving_are_refused_not_served(seed_index, ca
     immutable, so SQLite would serve it)."""
     before = _served(seed_index)
     assert any("Stockport" in text for text in before)
-    _flip_in_place(seed_index.snapshot().store.path, b"Stockport")
+    _flip_in_place(seed_index.snapshot().backend.store.path, b"Stockport")
     with caplog.at_level("ERROR", logger="sendsearch.index"):
         for _ in range(3):
             with pytest.raises(IndexFormatError) as caught:
@@ -293,7 +293,7 @@ def test_keyword_arrays_changed_while_serving_are_refused(seed_index):
 
 def test_a_repaired_generation_serves_again(seed_index):
     before = _served(seed_index)
-    store = seed_index.snapshot().store.path
+    store = seed_index.snapshot().backend.store.path
     original = store.read_bytes()
     _flip_in_place(store, b"Stockport")
     with pytest.raises(IndexFormatError):
@@ -304,7 +304,7 @@ def test_a_repaired_generation_serves_again(seed_index):
 
 def test_a_file_touched_but_unchanged_keeps_serving(seed_index):
     before = _served(seed_index)
-    store = seed_index.snapshot().store.path
+    store = seed_index.snapshot().backend.store.path
     os.utime(store, ns=(time.time_ns(), time.time_ns() + 10**9))
     assert _served(seed_index) == before
 
@@ -332,7 +332,7 @@ def test_a_damaged_live_index_is_a_503_over_http(seed_index, caplog):
     with serving(rest_app(seed_index)) as url, caplog.at_level("ERROR", logger="sendsearch.index"):
         params = {"q": "How much does Stockport spend on SEND?", "k": 3}
         assert httpx.get(url + "search", params=params).status_code == 200
-        _flip_in_place(seed_index.snapshot().store.path, b"Stockport")
+        _flip_in_place(seed_index.snapshot().backend.store.path, b"Stockport")
         replies = [httpx.get(url + "search", params=params) for _ in range(4)]
     assert [reply.status_code for reply in replies] == [503] * 4
     error = replies[0].json()["error"]

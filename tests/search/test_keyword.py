@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from sendsearch.search.folder.keyword import KeywordConfig, KeywordIndex
+from sendsearch.indexing.config import KeywordConfig
+from sendsearch.search.folder.keyword import KeywordIndex
 from sendsearch.text.analysis import Analyzer, Terms
 
 TEXTS = {
@@ -108,3 +109,11 @@ def test_an_index_saved_before_pairs_loads_and_searches(analyzer, tmp_path):
     assert old.config.phrases is False
     assert not _scores(old, pairs={("special", "school"): 1.0}).any()
     assert _scores(old, {"special": 1.0, "school": 1.0})[0] > 0
+
+
+def test_a_bm25_method_the_index_cannot_score_is_refused():
+    """Issue 21: bm25+ and bm25l give chunks without a term a score the sparse matrix does not keep."""
+    for method in ("bm25+", "bm25l"):
+        with pytest.raises(ValueError, match="bm25l and bm25\\+ give every chunk a score"):
+            KeywordConfig(method=method)
+    assert KeywordConfig(method="robertson").method == "robertson"

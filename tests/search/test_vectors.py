@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sendsearch import Index
-from sendsearch.indexing.builder import IndexConfig
+from sendsearch.indexing.config import IndexConfig
 from sendsearch.search.folder.vectors import VectorIndex
 
 
@@ -73,7 +73,7 @@ def test_hnsw_recall_against_exact_on_clustered_vectors():
 @pytest.mark.slow  # builds HNSW graphs: seconds
 def test_an_hnsw_index_updates_without_reusing_ids(tmp_path, corpus_copy, fake_embedder):
     index, _ = Index.build(
-        [corpus_copy], tmp_path / "index", embedder=fake_embedder, config=IndexConfig(hnsw_threshold=0)
+        [corpus_copy], tmp_path / "index", embedder=fake_embedder, index_config=IndexConfig(hnsw_threshold=0)
     )
     assert index.manifest.vectors["kind"] == "hnsw"
     top_before = index.search("Stockport consultation", k=1)[0].doc_id
@@ -83,5 +83,5 @@ def test_an_hnsw_index_updates_without_reusing_ids(tmp_path, corpus_copy, fake_e
     report = index.add([tmp_path / "001_96ab44ec7aed3ea8.txt"])
     assert report.added == 1
     assert index.search("Stockport consultation", k=1)[0].doc_id == top_before
-    vectors = index.snapshot().vectors
+    vectors = index.snapshot().backend.vectors
     assert len(vectors) == index.manifest.chunks

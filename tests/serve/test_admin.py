@@ -19,8 +19,7 @@ import pytest
 from sendsearch.limits import PROXY_FREE_GUESSES, PROXY_LOCKOUT_AFTER
 from sendsearch.serve import admin
 from sendsearch.serve.admin import SESSION_COOKIE, AdminGuard, AttemptLimiter, add_uploads
-from sendsearch.serve.api import create_server
-from sendsearch.serve.server import ServerLimits
+from sendsearch.serve.server import ServerLimits, create_server
 
 from ..serving import serving
 

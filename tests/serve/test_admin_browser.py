@@ -10,7 +10,7 @@ import gradio as gr  # at module level: Gradio resolves the handler's `gr.Reques
 import pytest
 
 from sendsearch.serve import admin
-from sendsearch.serve.api import create_server
+from sendsearch.serve.server import create_server
 
 from ..serving import serving
 

@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from sendsearch.limits import MAX_K
-from sendsearch.serve.api import MCP_TOOL, create_server, rest_app
+from sendsearch.serve.api import rest_app
+from sendsearch.serve.mcp import MCP_TOOL
+from sendsearch.serve.server import create_server
 
 from ..conftest import ROOT
 from ..serving import serving
@@ -78,7 +80,7 @@ def test_the_api_is_documented_in_openapi(rest):
 
 
 def test_a_damaged_index_is_a_503_with_one_line(rest, seed_index):
-    store = seed_index.snapshot().store.path
+    store = seed_index.snapshot().backend.store.path
     data = store.read_bytes()
     store.write_bytes(data[:4096] + b"\xa5" * (len(data) - 4096))  # every page after the header
     reply = httpx.get(rest + "search", params={"q": "Stockport SEND spending", "k": 5})

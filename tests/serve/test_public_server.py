@@ -25,8 +25,7 @@ import pytest
 from sendsearch.limits import MAX_CHAT_HISTORY_CHARS, MAX_CHAT_TURNS, MAX_QUERY_CHARS
 from sendsearch.serve import admin
 from sendsearch.serve.admin import SESSION_COOKIE, AdminGuard
-from sendsearch.serve.api import create_server
-from sendsearch.serve.server import RefusalLog, ServerLimits
+from sendsearch.serve.server import RefusalLog, ServerLimits, create_server
 
 from ..serving import serving
 
@@ -215,7 +214,7 @@ def test_gradios_own_upload_check_is_on_when_mounted(seed_index, tmp_path, monke
 
 
 def test_mcp_reads_no_server_file(site):
-    from sendsearch.serve.api import MCP_TOOL
+    from sendsearch.serve.mcp import MCP_TOOL
 
     arguments = {"question": file_data("/etc/hosts"), "k": 3}
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": MCP_TOOL, "arguments": arguments}}
@@ -334,7 +333,7 @@ def test_page_event_mistakes_are_one_line(open_site, capfd):
 
 
 def test_mcp_and_rest_mistakes_are_one_line(open_site, capfd):
-    from sendsearch.serve.api import MCP_TOOL
+    from sendsearch.serve.mcp import MCP_TOOL
 
     call_tool = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
     body = call_tool | {"params": {"name": MCP_TOOL, "arguments": {"question": "EHC \ud800"}}}
@@ -516,7 +515,7 @@ def test_mcp_calls_are_not_sent_where_a_header_points(open_site):
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
 
-    from sendsearch.serve.api import MCP_TOOL
+    from sendsearch.serve.mcp import MCP_TOOL
 
     async def ask(headers: dict[str, str]) -> Any:
         async with (

@@ -396,7 +396,7 @@ FILTERS = ChatFilters("", "", "Any department", "Any", 3)
 def page_index(seed_index):
     """The seed index with no relevance floor: the fake embedder's cosines say nothing about
     relevance, so weak matches are made explicitly where a test needs them."""
-    seed_index.config = SearchConfig(relevance_floor=0.0)
+    seed_index.settings = SearchConfig().with_(relevance_floor=0.0)
     return seed_index
 
 
@@ -470,12 +470,12 @@ def test_a_question_about_time_is_answered_only_by_a_timescale_and_never_by_a_ta
 def test_filters_take_british_dates_too():
     from datetime import date
 
-    from sendsearch.request import Filters
+    from sendsearch.filters import Filters
 
-    assert Filters.parse("30/09/2024", "1-10-2024").date_from == date(2024, 9, 30)
-    assert Filters.parse("2024-09-30").date_from == date(2024, 9, 30)
+    assert Filters.parse(date_from="30/09/2024", date_to="1-10-2024").date_from == date(2024, 9, 30)
+    assert Filters.parse(date_from="2024-09-30").date_from == date(2024, 9, 30)
     with pytest.raises(QueryError, match="like 2024-09-30 or 30/09/2024"):
-        Filters.parse("last week")
+        Filters.parse(date_from="last week")
 
 
 GROUPED_ANSWER = (
@@ -487,9 +487,8 @@ GROUPED_ANSWER = (
 
 
 def test_a_reply_names_and_links_the_other_questions_given_the_same_answer(tmp_path, fake_embedder):
-    from sendsearch import Index
+    from sendsearch import Index, SearchRequest
     from sendsearch.chat.replies import build_reply
-    from sendsearch.request import Filters
 
     def record(number: int, answer: str, **extra) -> str:
         question = f"To ask the Secretary of State for Education, what capital funding is planned in area {number}."
@@ -506,8 +505,9 @@ def test_a_reply_names_and_links_the_other_questions_given_the_same_answer(tmp_p
     ]
     (tmp_path / "answers.jsonl").write_text("\n".join(lines), encoding="utf-8")
     index, _ = Index.build([tmp_path / "answers.jsonl"], tmp_path / "index", embedder=fake_embedder)
-    index.config = SearchConfig(relevance_floor=0.0)
-    reply = build_reply(index, "capital funding for special school places", None, Filters(), 3)
+    index.settings = SearchConfig().with_(relevance_floor=0.0)
+    question = "capital funding for special school places"
+    reply = build_reply(index, question, None, SearchRequest(question, 10), 3)
     [shown] = reply.passages
     page = "https://questions-statements.parliament.uk/written-questions/detail/"
     expected = {

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..text.analysis import STOPWORDS
+from ..text.analysis import ASKING_WORDS, STOPWORDS, message_words
 
 __all__ = ["Reading", "read_question"]
 
@@ -69,16 +69,12 @@ _POINTING_THAT = re.compile(
 _ASKING_WORDS = (
     STOPWORDS
     | _POINTERS
+    | ASKING_WORDS
     | frozenset(
         [
             "actually",
             "even",
-            "get",
-            "gets",
-            "long",
-            "many",
             "moment",
-            "much",
             "often",
             "really",
             "still",
@@ -158,11 +154,7 @@ _SHORT = 6
 # Words borrowed from the last question, at most.
 _BORROWED = 10
 
-_WORD = re.compile(r"[\w][\w'’-]*")
-
-
-def _words(text: str) -> list[str]:
-    return [w.strip("'’-") for w in _WORD.findall(text) if w.strip("'’-")]
+_words = message_words
 
 
 def _content(words: list[str]) -> list[str]:

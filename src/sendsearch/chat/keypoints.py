@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..schema import Passage
-from ..text.analysis import STOPWORDS
+from ..text.analysis import ASKING_WORDS, STOPWORDS, prefix_stems
 from ..text.normalise import sentence_spans
-from .render import FIGURES
+from ..text.patterns import FIGURES, MONEY, TIME
 
 __all__ = ["KeyPoint", "key_points"]
 
@@ -55,13 +55,6 @@ _ASKED = re.compile(
 # A question about time wants a timescale or a date, one about money an amount or a share.
 _WANTS_TIME = re.compile(r"\b(?:how\s+(?:long|soon|often)|when|deadline|time\s*limit|timescale|weeks?)\b", re.I)
 _WANTS_MONEY = re.compile(r"\b(?:how\s+much|cost|costs|spend|spends|spent|funding|budget)\b", re.I)
-_TIME = re.compile(
-    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty)(?:-|\s)"
-    r"(?:weeks?|months?|working days|days|years?)\b|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+\s+\d{4}\b",
-)
-_MONEY = re.compile(r"£\s?\d|\b\d+(?:\.\d+)?\s?%")
-_WORD = re.compile(r"[a-z0-9£]+")
-_ASKING = {"how", "what", "when", "where", "who", "why", "which", "much", "many", "long", "does", "do", "get", "gets"}
 
 
 @dataclass(frozen=True)
@@ -72,9 +65,12 @@ class KeyPoint:
     number: int
 
 
+_LEFT_OUT = STOPWORDS | ASKING_WORDS
+
+
 def _stems(text: str) -> set[str]:
-    """Words reduced to their first five letters: a crude stem that matches "fund"/"funding"."""
-    return {w[:5] for w in _WORD.findall(text.lower()) if w not in STOPWORDS and w not in _ASKING}
+    """A text's words as prefix stems, without stop words and words of asking."""
+    return prefix_stems(text, _LEFT_OUT)
 
 
 def _shared(sentence: str, question: set[str]) -> float:
@@ -106,7 +102,7 @@ def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[K
     named = _names(question)
     wants_figure = bool(_WANTS_FIGURE.search(question))
     # A question about time or money is answered only by a sentence with that kind of figure.
-    needed = _TIME if _WANTS_TIME.search(question) else _MONEY if _WANTS_MONEY.search(question) else None
+    needed = TIME if _WANTS_TIME.search(question) else MONEY if _WANTS_MONEY.search(question) else None
     best: list[tuple[float, KeyPoint]] = []
     for number, passage in passages[:CANDIDATE_PASSAGES]:
         marked = {" ".join(text.split()) for text in passage.highlight_texts}

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from ..schema import Passage
+from ..text.patterns import FIGURES
 
 if TYPE_CHECKING:
     from ..search.scope import Elsewhere
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from .replies import Reply, ShownPassage
 
 __all__ = [
-    "FIGURES",
     "citation_text",
     "escape",
     "format_passage_text",
@@ -44,18 +44,6 @@ _ESCAPES = str.maketrans(
     | {c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!|~$:"}
 )
 _URL = re.compile(r"https?://[^\s<>\"'\]\[]+[^\s<>\"'\]\[.,;:!?)]")
-
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-# Money, dates, financial years and timescales: what SEND questions are mostly about.
-FIGURES = re.compile(
-    r"£\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:billion|million|thousand|bn|m|k)\b)?"
-    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})\s+\d{{4}}\b"
-    rf"|\b(?:{_MONTHS})\s+\d{{4}}\b"
-    r"|\b(?:19|20)\d{2}(?:\s?(?:-|–|/|to)\s?)(?:19|20)?\d{2}\b"
-    r"|\b\d+(?:\.\d+)?\s?%"
-    r"|\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty)(?:-|\s)"
-    r"(?:weeks?|months?|working days|days|years?)\b"
-)
 
 
 def escape(text: str) -> str:

@@ -8,16 +8,18 @@ word for word) are shown once, naming the others.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from ..errors import SendSearchError
-from ..request import Filters
 from ..schema import Citation, Passage
 from ..search.index import Index
+from ..search.request import SearchRequest
 from ..search.scope import Elsewhere, elsewhere_named
+from ..text.analysis import answer_words
 from .conversation import Reading, read_question
 from .keypoints import KeyPoint, key_points
 
@@ -109,9 +111,7 @@ class Reply:
         return self.error is None and not self.passages
 
 
-def _words(text: str) -> list[str]:
-    # Apostrophes stay inside words, so "don't" is one word and reads as a negation.
-    return re.findall(r"\w+(?:['’]\w+)*", text.lower().replace("’", "'"))
+_words = answer_words
 
 
 def _shingles(words: Sequence[str]) -> set[tuple[str, ...]]:
@@ -158,18 +158,14 @@ def collapse_near_identical(passages: Sequence[Passage]) -> list[tuple[Passage, 
     return [(passage, folded) for passage, folded, _, _ in groups]
 
 
-def build_reply(index: Index, message: str, anchor: str | None, filters: Filters, shown: int) -> Reply:
-    """Search for a chat message (read as a follow-up to ``anchor`` where it is one) and assemble the reply."""
+def build_reply(index: Index, message: str, anchor: str | None, request: SearchRequest, shown: int) -> Reply:
+    """Search for a chat message (read as a follow-up to ``anchor`` where it is one) and
+    assemble the reply. ``request`` carries the filters and settings; its question is what
+    the message is read as, and its ``k`` how many passages the reply draws on."""
     reading = read_question(message, anchor)
+    filters = request.filters
     try:
-        passages = index.search(
-            reading.query,
-            PASSAGES_FETCHED,
-            date_from=filters.date_from,
-            date_to=filters.date_to,
-            department=filters.department,
-            kind=filters.kind,
-        )
+        passages = index.search(dataclasses.replace(request, question=reading.query))
     except SendSearchError as error:
         return Reply(message, reading, filters.describe(), error=str(error))
     close = [p for p in passages if not p.weak_match]
@@ -182,7 +178,7 @@ def build_reply(index: Index, message: str, anchor: str | None, filters: Filters
     }
     carried = {p.doc_id: p.citation for _, folded in groups for p in folded}
     wanted = {d for ids in copies.values() for d in ids[:OTHERS_LISTED] if d not in carried}
-    citations = {**index.snapshot().store.citations(sorted(wanted)), **carried}
+    citations = {**index.citations(sorted(wanted)), **carried}
     numbered = [
         ShownPassage(
             number,

@@ -28,53 +28,33 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-from ..errors import IndexBusyError, IndexFormatError, NothingToIndexError, SendSearchError
+from ..errors import IndexBusyError, NothingToIndexError, SendSearchError
 from ..schema import Chunk, Document, Skipped
-from ..search.folder.documents import Store
-from ..search.folder.keyword import KeywordConfig, KeywordIndex
-from ..search.folder.vectors import HNSW_EF_SEARCH, HNSW_THRESHOLD, VectorIndex
 from ..sources.readers import ReadReport, SkipLog, read_paths
 from ..text.analysis import Analyzer
 from ..version import __version__
 from . import manifest as manifest_module
-from .chunking import ChunkingConfig, chunk_documents
-from .embedding import Embedder, EmbeddingCache, embed_with_cache
+from .chunking import chunk_documents
+from .config import IndexConfig, config_from_manifest
+from .embedding import Embedder, EmbeddingCache, embed_with_cache, relevance_of
+from .layout import CACHE_PATH, GENERATION_PREFIX
 from .manifest import (
     MANIFEST_NAME,
     Manifest,
     read_manifest,
-    rebuild_hint,
     record_files,
     remove_stale_temporaries,
     write_manifest,
 )
+from .writer import Written, open_writer
 
-__all__ = ["CACHE_PATH", "BuildReport", "IndexConfig", "build_index", "update_index"]
+__all__ = ["STORE", "BuildReport", "build_index", "update_index"]
 
-CACHE_PATH = Path("cache") / "embeddings.sqlite"
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    """Settings fixed when an index is built; they are recorded in its manifest."""
-
-    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
-    keyword: KeywordConfig = field(default_factory=KeywordConfig)
-    # How a chunk's vector carries what was asked: "mix" averages the chunk's vector with
-    # that of its heading and question (each embedded once, so repeated answers cost
-    # nothing); "prefix" embeds them as one text; "none" ignores them.
-    context: Literal["mix", "prefix", "none"] = "mix"
-    context_weight: float = 0.3
-    hnsw_threshold: int = HNSW_THRESHOLD
-    # Withdrawn questions were never answered; they are left out unless asked for.
-    include_withdrawn: bool = False
-
-    def embedding_dict(self, precision: str) -> dict[str, object]:
-        return {"context": self.context, "context_weight": self.context_weight, "precision": precision}
+# The store new indexes are written in (``writer.register_store``; the manifest records it).
+STORE = "folder"
 
 
 @dataclass
@@ -152,7 +132,7 @@ def _unchanged(directory: Path) -> str:
 
 def _new_generation(directory: Path) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    path = directory / f"gen-{stamp}-{secrets.token_hex(3)}"
+    path = directory / f"{GENERATION_PREFIX}{stamp}-{secrets.token_hex(3)}"
     path.mkdir()
     return path
 
@@ -160,7 +140,7 @@ def _new_generation(directory: Path) -> Path:
 def _collect_garbage(directory: Path, keep: set[str]) -> None:
     """Delete generations other than the current and the previous one (which a reader
     that has not reloaded yet may still be using), and leftovers of interrupted builds."""
-    for path in directory.glob("gen-*"):
+    for path in directory.glob(f"{GENERATION_PREFIX}*"):
         if path.name not in keep:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -206,7 +186,8 @@ def _read_unique(
 def _chunk(
     documents: list[Document], embedder: Embedder, config: IndexConfig, report: BuildReport
 ) -> tuple[list[Document], list[list[Chunk]]]:
-    chunks = chunk_documents(documents, embedder.count_tokens, config.chunking)
+    # The model reads at most max_tokens word pieces: no chunk may hold more.
+    chunks = chunk_documents(documents, embedder.count_tokens, config.chunking.within(embedder.max_tokens))
     kept_docs, kept_chunks = [], []
     for document, doc_chunks in zip(documents, chunks, strict=False):
         if doc_chunks:
@@ -269,12 +250,10 @@ def _manifest(
     generation: Path,
     embedder: Embedder,
     config: IndexConfig,
-    store: Store,
-    vectors: VectorIndex,
+    written: Written,
     sources: list[str],
     built_at: str | None,
 ) -> Manifest:
-    documents, chunks = store.counts()
     now = datetime.now(UTC).isoformat(timespec="seconds")
     return Manifest(
         generation=generation.name,
@@ -285,14 +264,33 @@ def _manifest(
         keyword=config.keyword.to_dict(),
         embedding=config.embedding_dict(getattr(embedder, "precision", "fp32")),
         reading={"include_withdrawn": config.include_withdrawn},
-        vectors={"kind": vectors.kind, "hnsw_threshold": config.hnsw_threshold, "ef_search": vectors.ef_search},
-        documents=documents,
-        chunks=chunks,
-        corpus_fingerprint=_fingerprint(store.content_hashes()),
+        vectors=written.settings,
+        documents=written.documents,
+        chunks=written.chunks,
+        corpus_fingerprint=_fingerprint(written.content_hashes),
         built_at=built_at or now,
         updated_at=now,
         sources=sources,
+        store=STORE,
+        relevance=relevance_of(embedder),
     )
+
+
+def _embed_chunks(
+    directory: Path,
+    documents: Sequence[Document],
+    chunks: Sequence[Sequence[Chunk]],
+    embedder: Embedder,
+    config: IndexConfig,
+    report: BuildReport,
+    progress: bool,
+) -> np.ndarray:
+    """One vector per chunk, through the index's embedding cache."""
+    cache = EmbeddingCache(directory / CACHE_PATH, embedder.dimension)
+    try:
+        return _embed(documents, chunks, embedder, cache, config, report, progress)
+    finally:
+        cache.close()
 
 
 def _publish(directory: Path, generation: Path, manifest: Manifest, previous: str | None) -> None:
@@ -308,13 +306,6 @@ def _publish(directory: Path, generation: Path, manifest: Manifest, previous: st
     manifest_module.step("published")
     _collect_garbage(directory, {generation.name} | ({previous} if previous else set()))
     manifest_module.step("old generations removed")
-
-
-def _save_vectors(vectors: VectorIndex, path: Path) -> None:
-    try:
-        vectors.save(path)
-    except RuntimeError as error:  # FAISS reports a failed write so
-        raise OSError(str(error).strip().splitlines()[-1]) from None
 
 
 @contextmanager
@@ -345,7 +336,7 @@ def build_index(
     directory: Path,
     embedder: Embedder,
     *,
-    config: IndexConfig = IndexConfig(),
+    config: IndexConfig | None = None,
     progress: bool = False,
     follow_links: bool = False,
 ) -> BuildReport:
@@ -353,6 +344,9 @@ def build_index(
 
     Symbolic links inside folders are skipped unless ``follow_links``."""
     started = time.perf_counter()
+    config = config or IndexConfig()
+    # Recorded as used: the chunk size the model allows, not more.
+    config = dataclasses.replace(config, chunking=config.chunking.within(embedder.max_tokens))
     report = BuildReport(index=directory)
     _check_paths(paths)
     with index_lock(directory):
@@ -369,23 +363,15 @@ def build_index(
             )
         previous = _current_generation(directory)
         with _generation(directory) as generation:
-            store = Store.create(generation / "store.sqlite")
-            chunk_ids = store.insert(documents, chunks, first_chunk_id=0)
-            vectors = VectorIndex.create(embedder.dimension, len(chunk_ids), hnsw_threshold=config.hnsw_threshold)
-            cache = EmbeddingCache(directory / CACHE_PATH, embedder.dimension)
+            writer = open_writer(STORE, generation, None, config, embedder.dimension)
             try:
-                vectors.add(np.asarray(chunk_ids), _embed(documents, chunks, embedder, cache, config, report, progress))
+                vectors = _embed_chunks(directory, documents, chunks, embedder, config, report, progress)
+                manifest_module.step("embedded")
+                writer.add(documents, chunks, vectors, Analyzer().chunk_terms(documents, chunks, config.keyword))
+                written = writer.finish()
             finally:
-                cache.close()
-            manifest_module.step("embedded")
-            _save_vectors(vectors, generation / "vectors.faiss")
-            terms = Analyzer().chunk_terms(documents, chunks, config.keyword)
-            KeywordIndex.build(chunk_ids, terms, config.keyword).save(generation / "keyword")
-            manifest_module.step("keyword saved")
-            store.finish()
-            store = Store(generation / "store.sqlite")
-            manifest = _manifest(generation, embedder, config, store, vectors, _sources(paths), None)
-            store.close()
+                writer.close()
+            manifest = _manifest(generation, embedder, config, written, _sources(paths), None)
             _publish(directory, generation, manifest, previous)
         report.added = len(documents)
         report.documents, report.chunks = manifest.documents, manifest.chunks
@@ -414,26 +400,6 @@ def _current_generation(directory: Path) -> str | None:
         return read_manifest(directory).generation
     except SendSearchError:
         return None
-
-
-def config_from_manifest(manifest: Manifest, directory: Path | None = None) -> IndexConfig:
-    """The settings an existing index was built with, so updates match them; a manifest
-    whose settings do not make a configuration is damaged (IndexFormatError)."""
-    try:
-        return IndexConfig(
-            chunking=ChunkingConfig(**manifest.chunking),
-            keyword=KeywordConfig.from_dict(manifest.keyword),
-            context=manifest.embedding.get("context", "mix"),
-            context_weight=float(manifest.embedding.get("context_weight", 0.3)),
-            hnsw_threshold=int(manifest.vectors.get("hnsw_threshold", HNSW_THRESHOLD)),
-            include_withdrawn=bool(manifest.reading.get("include_withdrawn", False)),
-        )
-    except (TypeError, ValueError) as error:
-        where = directory or Path(".")
-        raise IndexFormatError(
-            f"the index at {where} has settings this sendsearch cannot use ({error}); "
-            + rebuild_hint(where, manifest.sources)
-        ) from None
 
 
 def update_index(
@@ -497,56 +463,32 @@ def _apply_update(
     sources: Sequence[str],
 ) -> None:
     """Write and publish the next generation of an update (see ``update_index``)."""
-    current = directory / manifest.generation
     with _generation(directory) as generation:
-        shutil.copyfile(current / "store.sqlite", generation / "store.sqlite")
-        manifest_module.step("store copied")
-        store = Store(generation / "store.sqlite", readonly=False)
-        hashes = store.content_hashes()
-        changed = [d for d in incoming if hashes.get(d.doc_id) != d.content_hash]
-        report.unchanged = len(incoming) - len(changed)
-        report.replaced = sum(1 for d in changed if d.doc_id in hashes)
-        report.added = len(changed) - report.replaced
-        to_remove = [doc_id for doc_id in dict.fromkeys(remove) if doc_id in hashes]
-        report.not_found = [doc_id for doc_id in dict.fromkeys(remove) if doc_id not in hashes]
-        report.removed = len(to_remove)
-        if not changed and not to_remove:
-            store.close()
-            raise _NothingChanged()
-        removed_chunks = store.delete([d.doc_id for d in changed if d.doc_id in hashes] + to_remove)
-        changed, chunks = _chunk(changed, embedder, config, report)
-        vectors = VectorIndex.load(
-            current / "vectors.faiss", manifest.vectors["kind"], manifest.vectors.get("ef_search", HNSW_EF_SEARCH)
+        writer = open_writer(
+            manifest.store, generation, directory / manifest.generation, config, embedder.dimension, manifest.vectors
         )
-        # New ids come after every id ever used: an HNSW index still holds deleted ones.
-        new_ids = store.insert(changed, chunks, first_chunk_id=max(store.max_chunk_id(), vectors.max_id()) + 1)
-        vectors.remove(np.asarray(removed_chunks, dtype=np.int64))
-        cache = EmbeddingCache(directory / CACHE_PATH, embedder.dimension)
         try:
-            vectors.add(
-                np.asarray(new_ids, dtype=np.int64), _embed(changed, chunks, embedder, cache, config, report, progress)
-            )
+            hashes = writer.content_hashes()
+            changed = [d for d in incoming if hashes.get(d.doc_id) != d.content_hash]
+            report.unchanged = len(incoming) - len(changed)
+            report.replaced = sum(1 for d in changed if d.doc_id in hashes)
+            report.added = len(changed) - report.replaced
+            to_remove = [doc_id for doc_id in dict.fromkeys(remove) if doc_id in hashes]
+            report.not_found = [doc_id for doc_id in dict.fromkeys(remove) if doc_id not in hashes]
+            report.removed = len(to_remove)
+            if not changed and not to_remove:
+                raise _NothingChanged()
+            writer.remove([d.doc_id for d in changed if d.doc_id in hashes] + to_remove)
+            changed, chunks = _chunk(changed, embedder, config, report)
+            vectors = _embed_chunks(directory, changed, chunks, embedder, config, report, progress)
+            manifest_module.step("embedded")
+            if changed:
+                writer.add(changed, chunks, vectors, Analyzer().chunk_terms(changed, chunks, config.keyword))
+            written = writer.finish()
         finally:
-            cache.close()
-        manifest_module.step("embedded")
-        vectors = _right_sized(vectors, config)
-        _save_vectors(vectors, generation / "vectors.faiss")
-        keyword = KeywordIndex.load(current / "keyword")
-        terms = Analyzer().chunk_terms(changed, chunks, keyword.config)
-        keyword.updated(removed_chunks, new_ids, terms).save(generation / "keyword")
-        manifest_module.step("keyword saved")
-        store.finish()
-        store = Store(generation / "store.sqlite")
-        new_manifest = _manifest(
-            generation,
-            embedder,
-            config,
-            store,
-            vectors,
-            [*manifest.sources, *dict.fromkeys(s for s in sources if s not in manifest.sources)],
-            manifest.built_at,
-        )
-        store.close()
+            writer.close()
+        new_sources = [*manifest.sources, *dict.fromkeys(s for s in sources if s not in manifest.sources)]
+        new_manifest = _manifest(generation, embedder, config, written, new_sources, manifest.built_at)
         _publish(directory, generation, new_manifest, manifest.generation)
     report.documents, report.chunks = new_manifest.documents, new_manifest.chunks
     report.published = True
@@ -554,14 +496,3 @@ def _apply_update(
 
 class _NothingChanged(Exception):
     """Raised inside the generation context so the unused folder is removed."""
-
-
-def _right_sized(vectors: VectorIndex, config: IndexConfig) -> VectorIndex:
-    """Switch between exact and HNSW when an update moves the index across the threshold."""
-    wanted = "hnsw" if len(vectors) >= config.hnsw_threshold else "flat"
-    if wanted == vectors.kind:
-        return vectors
-    ids = vectors.ids()
-    resized = VectorIndex.create(vectors.dimension, len(ids), hnsw_threshold=config.hnsw_threshold)
-    resized.add(ids, vectors.vectors(ids))
-    return resized

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..schema import Chunk, Document
 from ..text.normalise import paragraph_spans, sentence_spans
@@ -35,6 +35,13 @@ class ChunkingConfig:
             raise ValueError("max_tokens must be at least 16")
         if not 0 <= self.overlap_tokens < self.max_tokens // 2:
             raise ValueError("overlap_tokens must be between 0 and half of max_tokens")
+
+    def within(self, limit: int) -> ChunkingConfig:
+        """These limits, made to fit a model that reads at most ``limit`` word pieces: chunks
+        never exceed it, and the overlap stays under half a chunk."""
+        if limit >= self.max_tokens:
+            return self
+        return replace(self, max_tokens=limit, overlap_tokens=min(self.overlap_tokens, max(0, limit // 2 - 1)))
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -25,6 +25,7 @@ from ..errors import ModelLoadError
 
 __all__ = [
     "DEFAULT_MODEL",
+    "KNOWN_RELEVANCE",
     "Embedder",
     "EmbeddingCache",
     "SentenceTransformerEmbedder",
@@ -33,6 +34,8 @@ __all__ = [
     "embed_with_cache",
     "load_embedder",
     "register_embedder",
+    "relevance_for",
+    "relevance_of",
     "resolve_model",
     "unregister_embedder",
 ]
@@ -42,19 +45,55 @@ _BUNDLED_NAMES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 
 
 class Embedder(Protocol):
-    """What the index needs from an embedding model."""
+    """What the index needs from an embedding model.
+
+    An embedder may also declare ``relevance``, the cosines under which a passage is a weak
+    match for its model ({"floor": 0.3, "term_check_below": 0.45}); without it, those of
+    ``KNOWN_RELEVANCE`` are used, and a model not listed there gets none.
+    ``max_tokens`` bounds every chunk (``chunking`` never makes one longer, in the pieces
+    ``count_tokens`` counts). Questions are encoded with ``encode_query`` and chunks and
+    their contexts with ``encode_document``: the same for a symmetric model such as
+    all-MiniLM-L6-v2, different for one trained with query and document prompts."""
 
     name: str  # identity recorded in the manifest and in cache keys
     dimension: int
     max_tokens: int  # word pieces per input, special tokens excluded
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors for questions, one row per text."""
+        ...
+
+    def encode_document(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Unit-length float32 vectors for passages (and their headings), one row per text."""
         ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, special tokens excluded."""
         ...
+
+
+# The cosines under which a passage is probably not an answer, by model: they depend on how
+# the model spreads its vectors, so they are recorded in each index's manifest from here.
+# all-MiniLM-L6-v2's were measured on the dev questions (benchmarks/relevance_floor.py,
+# docs/quality.md "Not covered"). A model not listed gets none: no passage is marked weak
+# for its cosine until settings give one (SearchConfig's weak_match).
+KNOWN_RELEVANCE: dict[str, dict[str, float]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": {"floor": 0.30, "term_check_below": 0.45},
+    "all-MiniLM-L6-v2": {"floor": 0.30, "term_check_below": 0.45},
+}
+
+
+def relevance_for(model: str) -> dict[str, float]:
+    """The weak-match cosines known for a model ({} when none are)."""
+    return dict(KNOWN_RELEVANCE.get(model, {}))
+
+
+def relevance_of(embedder: Embedder) -> dict[str, float]:
+    """The weak-match cosines an index built with ``embedder`` records: those it declares
+    (an optional ``relevance`` attribute, {"floor": ..., "term_check_below": ...}), else those
+    known for its model, else none."""
+    declared = getattr(embedder, "relevance", None)
+    return dict(declared) if declared is not None else relevance_for(embedder.name)
 
 
 def resolve_model(name: str) -> str:
@@ -399,6 +438,14 @@ class SentenceTransformerEmbedder:
         self._model = model
         return model
 
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for questions (the model has no query prompt: as ``encode``)."""
+        return self.encode(texts)
+
+    def encode_document(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        """Vectors for passages and their contexts (no document prompt: as ``encode``)."""
+        return self.encode(texts, batch_size=batch_size)
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -543,7 +590,7 @@ def embed_with_cache(
     pending = sorted(todo.items(), key=lambda item: -len(item[1]))
     for start in range(0, len(pending), commit_every):
         group = pending[start : start + commit_every]
-        vectors = embedder.encode([text for _, text in group], batch_size=batch_size)
+        vectors = embedder.encode_document([text for _, text in group], batch_size=batch_size)
         new = list(zip((key for key, _ in group), vectors, strict=False))
         if cache is not None:
             cache.put_many(new)

@@ -70,6 +70,13 @@ class Manifest:
     # Every file of the generation (path inside it -> {"size": bytes, "sha256": hex}); a
     # manifest without them is refused.
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Where the generation's data lives: the name of its store ("folder": FAISS, bm25s and
+    # SQLite files in the generation folder); an index from before stores had names is one.
+    store: str = "folder"
+    # The cosines under which a passage is a weak match, for the index's model: {"floor":
+    # 0.30, "term_check_below": 0.45} for all-MiniLM-L6-v2 (embedding.KNOWN_RELEVANCE), {}
+    # for a model with none known. None: recorded before they were (the model's are used).
+    relevance: dict[str, float] | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -94,7 +101,7 @@ class Manifest:
                 f"version {FORMAT_VERSION}; {hint}"
             )
         known = {f.name for f in fields(cls)}
-        missing = known - data.keys() - {"sources", "reading", "files"}
+        missing = known - data.keys() - {"sources", "reading", "files", "store", "relevance"}
         if missing:
             raise IndexFormatError(f"{where} lacks {', '.join(sorted(missing))}; {hint}")
         problem = _problem(data)
@@ -125,6 +132,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "sources": list,
     "reading": dict,
     "files": dict,
+    "store": str,
+    "relevance": dict,
 }
 
 
@@ -132,8 +141,13 @@ def _problem(data: dict[str, Any]) -> str | None:
     """What is wrong with a parsed manifest's fields, or None."""
     for name, kind in _TYPES.items():
         value = data.get(name)
+        if name == "relevance" and value is None:
+            continue  # recorded before weak-match cosines were
         if name in data and (not isinstance(value, kind) or isinstance(value, bool)):
             return f"'{name}' is {type(value).__name__}, not {getattr(kind, '__name__', kind)}"
+    for key, value in (data.get("relevance") or {}).items():
+        if key not in ("floor", "term_check_below") or not isinstance(value, int | float) or isinstance(value, bool):
+            return f"'relevance' holds {key[:40]!r}: {str(value)[:40]}, not a cosine"
     if not _GENERATION_NAME.fullmatch(data["generation"]):
         return f"'generation' names {data['generation'][:80]!r}, not a generation folder inside the index"
     for name in ("dimension", "documents", "chunks"):

@@ -20,30 +20,28 @@ import functools
 import hashlib
 import logging
 import os
-import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
-from .. import settings
-from ..errors import IndexFormatError, ModelMismatchError, QueryError, SendSearchError
-from ..indexing.builder import BuildReport, IndexConfig, build_index, config_from_manifest, update_index
-from ..indexing.embedding import Embedder, load_embedder
+from .. import settings as environment
+from ..errors import IndexFormatError, ModelMismatchError, SendSearchError
+from ..indexing.builder import BuildReport, build_index, update_index
+from ..indexing.config import IndexConfig, config_from_manifest
+from ..indexing.embedding import Embedder, load_embedder, relevance_for
 from ..indexing.manifest import MANIFEST_NAME, Manifest, read_manifest, rebuild_hint, verify_files
-from ..limits import MAX_K
-from ..request import Filters, check_text
-from ..schema import Passage
+from ..schema import Citation
 from ..text.analysis import Analyzer, QueryPlan
-from .folder.documents import Store
-from .folder.keyword import KeywordIndex
-from .folder.vectors import HNSW_EF_SEARCH, VectorIndex
-from .pipeline import Mode, SearchConfig, run_search
+from .backend import Backend
+from .config import SearchConfig
+from .folder.backend import FolderBackend
+from .pipeline import Relevance, run_search
+from .request import Mode, SearchRequest, SearchResult
 
 __all__ = ["Index", "IndexInfo", "Snapshot", "search"]
 
@@ -115,16 +113,27 @@ class _Watch:
         return f"the index at {self._directory} is damaged ({what}); {hint}"
 
 
+# The stores a generation can live in, by the name its manifest records (``Manifest.store``).
+BACKENDS: dict[str, type[FolderBackend]] = {FolderBackend.name: FolderBackend}
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """One published generation, loaded: read-only parts for searching, benchmarks and tests."""
+    """One published generation, loaded: its manifest, the ``Backend`` that reads it, and the
+    cosines under which its passages are weak matches (``relevance``, for its model)."""
 
     manifest: Manifest
-    store: Store
-    vectors: VectorIndex
-    keyword: KeywordIndex
+    backend: Backend
+    relevance: Relevance
     manifest_mtime: int
     watch: _Watch
+
+
+def _relevance(manifest: Manifest) -> Relevance:
+    """The weak-match cosines the manifest records; an index built before they were recorded
+    takes those of its model from the table of known models."""
+    recorded = manifest.relevance if manifest.relevance is not None else relevance_for(manifest.model)
+    return Relevance(recorded.get("floor"), recorded.get("term_check_below"))
 
 
 def _load_snapshot(directory: Path) -> Snapshot:
@@ -140,46 +149,20 @@ def _load_snapshot(directory: Path) -> Snapshot:
         raise IndexFormatError(
             f"the index at {directory} is incomplete ({manifest.generation} is not a folder inside it); {hint}"
         )
-    for name in ("store.sqlite", "vectors.faiss", "keyword"):
-        if not (generation / name).exists():
-            raise IndexFormatError(
-                f"the index at {directory} is incomplete ({manifest.generation}/{name} is missing); {hint}"
-            )
+    kind = BACKENDS.get(manifest.store)
+    if kind is None:
+        raise IndexFormatError(
+            f"the index at {directory} is kept in a store this sendsearch does not know ({manifest.store!r}); {hint}"
+        )
+    missing = kind.missing_part(generation)
+    if missing is not None:
+        raise IndexFormatError(
+            f"the index at {directory} is incomplete ({manifest.generation}/{missing} is missing); {hint}"
+        )
     watch = _Watch(directory, manifest)
     verify_files(directory, manifest)
     config_from_manifest(manifest, directory)
-    try:
-        store = Store(generation / "store.sqlite", damage_hint=hint)
-        missing = store.missing_columns()
-        if missing:
-            raise IndexFormatError(
-                f"the index at {directory} was built by an older sendsearch "
-                f"(its store lacks {', '.join(missing)}); {hint}"
-            )
-        documents, chunks = store.counts()
-        vectors = VectorIndex.load(
-            generation / "vectors.faiss",
-            manifest.vectors.get("kind", "flat"),
-            manifest.vectors.get("ef_search", HNSW_EF_SEARCH),
-        )
-        keyword = KeywordIndex.load(generation / "keyword")
-        chunk_ids = store.chunk_ids()
-    except (OSError, RuntimeError, ValueError, KeyError, TypeError, sqlite3.Error) as error:
-        # FAISS reports a bad file as RuntimeError, SQLite as DatabaseError, our own
-        # checks of the keyword and vector files as ValueError.
-        raise IndexFormatError(f"the index at {directory} is damaged ({error}); {hint}") from None
-    parts_agree = (
-        np.array_equal(keyword.chunk_ids, chunk_ids)
-        and len(vectors) == chunks
-        and np.array_equal(np.sort(vectors.ids()), chunk_ids)
-    )
-    if (documents, chunks) != (manifest.documents, manifest.chunks) or not parts_agree:
-        raise IndexFormatError(
-            f"the index at {directory} is inconsistent (its parts disagree on the chunks they hold); {hint}"
-        )
-    if vectors.dimension != manifest.dimension:
-        raise IndexFormatError(f"the vectors in {directory} do not have the manifest's dimension; {hint}")
-    return Snapshot(manifest, store, vectors, keyword, mtime, watch)
+    return Snapshot(manifest, kind.open(directory, manifest, hint), _relevance(manifest), mtime, watch)
 
 
 @dataclass(frozen=True)
@@ -216,17 +199,17 @@ class IndexInfo:
 class Index:
     """A searchable sendsearch index. Make one with ``Index.open`` or ``Index.build``."""
 
-    def __init__(self, directory: Path, snapshot: Snapshot, *, embedder: Embedder | None, config: SearchConfig) -> None:
+    def __init__(
+        self, directory: Path, snapshot: Snapshot, *, embedder: Embedder | None, settings: SearchConfig
+    ) -> None:
         self.directory = directory
-        self.config = config
+        self.settings = settings
         self._snapshot = snapshot
         self._embedder = embedder
         self._analyzer = Analyzer()
         self._reload_lock = threading.Lock()
         self._examined_mtime: int | None = None
         self._embedder_lock = threading.Lock()
-        self._filter_cache: OrderedDict[tuple[str, Filters], np.ndarray] = OrderedDict()
-        self._filter_lock = threading.Lock()
 
     # -- opening and building -------------------------------------------------------------
     @classmethod
@@ -236,20 +219,20 @@ class Index:
         *,
         embedder: Embedder | None = None,
         model: str | None = None,
-        config: SearchConfig | None = None,
+        settings: SearchConfig | None = None,
     ) -> Index:
         """Open the index in ``directory`` (default ``SENDSEARCH_INDEX`` or ``index``).
 
         Questions must be embedded by the model the index was built with: ``embedder``
         (any object with the ``Embedder`` methods) or ``model`` (or ``SENDSEARCH_MODEL``)
         is checked against the manifest; without either, the index's own model is loaded
-        when the first question needs it. ``config`` sets how searches rank.
+        when the first question needs it. ``settings`` sets how searches rank.
         """
-        directory = Path(directory) if directory is not None else settings.index_dir()
+        directory = Path(directory) if directory is not None else environment.index_dir()
         snapshot = _load_snapshot(directory)
-        wanted = embedder.name if embedder is not None else model or settings.model()
+        wanted = embedder.name if embedder is not None else model or environment.model()
         _check_model(directory, snapshot.manifest, wanted)
-        return cls(directory, snapshot, embedder=embedder, config=config or SearchConfig())
+        return cls(directory, snapshot, embedder=embedder, settings=settings or SearchConfig())
 
     @classmethod
     def build(
@@ -259,8 +242,8 @@ class Index:
         *,
         embedder: Embedder | None = None,
         model: str | None = None,
-        config: IndexConfig | None = None,
-        search_config: SearchConfig | None = None,
+        index_config: IndexConfig | None = None,
+        settings: SearchConfig | None = None,
         progress: bool = False,
         follow_links: bool = False,
     ) -> tuple[Index, BuildReport]:
@@ -270,12 +253,17 @@ class Index:
         the old one until the new one is complete). Raises ``SendSearchError`` for a path
         that does not exist, before anything is changed. Symbolic links inside folders
         are skipped unless ``follow_links``."""
-        directory = Path(directory) if directory is not None else settings.index_dir()
+        directory = Path(directory) if directory is not None else environment.index_dir()
         embedder = embedder or load_embedder(model)
         report = build_index(
-            paths, directory, embedder, config=config or IndexConfig(), progress=progress, follow_links=follow_links
+            paths,
+            directory,
+            embedder,
+            config=index_config or IndexConfig(),
+            progress=progress,
+            follow_links=follow_links,
         )
-        return cls.open(directory, embedder=embedder, config=search_config), report
+        return cls.open(directory, embedder=embedder, settings=settings), report
 
     def add(
         self,
@@ -355,14 +343,21 @@ class Index:
     def document_text(self, doc_id: str) -> str | None:
         """The cleaned full text of a document (for "show the full answer")."""
         snapshot = self.snapshot()
-        text = snapshot.store.document_text(doc_id)
+        text = snapshot.backend.document_text(doc_id)
         self._served(snapshot)
         return text
+
+    def citations(self, doc_ids: Sequence[str]) -> dict[str, Citation]:
+        """The citation of each of some documents (those the index holds)."""
+        snapshot = self.snapshot()
+        found = snapshot.backend.citations(doc_ids)
+        self._served(snapshot)
+        return found
 
     def info(self) -> IndexInfo:
         """What the index holds: counts, model, settings, dates, departments and kinds."""
         snapshot = self.snapshot()
-        manifest, store = snapshot.manifest, snapshot.store
+        manifest, backend = snapshot.manifest, snapshot.backend
         details = IndexInfo(
             directory=self.directory,
             generation=manifest.generation,
@@ -379,83 +374,79 @@ class Index:
             corpus_fingerprint=manifest.corpus_fingerprint,
             sendsearch_version=manifest.sendsearch_version,
             format_version=manifest.format_version,
-            date_range=store.date_range(),
-            departments=store.departments(),
-            kinds=store.kinds(),
+            date_range=backend.date_range(),
+            departments=backend.departments(),
+            kinds=backend.kinds(),
             sources=list(manifest.sources),
         )
         self._served(snapshot)
         return details
 
     # -- searching ------------------------------------------------------------------------
-    def plan(self, query: str, config: SearchConfig | None = None) -> QueryPlan:
+    def plan(self, query: str, settings: SearchConfig | None = None) -> QueryPlan:
         """How each side will read a query: BM25 terms and pairs (with SEND concepts) and the dense text."""
-        return (config or self.config).plan(self._analyzer, query)
+        return (settings or self.settings).plan(self._analyzer, query)
 
-    def _allowed(self, snapshot: Snapshot, filters: Filters) -> np.ndarray | None:
-        if not filters:
-            return None
-        key = (snapshot.manifest.generation, filters)
-        with self._filter_lock:
-            cached = self._filter_cache.get(key)
-        if cached is None:
-            cached = snapshot.store.filtered_chunk_ids(filters)
-            with self._filter_lock:
-                self._filter_cache[key] = cached
-                while len(self._filter_cache) > 64:
-                    self._filter_cache.popitem(last=False)
-        return cached
-
+    @overload
+    def search(self, request: SearchRequest, /) -> SearchResult: ...
+    @overload
     def search(
         self,
-        query: str,
+        question: str,
         k: int = 5,
         *,
-        date_from: date | str | None = None,
-        date_to: date | str | None = None,
-        department: str | None = None,
-        kind: str | None = None,
-        include_undated: bool = False,
         mode: Mode = "hybrid",
-        config: SearchConfig | None = None,
-    ) -> list[Passage]:
-        """The ``k`` passages (1 to ``MAX_K``) that best answer ``query``, at most one per document.
+        settings: SearchConfig | None = None,
+        **filters: Any,
+    ) -> SearchResult: ...
+    def search(
+        self,
+        question: str | SearchRequest,
+        k: int = 5,
+        *,
+        mode: Mode = "hybrid",
+        settings: SearchConfig | None = None,
+        **filters: Any,
+    ) -> SearchResult:
+        """The passages that best answer a question, at most one per document, best first.
 
-        Filters: ``date_from``/``date_to`` (answered date, else asked date, else the asked
-        date estimated from a written question's number; inclusive; dates or "YYYY-MM-DD"),
-        ``department`` (as listed by ``info()``, any case), ``kind`` ("written_answer" or
-        "web_page"). Documents with no date at all pass a date filter only with
-        ``include_undated``. ``mode`` runs one side alone, for comparison; ``config``
-        overrides the index's ranking settings. Raises ``QueryError`` (a ``ValueError``) for
-        an empty query, a bad filter or ``k``; IndexFormatError when the index's files are
-        found damaged.
+        Takes a ``SearchRequest``, or its parts: ``index.search("EHC plan delays", 10,
+        date_from="2024-01-01", kind="written_answer")`` is
+        ``index.search(SearchRequest.parse("EHC plan delays", 10, date_from="2024-01-01",
+        kind="written_answer"))``. Filters (``filters.FILTERS``): ``date_from``/``date_to``
+        (answered date, else asked date, else the asked date estimated from a written
+        question's number; inclusive; dates or "YYYY-MM-DD"), ``department`` (as listed by
+        ``info()``, any case), ``kind`` ("written_answer" or "web_page"), and
+        ``include_undated`` (documents with no date at all pass a date filter only with it).
+        ``mode`` runs one side alone, for comparison; ``settings`` overrides the index's
+        ranking settings. Raises ``QueryError`` (a ``ValueError``) for an empty question, a
+        bad filter or ``k``; IndexFormatError when the index's files are found damaged.
         """
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
-            raise QueryError.about("k", f"{{k}} must be a whole number from 1 to {MAX_K}, not {{value}}", value=repr(k))
-        if isinstance(query, str):
-            check_text(query, "query")
-        config = config or self.config
-        plan = config.plan(self._analyzer, query)
-        filters = Filters.parse(date_from, date_to, department, kind, include_undated)
+        if isinstance(question, SearchRequest):
+            request = question
+        else:
+            request = SearchRequest.parse(question, k, mode=mode, settings=settings, **filters)
+        settings = request.settings or self.settings
+        SearchRequest.check_question(request.question)
+        plan = settings.plan(self._analyzer, request.question)
         snapshot = self.snapshot()
         if snapshot.watch.damage is not None:
             self._served(snapshot)  # refuse at once, unless the files were repaired
             snapshot = self.snapshot()
         passages = run_search(
             plan,
-            k,
-            store=snapshot.store,
-            vectors=snapshot.vectors,
-            keyword=snapshot.keyword,
+            request.k,
+            backend=snapshot.backend,
             analyzer=self._analyzer,
             encode=self._encode_query,
-            allowed=self._allowed(snapshot, filters),
-            mode=mode,
-            config=config,
+            allowed=snapshot.backend.allowed(request.filters),
+            mode=request.mode,
+            settings=settings,
+            relevance=snapshot.relevance,
         )
         # After the search: a change before or during it must not reach the caller.
         self._served(snapshot)
-        return passages
+        return SearchResult(request, tuple(passages))
 
     def _served(self, snapshot: Snapshot) -> None:
         """Raise IndexFormatError if the files of the generation just used no longer hold
@@ -475,7 +466,7 @@ class Index:
         raise IndexFormatError(damage)
 
     def _encode_query(self, text: str) -> np.ndarray:
-        return self.embedder.encode([text])
+        return self.embedder.encode_query([text])
 
 
 def _check_model(directory: Path, manifest: Manifest, wanted: str | None) -> None:
@@ -491,29 +482,11 @@ def _open_cached(directory: Path) -> Index:
     return Index.open(directory)
 
 
-def search(
-    query: str,
-    k: int = 5,
-    *,
-    index: str | Path | None = None,
-    date_from: date | str | None = None,
-    date_to: date | str | None = None,
-    department: str | None = None,
-    kind: str | None = None,
-    include_undated: bool = False,
-) -> list[Passage]:
+def search(question: str, k: int = 5, *, index: str | Path | None = None, **filters: Any) -> SearchResult:
     """Search an index on disk: ``sendsearch.search("How long does an EHC assessment take?")``.
 
     ``index`` defaults to ``SENDSEARCH_INDEX`` or ``index``. The index is opened once per
     process and follows rebuilds. The filters are those of ``Index.search``.
     """
-    directory = Path(index) if index is not None else settings.index_dir()
-    return _open_cached(directory.resolve()).search(
-        query,
-        k,
-        date_from=date_from,
-        date_to=date_to,
-        department=department,
-        kind=kind,
-        include_undated=include_undated,
-    )
+    directory = Path(index) if index is not None else environment.index_dir()
+    return _open_cached(directory.resolve()).search(question, k, **filters)

@@ -1,119 +1,68 @@
-"""Hybrid retrieval: dense and BM25 candidates scored on both sides, fused, best passage per document.
+"""Hybrid retrieval in named steps: dense and BM25 candidates scored on both sides, fused, best passage per document.
 
 Every candidate chunk found by either side is scored by the other as well, the two
 normalised scores are added (or their ranks, with ``fusion="rrf"``), the best documents
 feed the question back once (pseudo-relevance feedback), and each document's passage is
 its best chunk, so a long answer is cited where it answers, not at its start.
+
+The steps, each a small function with its own tests: ``encode_question``,
+``gather_dense``, ``weigh_long_question``, ``gather`` (both sides, each candidate scored on
+both), ``fuse``, ``select``, ``feedback``, then ``shape_passages`` (citations, highlights,
+weak matches, same answers, referrals). ``run_search`` runs them in order. Everything is
+read through a ``Backend`` (``backend.py``): nothing here knows where the data lives.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from ..errors import QueryError
 from ..schema import Citation, Passage
 from ..text.analysis import Analyzer, QueryPlan
 from ..text.glossary import CONCEPT_PREFIX
-from .folder.documents import ChunkDocument, Store
-from .folder.keyword import KeywordIndex
-from .folder.vectors import VectorIndex
-from .scope import elsewhere_named, mentions
+from .backend import AllowedChunks, Backend, ChunkDocument, StoredChunk
+from .config import Feedback, Fusion, LongQuestions, NonAnswers, SearchConfig, WeakMatch
+from .request import Mode
+from .scope import Elsewhere, elsewhere_named, mentions
 
-__all__ = ["MODES", "Mode", "SearchConfig", "run_search"]
-
-Mode = Literal["hybrid", "dense", "bm25"]
-MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+__all__ = [
+    "Candidates",
+    "Pick",
+    "Ranking",
+    "Relevance",
+    "encode_question",
+    "feedback",
+    "fuse",
+    "gather",
+    "gather_dense",
+    "rank",
+    "run_search",
+    "select",
+    "shape_passages",
+    "weigh_long_question",
+]
 
 
 @dataclass(frozen=True)
-class SearchConfig:
-    """How candidates are gathered and fused. Checked when made: a bad value is a ``QueryError``.
+class Relevance:
+    """The cosines under which a passage is a weak match, for the index's model (None: no such check)."""
 
-    ``fusion="convex"`` adds the two sides' normalised scores (BM25 divided by the best
-    BM25 score among the candidates, cosine min-max scaled over them) with these weights;
-    ``"rrf"`` adds ``weight / (rrf_k + rank)``.
-    """
+    floor: float | None = None
+    term_check_below: float | None = None
 
-    candidates: int = 100  # chunks taken from each side
-    fusion: Literal["convex", "rrf"] = "convex"
-    dense_weight: float = 1.0
-    keyword_weight: float = 1.0
-    rrf_k: float = 60.0
-    one_per_document: bool = True
-    # Glossary use at query time: concept markers for BM25 (weight), long forms for dense.
-    concept_weight: float = 1.0
-    # Weight of the literal terms of words a concept matched ("EHCP" -> ehcp), so that
-    # a rare spelling does not outweigh the concept shared by all its spellings.
-    literal_weight: float = 1.0
-    expand_dense: bool = False
-    # Weight of the question's adjacent term pairs ("special school", "mental health") on
-    # an index built with KeywordConfig.phrases: a passage with the phrase scores above one
-    # with both words apart. Below 1 so that the words themselves still lead.
-    phrase_weight: float = 0.2
-    # Show one passage for an answer given word for word to several questions; the
-    # others are listed in Passage.same_answer_as.
-    collapse_duplicates: bool = True
-    # Pseudo-relevance feedback (hybrid only): the best chunks of the first
-    # ``feedback_docs`` documents move the query vector towards them (Rocchio, weight
-    # ``feedback_vector``) and lend their ``feedback_terms`` most telling terms to BM25 at
-    # ``feedback_term_weight``; then the search runs again. 0 documents turns it off.
-    feedback_docs: int = 3
-    feedback_vector: float = 0.5
-    feedback_terms: int = 10
-    feedback_term_weight: float = 0.3
-    # A passage is marked ``weak_match`` (probably not an answer; docs/quality.md, "Not
-    # covered") when its cosine with the question as asked is below ``relevance_floor``, or
-    # below ``term_check_below`` while it holds under ``min_term_coverage`` of the question's
-    # terms (IDF-weighted), or when the question names a system outside England (scope.py)
-    # that the passage never mentions.
-    relevance_floor: float = 0.30
-    term_check_below: float = 0.45
-    min_term_coverage: float = 0.10
-    # Questions of at least this many terms (after stop words) are read as paragraphs: their
-    # terms that none of the ``agreement_chunks`` nearest passages (dense) contain are about
-    # the asker's life rather than the topic, and weigh ``off_topic_term_weight`` in BM25.
-    long_question_terms: int = 12
-    agreement_chunks: int = 20
-    off_topic_term_weight: float = 0.3
-    # Answers that say nothing of their own (unanswered, "not held centrally", holding
-    # answers, bare referrals) have their fused score multiplied by this, so that answers
-    # with substance come first (hybrid only; the single sides stay plain for comparison).
-    non_answer_weight: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.fusion not in ("convex", "rrf"):
-            raise QueryError(f"fusion must be 'convex' or 'rrf', not {self.fusion!r}")
-        for name in ("candidates", "feedback_docs", "feedback_terms", "long_question_terms", "agreement_chunks"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "candidates" else 0):
-                raise QueryError(
-                    f"{name} must be a whole number of at least {1 if name == 'candidates' else 0}, not {value!r}"
-                )
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.type == "float" and (not isinstance(value, int | float) or isinstance(value, bool) or value < 0):
-                raise QueryError(f"{f.name} must be a number of at least 0, not {value!r}")
-        if self.dense_weight + self.keyword_weight <= 0:
-            raise QueryError("dense_weight and keyword_weight cannot both be 0")
-
-    def plan(self, analyzer: Analyzer, query: str) -> QueryPlan:
-        """How each side reads ``query`` under these settings."""
-        return analyzer.plan(
-            query,
-            phrase_weight=self.phrase_weight,
-            concept_weight=self.concept_weight,
-            literal_weight=self.literal_weight,
-            expand_dense=self.expand_dense,
+    def under(self, settings: WeakMatch) -> Relevance:
+        """These cosines, with the ones the settings give in their place."""
+        return Relevance(
+            settings.floor if settings.floor is not None else self.floor,
+            settings.term_check_below if settings.term_check_below is not None else self.term_check_below,
         )
 
 
 @dataclass(frozen=True)
-class _Candidates:
+class Candidates:
     """Chunks found by either side, each with both sides' scores."""
 
     chunk_ids: np.ndarray
@@ -121,40 +70,76 @@ class _Candidates:
     bm25: np.ndarray
 
 
-def _dense_top(
-    vectors: VectorIndex, query_vector: np.ndarray, pool: int, allowed: np.ndarray | None
+@dataclass(frozen=True)
+class Ranking:
+    """Candidates with their fused scores, and the documents of every chunk seen so far."""
+
+    candidates: Candidates
+    scores: np.ndarray
+    documents: Mapping[int, ChunkDocument]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A chosen chunk: its document, fused score and both sides' scores."""
+
+    doc: str
+    chunk_id: int
+    score: float
+    dense: float
+    bm25: float
+
+
+# -- steps ----------------------------------------------------------------------------------
+def encode_question(plan: QueryPlan, mode: Mode, encode: Callable[[str], np.ndarray]) -> np.ndarray | None:
+    """The question's vector, when the dense side takes part."""
+    return encode(plan.dense_text) if mode in ("hybrid", "dense") else None
+
+
+def gather_dense(
+    backend: Backend, vector: np.ndarray | None, pool: int, allowed: AllowedChunks | None
 ) -> dict[int, float]:
-    """The ``pool`` chunks nearest the query vector, best first, with their cosines."""
-    scores, ids = vectors.search(query_vector, pool, allowed)
-    return {int(c): float(v) for c, v in zip(ids[0], scores[0], strict=True) if c >= 0}
+    """The ``pool`` chunks nearest the vector, best first, with their cosines (none without a vector)."""
+    return backend.dense_search(vector, pool, allowed).as_dict() if vector is not None else {}
 
 
-def _gather(
+def weigh_long_question(
+    plan: QueryPlan, dense_top: Mapping[int, float], backend: Backend, mode: Mode, settings: LongQuestions
+) -> QueryPlan:
+    """A question written as a paragraph carries words about the asker's life as well as its
+    topic. The topic's words are those the passages nearest in meaning also use: the others
+    keep a fraction of their weight (hybrid only)."""
+    if mode != "hybrid" or len(plan.words) < settings.terms:
+        return plan
+    nearest = np.fromiter(dense_top, dtype=np.int64)[: settings.agreement_chunks]
+    return plan.weighted(backend.terms_present(plan.words, nearest), settings.off_topic_weight)
+
+
+def gather(
+    backend: Backend,
     plan: QueryPlan,
+    vector: np.ndarray | None,
     mode: Mode,
     pool: int,
-    *,
-    vectors: VectorIndex,
-    keyword: KeywordIndex,
-    query_vector: np.ndarray | None,
-    allowed: np.ndarray | None,
-    dense_top: dict[int, float] | None = None,
-) -> _Candidates:
+    allowed: AllowedChunks | None,
+    dense_top: Mapping[int, float] | None = None,
+) -> Candidates:
+    """The candidates of both sides, each scored on both (0 on a side that takes no part)."""
     if dense_top is None:
-        dense_top = _dense_top(vectors, query_vector, pool, allowed) if query_vector is not None else {}
-    keyword_scores = keyword.search(plan.words, plan.pairs, pool, allowed) if mode in ("hybrid", "bm25") else None
-    bm25_top = keyword_scores.top.tolist() if keyword_scores is not None else []
+        dense_top = gather_dense(backend, vector, pool, allowed)
+    keyword = backend.keyword_search(plan.words, plan.pairs, pool, allowed) if mode in ("hybrid", "bm25") else None
+    bm25_top = keyword.top.tolist() if keyword is not None else []
     chunk_ids = np.asarray(sorted(set(dense_top) | set(bm25_top)), dtype=np.int64)
     dense = np.zeros(len(chunk_ids), dtype=np.float32)
-    if query_vector is not None:
+    if vector is not None:
         dense[:] = [dense_top.get(int(c), 0.0) for c in chunk_ids]
         missing = [i for i, c in enumerate(chunk_ids) if int(c) not in dense_top]
         if missing:
-            dense[missing] = vectors.similarity(query_vector, chunk_ids[missing])
+            dense[missing] = backend.dense_scores(vector, chunk_ids[missing])
     bm25 = np.zeros(len(chunk_ids), dtype=np.float32)
-    if keyword_scores is not None and len(chunk_ids):
-        bm25 = keyword_scores.of(chunk_ids)
-    return _Candidates(chunk_ids, dense, bm25)
+    if keyword is not None and len(chunk_ids):
+        bm25 = keyword.of(chunk_ids)
+    return Candidates(chunk_ids, dense, bm25)
 
 
 def _scale(values: np.ndarray, *, floor: float | None = None) -> np.ndarray:
@@ -173,80 +158,88 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _fused(candidates: _Candidates, mode: Mode, config: SearchConfig, doc_of: dict[int, ChunkDocument]) -> np.ndarray:
-    """One score per candidate chunk."""
+def fuse(
+    candidates: Candidates,
+    mode: Mode,
+    fusion: Fusion,
+    non_answers: NonAnswers,
+    documents: Mapping[int, ChunkDocument],
+) -> np.ndarray:
+    """One score per candidate chunk: one side's own in a single-side mode, else both added."""
     if mode == "dense":
         return candidates.dense.astype(np.float64)
     if mode == "bm25":
         return candidates.bm25.astype(np.float64)
-    dw, kw = config.dense_weight, config.keyword_weight
-    if config.fusion == "rrf":
+    dw, kw = fusion.dense_weight, fusion.keyword_weight
+    if fusion.method == "rrf":
         # A chunk with no keyword match at all gets no keyword rank.
-        keyword = np.where(candidates.bm25 > 0, kw / (config.rrf_k + _ranks(candidates.bm25)), 0.0)
-        fused = dw / (config.rrf_k + _ranks(candidates.dense)) + keyword
+        keyword = np.where(candidates.bm25 > 0, kw / (fusion.rrf_k + _ranks(candidates.bm25)), 0.0)
+        fused = dw / (fusion.rrf_k + _ranks(candidates.dense)) + keyword
     else:
         fused = (dw * _scale(candidates.dense) + kw * _scale(candidates.bm25, floor=0.0)) / (dw + kw)
-    if config.non_answer_weight != 1.0:
-        flagged = [doc_of[int(c)].non_answer for c in candidates.chunk_ids]
-        fused = np.where(np.asarray(flagged, dtype=bool), fused * config.non_answer_weight, fused)
+    if non_answers.weight != 1.0:
+        flagged = [documents[int(c)].non_answer for c in candidates.chunk_ids]
+        fused = np.where(np.asarray(flagged, dtype=bool), fused * non_answers.weight, fused)
     return np.asarray(fused, dtype=np.float64)
 
 
-@dataclass(frozen=True)
-class _Pick:
-    doc: str
-    chunk_id: int
-    score: float
-    dense: float
-    bm25: float
+def rank(
+    backend: Backend,
+    plan: QueryPlan,
+    vector: np.ndarray | None,
+    settings: SearchConfig,
+    search: tuple[Mode, int, AllowedChunks | None],
+    *,
+    dense_top: Mapping[int, float] | None = None,
+    known: Mapping[int, ChunkDocument] | None = None,
+) -> Ranking:
+    """Gather and fuse for one reading of the question (``search`` is mode, pool, allowed);
+    ``known`` documents are kept beside the new candidates'."""
+    mode, pool, allowed = search
+    candidates = gather(backend, plan, vector, mode, pool, allowed, dense_top)
+    documents = {**(known or {}), **backend.chunk_documents(candidates.chunk_ids)}
+    scores = fuse(candidates, mode, settings.fusion, settings.non_answers, documents)
+    return Ranking(candidates, scores, documents)
 
 
-def _select(
-    candidates: _Candidates,
-    scores: np.ndarray,
-    doc_of: dict[int, ChunkDocument],
-    k: int,
-    config: SearchConfig,
-    picked: list[_Pick] | None = None,
-) -> list[_Pick]:
+def select(ranking: Ranking, k: int, settings: SearchConfig, picked: list[Pick] | None = None) -> list[Pick]:
     """The best chunk of each of the first ``k`` documents (and distinct answers), after
     any already ``picked``."""
-    picked = list(picked or [])
-    seen = {p.doc for p in picked} | {doc_of[p.chunk_id].answer_key for p in picked}
-    for i in np.argsort(-scores, kind="stable"):
-        if len(picked) >= k:
+    candidates, documents = ranking.candidates, ranking.documents
+    one_per_document, collapse = settings.gathering.one_per_document, settings.shaping.collapse_duplicates
+    chosen = list(picked or [])
+    seen = {p.doc for p in chosen} | {documents[p.chunk_id].answer_key for p in chosen}
+    for i in np.argsort(-ranking.scores, kind="stable"):
+        if len(chosen) >= k:
             break
         chunk_id = int(candidates.chunk_ids[i])
-        doc, answer, _ = doc_of[chunk_id]
-        if (config.one_per_document and doc in seen) or (config.collapse_duplicates and answer in seen):
+        doc, answer, _ = documents[chunk_id]
+        if (one_per_document and doc in seen) or (collapse and answer in seen):
             continue
         seen.update((doc, answer))
-        picked.append(_Pick(doc, chunk_id, float(scores[i]), float(candidates.dense[i]), float(candidates.bm25[i])))
-    return picked
+        score, dense, bm25 = float(ranking.scores[i]), float(candidates.dense[i]), float(candidates.bm25[i])
+        chosen.append(Pick(doc, chunk_id, score, dense, bm25))
+    return chosen
 
 
-def _feedback(
-    plan: QueryPlan,
-    query_vector: np.ndarray,
-    top: list[_Pick],
-    vectors: VectorIndex,
-    keyword: KeywordIndex,
-    config: SearchConfig,
+def feedback(
+    plan: QueryPlan, vector: np.ndarray, top: list[Pick], backend: Backend, settings: Feedback
 ) -> tuple[QueryPlan, np.ndarray]:
-    """Move the query towards the best chunks of the first documents found."""
+    """The question moved towards the best chunks of the first documents found."""
     ids = np.asarray([p.chunk_id for p in top], dtype=np.int64)
-    moved = query_vector.reshape(-1) + config.feedback_vector * vectors.vectors(ids).mean(axis=0)
+    moved = vector.reshape(-1) + settings.vector * backend.stored_vectors(ids).mean(axis=0)
     moved = (moved / np.linalg.norm(moved)).reshape(1, -1).astype(np.float32)
-    return plan.with_words(keyword.feedback_terms(ids, config.feedback_terms), config.feedback_term_weight), moved
+    return plan.with_words(backend.feedback_terms(ids, settings.terms), settings.term_weight), moved
 
 
-def _term_coverage(plan: QueryPlan, keyword: KeywordIndex, chunk_id: int) -> float:
+# -- shaping the passages -------------------------------------------------------------------
+def _term_coverage(plan: QueryPlan, backend: Backend, chunk_id: int) -> float:
     """The share of the question's words (by weight and IDF; SEND concept markers aside) that a chunk holds."""
-    weights = {w: weight * keyword.idf(w) for w, weight in plan.words.items() if not w.startswith(CONCEPT_PREFIX)}
+    weights = {w: weight * backend.idf(w) for w, weight in plan.words.items() if not w.startswith(CONCEPT_PREFIX)}
     total = sum(weights.values())
     if total <= 0:
         return 1.0
-    present = keyword.present(weights, np.asarray([chunk_id], dtype=np.int64))
+    present = backend.terms_present(weights, np.asarray([chunk_id], dtype=np.int64))
     return sum(weights[w] for w in present) / total
 
 
@@ -272,75 +265,62 @@ def _borrow_details(citation: Citation, same_answer: tuple[str, ...], others: di
     return citation
 
 
-def run_search(
-    plan: QueryPlan,
-    k: int,
-    *,
-    store: Store,
-    vectors: VectorIndex,
-    keyword: KeywordIndex,
+@dataclass(frozen=True)
+class _Judge:
+    """What decides whether a passage is a weak match: the question as asked, its cosines'
+    bounds, the share of its terms a passage must hold, and a place outside England it names."""
+
+    asked: QueryPlan
+    relevance: Relevance
+    min_term_coverage: float
+    elsewhere: Elsewhere | None
+    backend: Backend
+
+    def weakness(self, cosine: float | None, row: StoredChunk, explanation: dict[str, float | int | str]) -> str | None:
+        """Why a passage is probably not an answer (None when it may be one); the measures
+        taken go into ``explanation``."""
+        weak = None
+        if cosine is not None:
+            explanation["cosine"] = round(cosine, 4)
+            floor, check_below = self.relevance.floor, self.relevance.term_check_below
+            if floor is not None and cosine < floor:
+                weak = "far from the question in meaning"
+            elif check_below is not None and cosine < check_below:
+                coverage = _term_coverage(self.asked, self.backend, row.chunk_id)
+                explanation["term_coverage"] = round(coverage, 4)
+                if coverage < self.min_term_coverage:
+                    weak = "shares few of the question's words"
+        place = self.elsewhere
+        if place is not None and not mentions(f"{row.citation.title}\n{row.citation.question}\n{row.text}", place):
+            weak = f"about England, not {place.name}"
+        return weak
+
+
+def shape_passages(
+    chosen: list[Pick],
+    backend: Backend,
     analyzer: Analyzer,
-    encode: Callable[[str], np.ndarray],
-    allowed: np.ndarray | None,
-    mode: Mode,
-    config: SearchConfig,
+    questions: tuple[QueryPlan, QueryPlan],
+    asked_vector: np.ndarray | None,
+    judged: tuple[WeakMatch, Relevance],
 ) -> list[Passage]:
-    """The top ``k`` passages for a planned query over one index snapshot."""
-    if mode not in MODES:
-        raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if allowed is not None and not len(allowed):
-        return []
-    pool = max(config.candidates, k)
-    query_vector = encode(plan.dense_text) if mode in ("hybrid", "dense") else None
-    asked_vector = query_vector
-    dense_top = _dense_top(vectors, query_vector, pool, allowed) if query_vector is not None else {}
-    long_question = mode == "hybrid" and len(plan.words) >= config.long_question_terms
-    if long_question:
-        # A question written as a paragraph carries words about the asker's life as well as
-        # its topic. The topic's words are those the passages nearest in meaning also use:
-        # the others keep a fraction of their weight.
-        nearest = np.fromiter(dense_top, dtype=np.int64)[: config.agreement_chunks]
-        plan = plan.weighted(keyword.present(plan.words, nearest), config.off_topic_term_weight)
-    asked_plan = plan  # before feedback adds terms
-    candidates = _gather(
-        plan,
-        mode,
-        pool,
-        vectors=vectors,
-        keyword=keyword,
-        query_vector=query_vector,
-        allowed=allowed,
-        dense_top=dense_top,
-    )
-    if not len(candidates.chunk_ids):
-        return []
-    doc_of = store.chunk_documents(candidates.chunk_ids)
-    scores = _fused(candidates, mode, config, doc_of)
-    if config.feedback_docs and mode == "hybrid" and query_vector is not None:
-        # The documents the feedback comes from keep their places; the expanded query
-        # orders the rest.
-        top = _select(candidates, scores, doc_of, min(config.feedback_docs, k), config)
-        plan, query_vector = _feedback(plan, query_vector, top, vectors, keyword, config)
-        candidates = _gather(
-            plan, mode, pool, vectors=vectors, keyword=keyword, query_vector=query_vector, allowed=allowed
-        )
-        doc_of = {**doc_of, **store.chunk_documents(candidates.chunk_ids)}
-        scores = _fused(candidates, mode, config, doc_of)
-        chosen = _select(candidates, scores, doc_of, k, config, top)
-    else:
-        chosen = _select(candidates, scores, doc_of, k, config)
-    rows = store.chunks([p.chunk_id for p in chosen])
-    groups = store.documents_with_answer(list({rows[p.chunk_id].answer_key for p in chosen}))
+    """The chosen chunks as passages: citations (details borrowed from same-answer documents
+    where missing), highlights, weak matches, same answers and referrals. ``questions`` is
+    the question as asked (weak matches) and as searched (highlights)."""
+    asked, searched = questions
+    settings, relevance = judged
+    rows = backend.chunks([p.chunk_id for p in chosen])
+    groups = backend.documents_with_answer(list({rows[p.chunk_id].answer_key for p in chosen}))
     # Cosine with the question as asked (before feedback) and the share of its terms a
     # passage holds: absolute measures that say whether a passage can be an answer at all.
     chosen_ids = np.asarray([p.chunk_id for p in chosen])
-    cosines = vectors.similarity(asked_vector, chosen_ids) if asked_vector is not None else None
-    elsewhere = elsewhere_named(asked_plan.text)
+    cosines = backend.dense_scores(asked_vector, chosen_ids) if asked_vector is not None else None
+    judge = _Judge(asked, relevance.under(settings), settings.min_term_coverage, elsewhere_named(asked.text), backend)
     sharing = {d for members in groups.values() if len(members) > 1 for d in members}
-    others = store.citations(sorted(sharing))
-    referred = store.documents_with_uin(sorted({uin for p in chosen for uin in rows[p.chunk_id].citation.refers_to}))
+    others = backend.citations(sorted(sharing))
+    referred = backend.documents_with_uin(sorted({uin for p in chosen for uin in rows[p.chunk_id].citation.refers_to}))
     passages = []
-    for rank, pick in enumerate(chosen, start=1):
+    for number, pick in enumerate(chosen, start=1):
         row = rows[pick.chunk_id]
         same = tuple(d for d in groups.get(row.answer_key, []) if d != pick.doc)
         explanation: dict[str, float | int | str] = {
@@ -348,21 +328,7 @@ def run_search(
             "dense": round(pick.dense, 4),
             "bm25": round(pick.bm25, 4),
         }
-        weak = None
-        if cosines is not None:
-            cosine = float(cosines[rank - 1])
-            explanation["cosine"] = round(cosine, 4)
-            if cosine < config.relevance_floor:
-                weak = "far from the question in meaning"
-            elif cosine < config.term_check_below:
-                coverage = _term_coverage(asked_plan, keyword, pick.chunk_id)
-                explanation["term_coverage"] = round(coverage, 4)
-                if coverage < config.min_term_coverage:
-                    weak = "shares few of the question's words"
-        if elsewhere is not None and not mentions(
-            f"{row.citation.title}\n{row.citation.question}\n{row.text}", elsewhere
-        ):
-            weak = f"about England, not {elsewhere.name}"
+        weak = judge.weakness(float(cosines[number - 1]) if cosines is not None else None, row, explanation)
         if weak:
             explanation["weak"] = weak
         passages.append(
@@ -370,11 +336,11 @@ def run_search(
                 doc_id=row.doc_id,
                 text=row.text,
                 score=round(pick.score, 6),
-                rank=rank,
+                rank=number,
                 start=row.start,
                 end=row.end,
                 citation=_borrow_details(row.citation, same, others),
-                highlights=analyzer.highlights(row.text, row.start, plan, keyword.idf),
+                highlights=analyzer.highlights(row.text, row.start, searched, backend.idf),
                 same_answer_as=same,
                 refers_to_docs=tuple(d for uin in row.citation.refers_to for d in referred.get(uin, [])),
                 weak_match=weak is not None,
@@ -382,3 +348,40 @@ def run_search(
             )
         )
     return passages
+
+
+# -- the whole search -----------------------------------------------------------------------
+def run_search(
+    plan: QueryPlan,
+    k: int,
+    *,
+    backend: Backend,
+    analyzer: Analyzer,
+    encode: Callable[[str], np.ndarray],
+    allowed: AllowedChunks | None,
+    mode: Mode,
+    settings: SearchConfig,
+    relevance: Relevance,
+) -> list[Passage]:
+    """The top ``k`` passages for a planned question over one generation."""
+    if allowed is not None and not len(allowed):
+        return []
+    pool = max(settings.gathering.candidates, k)
+    search = (mode, pool, allowed)
+    asked_vector = encode_question(plan, mode, encode)
+    dense_top = gather_dense(backend, asked_vector, pool, allowed)
+    asked = weigh_long_question(plan, dense_top, backend, mode, settings.long_questions)
+    first = rank(backend, asked, asked_vector, settings, search, dense_top=dense_top)
+    if not len(first.candidates.chunk_ids):
+        return []
+    searched = asked
+    if settings.feedback.documents and mode == "hybrid" and asked_vector is not None:
+        # The documents the feedback comes from keep their places; the expanded question
+        # orders the rest.
+        top = select(first, min(settings.feedback.documents, k), settings)
+        searched, moved = feedback(asked, asked_vector, top, backend, settings.feedback)
+        second = rank(backend, searched, moved, settings, search, known=first.documents)
+        chosen = select(second, k, settings, top)
+    else:
+        chosen = select(first, k, settings)
+    return shape_passages(chosen, backend, analyzer, (asked, searched), asked_vector, (settings.weak_match, relevance))

@@ -20,7 +20,7 @@ Adding answers from the page is the one thing a visitor can do that changes the 
   it indexes into another private folder, removes it after indexing and deletes Gradio's
   copies too.
 
-Integration (``api.create_server`` does the routing half; the page does the rest)::
+Integration (``server.create_server`` does the routing half; the page does the rest)::
 
     folder = admin.use_private_gradio_temp_dir()   # before gradio makes the Blocks
     guard = admin.AdminGuard(settings.admin_password())
@@ -35,7 +35,7 @@ Integration (``api.create_server`` does the routing half; the page does the rest
         files = gr.File(file_count="multiple")
         gr.Button("Add").click(add, [files], [message], api_visibility="private")
     blocks.queue(default_concurrency_limit=4)
-    api.run(api.create_server(blocks, index, guard=guard, upload_folder=folder), host, port)
+    server.serve(server.create_server(blocks, index, guard=guard, upload_folder=folder), host, port)
 """
 
 from __future__ import annotations

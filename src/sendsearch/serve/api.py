@@ -1,39 +1,34 @@
-"""Search for other programs: a REST endpoint, an MCP tool, and the server that carries both beside the page.
+"""Search for other programs over HTTP: the REST endpoint, and the checks every remote caller's input passes.
 
-- ``rest_app(index)``: a FastAPI app whose ``GET /search?q=...&k=...&from=...&to=...&department=...&kind=...``
-  answers ``{"query": ..., "passages": [...]}`` (each passage as ``sendsearch search --json``
-  prints it) and bad input with 400 ``{"error": "..."}``. Mounted at ``/api`` it serves
-  ``/api/search``, with its OpenAPI page at ``/api/docs``.
-- ``search_tool(index)``: the same search as a typed, documented function; given to
-  ``gr.api`` in a Blocks served with ``mcp_server=True``, Gradio offers it to MCP clients as
-  the tool ``search_send_answers`` (at ``/gradio_api/mcp/``), the only tool they see.
-- ``create_server(blocks, index, guard=...)``: one FastAPI app with the REST app at
-  ``/api``, the admin session routes and upload gate (``admin.py``), and the page (with
-  its MCP server) at ``/``; ``run(app, host, port)`` serves it with uvicorn.
+- ``rest_app(index)``: a FastAPI app whose ``GET /search?q=...&k=...`` plus one query
+  parameter per filter (``filters.FILTERS``: ``from``, ``to``, ``department``, ``kind``)
+  answers ``{"query": ..., "passages": [...]}`` (each passage as ``sendsearch search
+  --json`` prints it) and bad input with 400 ``{"error": "..."}``. Mounted at ``/api`` it
+  serves ``/api/search``, with its OpenAPI page at ``/api/docs``.
+- ``search_json(index, question, k, **filters)``: the search behind REST, the MCP tool
+  (``mcp.py``) and the page's ``/search``, for values that came over the network.
 
-Every request is bounded: ``k`` from 1 to ``MAX_K`` (checked by ``Index.search``), the
+Every request is bounded: ``k`` from 1 to ``MAX_K`` (checked by ``SearchRequest``), the
 question cut at ``MAX_QUERY_CHARS``, filters at ``MAX_FILTER_CHARS``, and at most
 ``concurrency`` REST searches run at once (the rest wait without holding a thread).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from ..errors import FIELD_LABELS, QueryError, SendSearchError
-from ..limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS, MAX_UPLOAD_BYTES
-from . import server
-from .admin import AdminGuard, UploadGate, guard_file_inputs, session_router
-from .gate import RequestGate
-from .server import ServerLimits
+from ..errors import QueryError, SendSearchError
+from ..filters import FIELD_LABELS, FILTERS, FilterField
+from ..limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS
+from ..search.index import Index
+from ..search.request import SearchRequest
 
-__all__ = ["MCP_TOOL", "create_server", "rest_app", "run", "search_json", "search_tool"]
+__all__ = ["remote_filters", "rest_app", "search_json"]
 
-MCP_TOOL = "search_send_answers"
 _WHOLE_NUMBER = re.compile(r"\s*\+?\d{1,9}\s*")
 _K_ERROR = f"k must be a whole number from 1 to {MAX_K}"
 
@@ -57,31 +52,28 @@ def _check_text(name: str, value: str) -> None:
         raise QueryError(f"{name} is not valid text: it holds a lone surrogate (\\u{ord(bad):04x})") from None
 
 
-def search_json(
-    index: Any,
-    query: str,
-    k: Any = 5,
-    *,
-    date_from: str | None = None,
-    date_to: str | None = None,
-    department: str | None = None,
-    kind: str | None = None,
-) -> dict[str, Any]:
-    """``{"query": query, "passages": [...]}`` for a search; QueryError for bad input."""
-    if isinstance(query, str):
-        _check_text("the question", query)
-    for name, value in (("from", date_from), ("to", date_to), ("department", department), ("kind", kind)):
+def search_json(index: Index, question: object, k: object = 5, **filters: Any) -> dict[str, Any]:
+    """``{"query": question, "passages": [...]}`` for a search; QueryError for bad input.
+
+    ``filters`` are by name (``filters.FILTERS``); each must be text of at most
+    ``MAX_FILTER_CHARS``, named in errors as REST names it."""
+    if isinstance(question, str):
+        _check_text("the question", question)
+    for field in FILTERS:
+        value = filters.get(field.name)
         if value is None:
             continue
         if not isinstance(value, str):
-            raise QueryError(f"{name} must be text, not {json.dumps(value)[:40]}")
+            raise QueryError(f"{field.parameter} must be text, not {json.dumps(value)[:40]}")
         if len(value) > MAX_FILTER_CHARS:
-            raise QueryError(f"{name} is over {MAX_FILTER_CHARS} characters")
-        _check_text(name, value)
-    passages = index.search(
-        query, _whole_number(k), date_from=date_from, date_to=date_to, department=department, kind=kind
-    )
-    return {"query": query, "passages": [passage.to_dict() for passage in passages]}
+            raise QueryError(f"{field.parameter} is over {MAX_FILTER_CHARS} characters")
+        _check_text(field.parameter, value)
+    return index.search(SearchRequest.parse(question, _whole_number(k), **filters)).to_dict()
+
+
+def remote_filters() -> tuple[FilterField, ...]:
+    """The filters offered to other programs (REST, MCP and the page's /search)."""
+    return tuple(field for field in FILTERS if "rest" in field.surfaces)
 
 
 # -- REST -------------------------------------------------------------------------------------
@@ -98,10 +90,36 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return f"{name}: {first.get('msg', 'not valid')}"
 
 
-def rest_app(index: Any, *, concurrency: int = 4) -> Any:
+def _filter_parameters(query: Any) -> Callable[..., dict[str, str | None]]:
+    """A FastAPI dependency reading one query parameter per filter of the table, with its
+    REST name, bound and help (FastAPI reads the signature made here)."""
+
+    def read(**values: str | None) -> dict[str, str | None]:
+        return values
+
+    read.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                field.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=query(
+                    None,
+                    alias=field.parameter if field.parameter != field.name else None,
+                    max_length=MAX_FILTER_CHARS,
+                    description=field.help,
+                ),
+                annotation=str | None,
+            )
+            for field in remote_filters()
+        ]
+    )
+    return read
+
+
+def rest_app(index: Index, *, concurrency: int = 4) -> Any:
     """The REST API as a FastAPI app, to mount at ``/api``."""
     import anyio
-    from fastapi import Query
+    from fastapi import Depends, Query
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from fastapi_offline import FastAPIOffline
@@ -131,6 +149,7 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
         swagger_ui_parameters={"validatorUrl": None},
     )
     limiter = anyio.CapacityLimiter(concurrency)
+    filter_parameters = _filter_parameters(Query)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -148,21 +167,10 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
             examples=["How long does a council have to issue an EHC plan?"],
         ),
         k: int = Query(5, ge=1, le=MAX_K, description=f"How many passages, 1 to {MAX_K}."),
-        date_from: str | None = Query(
-            None, alias="from", max_length=MAX_FILTER_CHARS, description="Only documents dated on or after YYYY-MM-DD."
-        ),
-        date_to: str | None = Query(
-            None, alias="to", max_length=MAX_FILTER_CHARS, description="Only documents dated on or before YYYY-MM-DD."
-        ),
-        department: str | None = Query(
-            None, max_length=MAX_FILTER_CHARS, description='Only this department, e.g. "Department for Education".'
-        ),
-        kind: str | None = Query(None, description='"written_answer" or "web_page".'),
+        filters: dict[str, str | None] = Depends(filter_parameters),  # noqa: B008 - FastAPI reads it here
     ) -> Any:
         def run_search() -> dict[str, Any]:
-            return search_json(
-                index, q, k, date_from=date_from, date_to=date_to, department=department or None, kind=kind or None
-            )
+            return search_json(index, q, k, **{name: value or None for name, value in filters.items()})
 
         try:
             # Searches wait their turn here without holding a thread, so a flood of API
@@ -174,125 +182,3 @@ def rest_app(index: Any, *, concurrency: int = 4) -> Any:
             return JSONResponse({"error": str(error)}, status_code=503)
 
     return app
-
-
-def search_tool(index: Any, *, concurrency: int = 4) -> Callable[..., Awaitable[str]]:
-    """The search as a function for ``gr.api(tool, api_name=MCP_TOOL, queue=False)``: Gradio
-    reads its type hints and docstring to describe the MCP tool to a model. It returns JSON
-    text, since Gradio hands an MCP client a returned dict as Python's repr, not JSON.
-
-    Given ``queue=False``, Gradio's MCP server calls it directly; a queued tool is called
-    through a client that Gradio points at the address the first caller's Host or
-    X-Forwarded-Host header names. At most ``concurrency`` of its searches run at once; the
-    rest wait without holding a thread (it is async for that)."""
-    import anyio
-
-    limiter = anyio.CapacityLimiter(concurrency)
-
-    async def search_send_answers(
-        question: str,
-        k: int = 5,
-        date_from: str = "",
-        date_to: str = "",
-        department: str = "",
-        kind: str = "",
-    ) -> str:
-        """Find passages about SEND (special educational needs and disabilities) support and funding in England, from UK Parliament written answers and council pages, each with its citation.
-
-        Use it for questions about EHC (education, health and care) plans and needs assessments, high needs funding, SEND tribunals, school transport, special schools and council SEND services. Quote the passages you rely on and give their citations; say so when none answers the question.
-
-        Args:
-            question: The question in plain English, e.g. "How long does a council have to issue an EHC plan?"
-            k: How many passages to return, from 1 to 100 (5 is usually enough).
-            date_from: Only documents dated on or after this day, as YYYY-MM-DD; empty for no limit.
-            date_to: Only documents dated on or before this day, as YYYY-MM-DD; empty for no limit.
-            department: Only answers from this government department, e.g. "Department for Education"; empty for any.
-            kind: "written_answer" (Parliament written answers), "web_page" (council pages), or empty for both.
-
-        Returns:
-            JSON text {"query": the question, "passages": [...]}, best first; each passage has "text", "citation" (title, who answered, when, where to read it), "source" (its web address), "date_answered", "answered_by", "department" and "score".
-        """  # noqa: E501 - Gradio reads each Args entry from a single line.
-        import gradio as gr
-
-        def run_search() -> dict[str, Any]:
-            # Empty filters are no filters (Filters.parse).
-            return search_json(
-                index, question, k, date_from=date_from, date_to=date_to, department=department, kind=kind
-            )
-
-        try:
-            found = await anyio.to_thread.run_sync(run_search, limiter=limiter)
-        except SendSearchError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-        return json.dumps(found, ensure_ascii=False)
-
-    search_send_answers.__name__ = MCP_TOOL
-    return search_send_answers
-
-
-# -- one server for the page, the API and the admin side --------------------------------------
-def create_server(
-    blocks: Any,
-    index: Any,
-    *,
-    guard: AdminGuard | None = None,
-    mcp: bool = True,
-    upload_folder: Path | None = None,
-    max_file_size: int = MAX_UPLOAD_BYTES,
-    concurrency: int = 4,
-    **page: Any,
-) -> Any:
-    """A FastAPI app serving the REST API at ``/api``, the admin session routes (when a
-    ``guard`` is given), the upload gate (which, without a guard, refuses every upload),
-    and the Gradio ``blocks`` at ``/`` with its MCP server when ``mcp``.
-
-    ``upload_folder`` is Gradio's upload folder (from ``admin.use_private_gradio_temp_dir``)
-    whose size the gate bounds. Call ``blocks.queue(...)`` before this, as for ``launch``.
-    ``page`` goes to Gradio's ``mount_gradio_app`` (``theme``, ``css``).
-    """
-    import gradio as gr
-    from fastapi import FastAPI
-
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.mount("/api", rest_app(index, concurrency=concurrency))
-    if guard is not None:
-        app.include_router(session_router(guard))
-    app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)
-    # Outermost: every body is bounded and checked for file references before anything reads it.
-    app.add_middleware(RequestGate, guard=guard, blocks=blocks)
-    mounted = gr.mount_gradio_app(
-        app,
-        blocks,
-        path="/",
-        mcp_server=mcp,
-        max_file_size=max_file_size,
-        footer_links=["api"],
-        show_error=False,
-        **page,
-    )
-    guard_file_inputs(blocks, guard)
-    _offer_one_mcp_tool(blocks)
-    return mounted
-
-
-def _offer_one_mcp_tool(blocks: Any) -> None:
-    """MCP clients see ``MCP_TOOL`` only. Gradio makes a tool of every API endpoint and has
-    no setting to leave one out; the page's ``/search`` (a list of dicts, for gradio_client)
-    would be a second, near-identical tool. Its MCP server's table of tools is narrowed
-    here, so the endpoint stays for gradio_client and is neither listed nor callable by MCP."""
-    mcp = getattr(blocks, "mcp_server_obj", None)
-    if mcp is not None:
-        mcp.tool_to_endpoint = {name: endpoint for name, endpoint in mcp.tool_to_endpoint.items() if name == MCP_TOOL}
-
-
-def run(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> str | None:
-    """Serve ``create_server``'s app until Ctrl-C or SIGTERM, within ``limits``, and say so
-    in one line when it stops; returns the name of the signal that stopped it (check the
-    address first: ``cli.serve`` does)."""
-    print(
-        f"sendsearch: http://{host}:{port}/ (REST: /api/search, its docs: /api/docs, MCP: /gradio_api/mcp/)",
-        flush=True,
-    )
-    stopped_by = server.run(app, host, port, limits)
-    print("sendsearch: stopped.", flush=True)
-    return stopped_by

@@ -1,6 +1,6 @@
 """What any request may send to the public server, decided before the page, the API or MCP see it.
 
-``RequestGate`` is ASGI middleware in front of the whole app (``api.create_server`` adds it):
+``RequestGate`` is ASGI middleware in front of the whole app (``server.create_server`` adds it):
 
 - a request body is read only up to ``MAX_REQUEST_BYTES`` (a declared longer one is refused
   before a byte is read), and only for ``BODY_TIMEOUT_SECONDS`` (a client trickling its body

@@ -47,6 +47,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
 import h11
@@ -57,9 +58,14 @@ from ..limits import (
     HEADER_TIMEOUT_SECONDS,
     MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_CLIENT,
+    MAX_UPLOAD_BYTES,
     SHUTDOWN_GRACE_SECONDS,
 )
-from .admin import PROXY_SCOPE_KEY
+from ..search.index import Index
+from .admin import PROXY_SCOPE_KEY, AdminGuard, UploadGate, guard_file_inputs, session_router
+from .api import rest_app
+from .gate import RequestGate
+from .mcp import offer_one_mcp_tool
 
 __all__ = [
     "BoundedH11Protocol",
@@ -69,10 +75,12 @@ __all__ = [
     "RefusalLog",
     "Server",
     "ServerLimits",
+    "create_server",
     "exit_now",
     "fit_to_open_files",
     "raise_open_file_limit",
     "run",
+    "serve",
     "sigterm_ends_cleanly",
     "uvicorn_config",
 ]
@@ -447,3 +455,61 @@ def exit_now(code: int = 0) -> NoReturn:
     sys.stderr.flush()
     logging.shutdown()
     os._exit(code)
+
+
+# -- one server for the page, the API and the admin side --------------------------------------
+def create_server(
+    blocks: Any,
+    index: Index,
+    *,
+    guard: AdminGuard | None = None,
+    mcp: bool = True,
+    upload_folder: Path | None = None,
+    max_file_size: int = MAX_UPLOAD_BYTES,
+    concurrency: int = 4,
+    **page: Any,
+) -> Any:
+    """A FastAPI app serving the REST API at ``/api``, the admin session routes (when a
+    ``guard`` is given), the upload gate (which, without a guard, refuses every upload),
+    and the Gradio ``blocks`` at ``/`` with its MCP server when ``mcp``.
+
+    ``upload_folder`` is Gradio's upload folder (from ``admin.use_private_gradio_temp_dir``)
+    whose size the gate bounds. Call ``blocks.queue(...)`` before this, as for ``launch``.
+    ``page`` goes to Gradio's ``mount_gradio_app`` (``theme``, ``css``).
+    """
+    import gradio as gr
+    from fastapi import FastAPI
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.mount("/api", rest_app(index, concurrency=concurrency))
+    if guard is not None:
+        app.include_router(session_router(guard))
+    app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)
+    # Outermost: every body is bounded and checked for file references before anything reads it.
+    app.add_middleware(RequestGate, guard=guard, blocks=blocks)
+    mounted = gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        mcp_server=mcp,
+        max_file_size=max_file_size,
+        footer_links=["api"],
+        show_error=False,
+        **page,
+    )
+    guard_file_inputs(blocks, guard)
+    offer_one_mcp_tool(blocks)
+    return mounted
+
+
+def serve(app: Any, host: str, port: int, limits: ServerLimits | None = None) -> str | None:
+    """Serve ``create_server``'s app until Ctrl-C or SIGTERM, within ``limits``, and say so
+    in one line when it starts and when it stops; returns the name of the signal that
+    stopped it (check the address first: ``cli.serve`` does)."""
+    print(
+        f"sendsearch: http://{host}:{port}/ (REST: /api/search, its docs: /api/docs, MCP: /gradio_api/mcp/)",
+        flush=True,
+    )
+    stopped_by = run(app, host, port, limits)
+    print("sendsearch: stopped.", flush=True)
+    return stopped_by

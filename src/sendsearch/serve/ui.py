@@ -20,8 +20,9 @@ from typing import Any
 from .. import settings
 from ..chat.conversation import Reading
 from ..chat.render import escape, render_turn
-from ..chat.replies import Reply, build_reply
-from ..errors import FIELD_LABELS, SendSearchError
+from ..chat.replies import PASSAGES_FETCHED, Reply, build_reply
+from ..errors import SendSearchError
+from ..filters import FIELD_LABELS, FILTERS, Filters
 from ..limits import (
     MAX_CHAT_HISTORY_CHARS,
     MAX_CHAT_SESSIONS,
@@ -30,13 +31,13 @@ from ..limits import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_FILES,
 )
-from ..request import Filters
 from ..schema import DocumentKind
 from ..search.index import Index
+from ..search.request import SearchRequest
 from ..sources.readers import SUPPORTED_SUFFIXES
-from . import admin, api
+from . import admin, api, mcp
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
-from .server import ServerLimits, exit_now, sigterm_ends_cleanly
+from .server import ServerLimits, create_server, exit_now, serve, sigterm_ends_cleanly
 
 __all__ = [
     "EXAMPLES",
@@ -109,8 +110,16 @@ class ChatFilters:
     shown: int = SHOWN_FIRST
 
     def filters(self) -> Filters:
-        department = None if self.department in ("", ANY_DEPARTMENT, None) else self.department
-        return Filters.parse(self.date_from, self.date_to, department, KIND_RADIO.get(self.kind))
+        """The filters as the page's controls hold them: "Any" and empty choose nothing."""
+        chosen = {name: getattr(self, name) for name in PAGE_FILTERS}
+        if chosen["department"] == ANY_DEPARTMENT:
+            chosen["department"] = None
+        chosen["kind"] = KIND_RADIO.get(chosen["kind"])
+        return Filters.parse(**chosen)
+
+
+# The filters the page offers, in the order of its controls (filters.FILTERS).
+PAGE_FILTERS = tuple(f.name for f in FILTERS if "page" in f.surfaces)
 
 
 def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters) -> tuple[Reply, str | None]:
@@ -119,7 +128,8 @@ def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters)
         chosen = filters.filters()
     except SendSearchError as error:
         return Reply(message, Reading(message, message=message), error=error.worded(FIELD_LABELS["page"])), anchor
-    reply = build_reply(index, message, anchor, chosen, int(filters.shown))
+    request = SearchRequest(message, PASSAGES_FETCHED, chosen)
+    reply = build_reply(index, message, anchor, request, int(filters.shown))
     new_anchor = anchor if reply.reading.follow_up_to else reply.reading.query
     return reply, new_anchor
 
@@ -194,22 +204,28 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
     def restart() -> tuple[Any, ...]:
         return EMPTY_CONVERSATION, [], "", None, gr.update(visible=False), gr.update(visible=True)
 
-    def search_api(
-        question: str, k: int = 5, date_from: str = "", date_to: str = "", department: str = "", kind: str = ""
-    ) -> list[dict]:
-        """Passages that answer a question, as JSON (the same as `sendsearch search --json`); a
-        passage below the relevance floor has ``weak_match: true``."""
+    signature, hints, args = mcp.tool_signature()
+
+    def search_api(*given: Any, **named: Any) -> list[dict]:
+        bound = signature.bind(*given, **named)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
         try:
             # Empty filters are no filters (Filters.parse).
-            found = api.search_json(
-                index, question, k, date_from=date_from, date_to=date_to, department=department, kind=kind
-            )
+            found = api.search_json(index, values.pop("question"), values.pop("k"), **values)
         except SendSearchError as error:
             # A caller's mistake: one line in the log, the reason in the reply, no traceback.
             log.warning("search API: %s", error)
             raise gr.Error(str(error), print_exception=False) from None
         passages: list[dict] = found["passages"]
         return passages
+
+    search_api.__signature__ = signature.replace(return_annotation=list[dict])  # type: ignore[attr-defined]
+    search_api.__annotations__ = {**hints, "return": list[dict]}
+    search_api.__doc__ = (
+        "Passages that answer a question, as JSON (the same as `sendsearch search --json`); a passage below "
+        f"the relevance floor has ``weak_match: true``.\n\n{args}"
+    )
 
     # Gradio reads a gr.Progress default as "show progress here"; track_tqdm shows the
     # tqdm bars that `add` draws while embedding.
@@ -318,9 +334,9 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             )
         # /search as gradio_client callers have always called it (list of dicts, optional
         # arguments filled in from the API description); MCP clients see only the tool made
-        # for them (api.create_server), which returns the same passages as JSON text.
+        # for them (server.create_server), which returns the same passages as JSON text.
         gr.api(search_api, api_name="search")
-        gr.api(api.search_tool(index), api_name=api.MCP_TOOL, queue=False)
+        gr.api(mcp.search_tool(index), api_name=mcp.MCP_TOOL, queue=False)
     # Gradio keeps every session's inputs and outputs; it reads this bound when the page is mounted.
     app.state_session_capacity = MAX_CHAT_SESSIONS
     return app
@@ -366,7 +382,7 @@ def launch(
             guard = admin.AdminGuard(admin_password)
             app = create_app(index, guard=guard)
             app.queue(default_concurrency_limit=4)
-            server = api.create_server(
+            app_server = create_server(
                 app,
                 index,
                 guard=guard,
@@ -376,7 +392,7 @@ def launch(
                 theme=theme(),
                 css=PAGE_CSS,
             )
-            return api.run(server, host, port, ServerLimits(trusted_proxies=trusted_proxies))
+            return serve(app_server, host, port, ServerLimits(trusted_proxies=trusted_proxies))
     finally:
         # Also registered with atexit; removed here as well, whatever way serving ended.
         shutil.rmtree(upload_folder, ignore_errors=True)

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import QueryError
 from ..limits import MAX_QUERY_CHARS
@@ -24,9 +24,20 @@ from .normalise import sentence_spans
 
 if TYPE_CHECKING:
     from ..schema import Chunk, Document
-    from ..search.folder.keyword import KeywordConfig
 
-__all__ = ["STOPWORDS", "Analyzer", "Pair", "QueryPlan", "Terms", "clean_query"]
+__all__ = [
+    "ASKING_WORDS",
+    "STOPWORDS",
+    "Analyzer",
+    "FieldWeights",
+    "Pair",
+    "QueryPlan",
+    "Terms",
+    "answer_words",
+    "clean_query",
+    "message_words",
+    "prefix_stems",
+]
 
 # English function words plus the formulaic words of written questions ("To ask the
 # Secretary of State ... what steps his Department is taking"), which say nothing about
@@ -178,6 +189,11 @@ STOPWORDS = frozenset(
     ]
 )
 
+# Words of asking beyond the stop words ("how much", "how many", "how long", "can I get"):
+# they say what kind of answer is wanted, never what it is about. The key points and the
+# follow-up reader both leave them out of a question's subject.
+ASKING_WORDS = frozenset(["much", "many", "long", "get", "gets"])
+
 _MONEY = re.compile(r"£\s?(\d[\d,]*(?:\.\d+)?)\s?(bn|m|k)?\b", re.I)
 _MONEY_UNITS = {"bn": " billion", "m": " million", "k": " thousand"}
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
@@ -185,6 +201,21 @@ _POSSESSIVE = re.compile(r"'s\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
 Pair = tuple[str, str]
+
+
+class FieldWeights(Protocol):
+    """How a chunk's fields weigh in its terms (``indexing.config.KeywordConfig`` is one)."""
+
+    @property
+    def title_weight(self) -> int: ...
+    @property
+    def question_weight(self) -> int: ...
+    @property
+    def text_weight(self) -> int: ...
+    @property
+    def glossary(self) -> bool: ...
+    @property
+    def phrases(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -230,6 +261,34 @@ class QueryPlan:
         for word in extra:
             words.setdefault(word, weight)
         return QueryPlan(self.text, self.dense_text, words, self.pairs)
+
+
+# -- the lighter tokenisers of the family --------------------------------------------------
+# BM25 and highlights use ``Analyzer`` (NFKC, figures joined, Snowball stems). The chat side
+# compares short texts with each other, where a stemmer's cost and its merges are not
+# wanted; its tokenisers are here beside the analyser so that there is one place to look.
+_PREFIX_WORD = re.compile(r"[a-z0-9£]+")
+_MESSAGE_WORD = re.compile(r"[\w][\w'’-]*")
+_ANSWER_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def prefix_stems(text: str, leave_out: frozenset[str] = frozenset()) -> set[str]:
+    """Lower-cased words and numbers cut to their first five letters (a crude stem that
+    matches "fund" and "funding"), those in ``leave_out`` left out: for comparing sentences
+    with a question (key points)."""
+    return {w[:5] for w in _PREFIX_WORD.findall(text.lower()) if w not in leave_out}
+
+
+def message_words(text: str) -> list[str]:
+    """The words of a chat message as typed (case kept, inner apostrophes and hyphens too):
+    for reading follow-ups."""
+    return [w.strip("'’-") for w in _MESSAGE_WORD.findall(text) if w.strip("'’-")]
+
+
+def answer_words(text: str) -> list[str]:
+    """Lower-cased words of an answer, apostrophes kept inside them ("don't" is one word and
+    reads as a negation): for telling near-identical answers apart."""
+    return _ANSWER_WORD.findall(text.lower().replace("’", "'"))
 
 
 # "E.H.C.P." and "S.E.N.D" as people type them: the letters without the dots.
@@ -286,7 +345,7 @@ class Analyzer:
 
     # -- chunks ---------------------------------------------------------------------------
     def chunk_terms(
-        self, documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], config: KeywordConfig
+        self, documents: Sequence[Document], chunks: Sequence[Sequence[Chunk]], config: FieldWeights
     ) -> Iterator[Terms]:
         """Terms of each chunk: its text plus its document's heading and question, weighted
         by the config, and the SEND concepts any of them mention. A generator: the keyword

@@ -21,15 +21,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
 from ...errors import IndexFormatError
+from ...filters import Filters
 from ...indexing.manifest import rebuild_hint
-from ...request import Filters
 from ...schema import Chunk, Citation, Document
 from ...text.normalise import normalise_for_match
+from ..backend import ChunkDocument, StoredChunk
 
 __all__ = ["MIN_SHARED_ANSWER_CHARS", "ChunkDocument", "Store", "StoredChunk", "answer_key"]
 
@@ -125,27 +126,6 @@ def answer_key(doc_id: str, text: str) -> str:
     if len(normalised) < MIN_SHARED_ANSWER_CHARS:
         normalised = f"{doc_id}\x1f{normalised}"
     return hashlib.sha1(normalised.encode()).hexdigest()[:20]
-
-
-class ChunkDocument(NamedTuple):
-    """What ranking needs to know of a candidate chunk's document."""
-
-    doc_id: str
-    answer_key: str
-    non_answer: bool
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk with its text and its document's citation."""
-
-    chunk_id: int
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    answer_key: str
-    citation: Citation
 
 
 _P = ParamSpec("_P")

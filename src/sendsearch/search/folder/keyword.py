@@ -11,42 +11,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...indexing.config import KeywordConfig
+
 if TYPE_CHECKING:
     from ...text.analysis import Pair, Terms
 
-__all__ = ["KeywordConfig", "KeywordIndex", "KeywordScores"]
-
-
-@dataclass(frozen=True)
-class KeywordConfig:
-    """BM25 parameters and how much the heading and question count against the text."""
-
-    k1: float = 1.2
-    b: float = 0.75
-    method: str = "lucene"
-    title_weight: int = 1
-    question_weight: int = 1
-    text_weight: int = 1
-    # Add SEND concept markers (see glossary.py) to each chunk's terms.
-    glossary: bool = True
-    # Also index each pair of adjacent terms ("special school"), so that a question's
-    # phrases can count beyond its words (SearchConfig.phrase_weight).
-    phrases: bool = True
-
-    def to_dict(self) -> dict[str, float | str]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> KeywordConfig:
-        """Settings as saved in a manifest or config.json. Indexes saved before phrase pairs
-        existed record no setting for them, and have none."""
-        return cls(**{"phrases": False, **saved})
+__all__ = ["KeywordIndex", "KeywordScores"]
 
 
 @dataclass(frozen=True)

@@ -15,17 +15,14 @@ from typing import Any
 import faiss as _faiss
 import numpy as np
 
+from ...indexing.config import HNSW_THRESHOLD
+
 # faiss ships type stubs that leave out much of its SWIG interface (IndexIDMap2.id_map,
 # SearchParametersHNSW, selectors as search parameters), so it is used untyped here.
 faiss: Any = _faiss
 
 __all__ = ["HNSW_THRESHOLD", "VectorIndex"]
 
-# Exact search grows with the vectors: 5.3 ms at 25k and 9.7 ms at 50k on a 2-core AVX2
-# machine, 4.2 ms at 70k on an AVX-512 one, and a query searches twice (feedback).
-# Past 20,000 vectors HNSW answers in about a millisecond; docs/performance.md has the
-# measurements and its recall against exact search on the real vectors.
-HNSW_THRESHOLD = 20_000
 REBUILD_SHARE = 0.1
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
