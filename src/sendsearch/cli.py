@@ -32,9 +32,9 @@ from .version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The index `serve` builds from the bundled corpus on first run; any other folder must
-# already hold an index, so that a mistyped --index is an error, not a surprise corpus.
-DEFAULT_INDEX = Path("index")
+# The index `serve` builds from the bundled corpus on first run (settings.DEFAULT_INDEX);
+# any other folder must already hold an index, so that a mistyped --index is an error, not
+# a surprise corpus.
 
 
 # Commands that write an index: after an interruption they say which index the folder holds.
@@ -134,7 +134,7 @@ index_option = click.option(
     "--index",
     "index_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default="index",
+    default=settings.DEFAULT_INDEX,
     show_default=True,
     envvar=settings.ENV_INDEX,
     show_envvar=True,
@@ -528,7 +528,7 @@ def info(index_dir: Path, as_json: bool) -> None:
 @index_option
 @click.option(
     "--host",
-    default="127.0.0.1",
+    default=settings.DEFAULT_HOST,
     show_default=True,
     envvar=settings.ENV_HOST,
     show_envvar=True,
@@ -536,7 +536,7 @@ def info(index_dir: Path, as_json: bool) -> None:
 )
 @click.option(
     "--port",
-    default=7860,
+    default=settings.DEFAULT_PORT,
     show_default=True,
     type=click.IntRange(1, 65535),
     envvar=settings.ENV_PORT,
@@ -577,7 +577,7 @@ def serve(index_dir: Path, host: str, port: int, mcp: bool, trusted_proxies: tup
         else settings.trusted_proxies()
     )
     _check_address(host, port)  # before anything is built: a busy port is a one-line error
-    if index_dir == DEFAULT_INDEX:
+    if index_dir == settings.DEFAULT_INDEX:
         from .serve.ui import open_or_build
 
         index = open_or_build(index_dir)

@@ -6,7 +6,9 @@ traceback.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shlex
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 __all__ = [
     "IndexBusyError",
@@ -17,6 +19,9 @@ __all__ = [
     "NothingToIndexError",
     "QueryError",
     "SendSearchError",
+    "damaged_index",
+    "index_problem",
+    "rebuild_hint",
 ]
 
 
@@ -83,3 +88,21 @@ class QueryError(SendSearchError, ValueError):
         if self._template is None:
             return str(self)
         return self._template.format(**{name: labels.get(name, name) for name in self._fields}, **self._values)
+
+
+def rebuild_hint(directory: Path, sources: Iterable[str] = ()) -> str:
+    """How to rebuild the index in ``directory`` from its own recorded sources (those still
+    on disk), so the advice never silently rebuilds something else, such as ``corpus/``."""
+    present = [s for s in sources if Path(s).exists()]
+    paths = " ".join(shlex.quote(s) for s in present) if present else "PATHS..."
+    return f"rebuild it with `sendsearch build {paths} --index {shlex.quote(str(directory))}`"
+
+
+def index_problem(directory: Path, problem: str, sources: Iterable[str] = ()) -> IndexFormatError:
+    """The error for an index that cannot serve: "the index at DIR <problem>; rebuild it with ..."."""
+    return IndexFormatError(f"the index at {directory} {problem}; {rebuild_hint(directory, sources)}")
+
+
+def damaged_index(directory: Path, detail: object, sources: Iterable[str] = ()) -> IndexFormatError:
+    """The error for an index whose files are damaged: "the index at DIR is damaged (detail); rebuild it with ..."."""
+    return index_problem(directory, f"is damaged ({detail})", sources)

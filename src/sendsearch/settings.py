@@ -15,6 +15,9 @@ from .errors import SendSearchError
 
 __all__ = [
     "BUNDLED_CORPUS",
+    "DEFAULT_HOST",
+    "DEFAULT_INDEX",
+    "DEFAULT_PORT",
     "ENV_ADMIN_PASSWORD",
     "ENV_BACKEND",
     "ENV_HOST",
@@ -46,6 +49,11 @@ ENV_ADMIN_PASSWORD = "SENDSEARCH_ADMIN_PASSWORD"
 ENV_PARLIAMENT_API = "SENDSEARCH_PARLIAMENT_API"
 ENV_TRUSTED_PROXIES = "SENDSEARCH_TRUSTED_PROXIES"
 
+# What serves where when nothing says otherwise (the CLI's option defaults are these too).
+DEFAULT_INDEX = Path("index")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
 # The corpus that ships with the project, beside src/ in a source checkout.
 BUNDLED_CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
@@ -57,7 +65,7 @@ def _get(name: str) -> str | None:
 
 def index_dir() -> Path:
     """Where the index lives: ``SENDSEARCH_INDEX``, else ``index`` in the working folder."""
-    return Path(_get(ENV_INDEX) or "index")
+    return Path(_get(ENV_INDEX) or DEFAULT_INDEX)
 
 
 def model() -> str | None:
@@ -77,14 +85,14 @@ def precision() -> str:
 
 def host() -> str:
     """The address the page binds to (``SENDSEARCH_HOST``)."""
-    return _get(ENV_HOST) or "127.0.0.1"
+    return _get(ENV_HOST) or DEFAULT_HOST
 
 
 def port() -> int:
     """The port the page listens on (``SENDSEARCH_PORT``)."""
     value = _get(ENV_PORT)
     if value is None:
-        return 7860
+        return DEFAULT_PORT
     if not value.isdigit() or not 0 < int(value) < 65536:
         raise SendSearchError(f"{ENV_PORT} must be a port number from 1 to 65535, not {value!r}")
     return int(value)

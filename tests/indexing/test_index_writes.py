@@ -251,7 +251,7 @@ def test_a_folder_that_refuses_writes_is_one_line_in_process(setting, use_fake_e
     def refuse(path, *args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
 
-    monkeypatch.setattr(builder, "open", refuse, raising=False)
+    monkeypatch.setattr(builder, "exclusive", refuse)  # the lock file (durable.exclusive) cannot be made
     result = CliRunner().invoke(main, _arguments("add", setting))
     monkeypatch.undo()
     assert result.exit_code == 1

@@ -164,7 +164,7 @@ def test_a_failed_write_keeps_the_old_files_and_the_state_stays_behind_it(
         return fail
 
     # The window of Jan 29 to Feb 4 writes January's file, then fails on February's.
-    monkeypatch.setattr("sendsearch.sources.fetch.os.replace", full_disk_for("parliament-2024-02"))
+    monkeypatch.setattr("sendsearch.durable.os.replace", full_disk_for("parliament-2024-02"))
     with pytest.raises(FetchError, match=r"could not write .*parliament-2024-02\.jsonl\.gz: No space left on device"):
         run(tmp_path, standin, house="commons")
     assert state(tmp_path) == {"commons": {"all": "2024-01-28"}}
@@ -179,7 +179,7 @@ def test_a_failed_write_keeps_the_old_files_and_the_state_stays_behind_it(
         if record["house"] == "Commons" and "2024-01-28" <= record["dateAnswered"][:10] <= "2024-01-31"
     )
     standin.update(corrected, answerText="<p>Corrected.</p>")
-    monkeypatch.setattr("sendsearch.sources.fetch.os.replace", full_disk_for("parliament-"))
+    monkeypatch.setattr("sendsearch.durable.os.replace", full_disk_for("parliament-"))
     with pytest.raises(FetchError, match="No space left on device"):
         run(tmp_path, standin, house="commons")
     assert (tmp_path / "parliament-2024-01.jsonl.gz").read_bytes() == january

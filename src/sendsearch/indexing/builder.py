@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import fcntl
 import hashlib
 import os
 import re
@@ -24,13 +23,14 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
+from ..durable import Busy, exclusive
 from ..errors import IndexBusyError, NothingToIndexError, SendSearchError
 from ..schema import Chunk, Document, Skipped
 from ..sources.readers import ReadReport, SkipLog, read_paths
@@ -40,7 +40,7 @@ from . import manifest as manifest_module
 from .chunking import chunk_documents
 from .config import IndexConfig, config_from_manifest
 from .embedding import Embedder, EmbeddingCache, embed_with_cache, relevance_of
-from .layout import CACHE_PATH, GENERATION_PREFIX
+from .layout import CACHE_PATH, GENERATION_PREFIX, LOCK_NAME
 from .manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -89,16 +89,14 @@ class BuildReport:
 @contextmanager
 def index_lock(directory: Path) -> Iterator[None]:
     """Hold the index's write lock: one build or update at a time; readers never wait."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        handle = open(directory / ".lock", "w")  # noqa: SIM115 - closed below, after the lock's use
-    except OSError as error:
-        raise SendSearchError(f"cannot write to {directory}: {_reason(error)}; {_unchanged(directory)}") from None
-    with handle:
+    with ExitStack() as held:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            directory.mkdir(parents=True, exist_ok=True)
+            held.enter_context(exclusive(directory / LOCK_NAME))
+        except Busy:
             raise IndexBusyError(f"another build or update is running on {directory}; try again when it ends") from None
+        except OSError as error:
+            raise SendSearchError(f"cannot write to {directory}: {_reason(error)}; {_unchanged(directory)}") from None
         remove_stale_temporaries(directory)  # left by a writer that was killed mid-publish
         yield
 
@@ -298,6 +296,7 @@ def _publish(directory: Path, generation: Path, manifest: Manifest, previous: st
     manifest = dataclasses.replace(manifest, files=record_files(generation))
     manifest_module.step("files recorded")
     # A copy inside the generation says what it is if found on its own; not itself recorded.
+    # (No atomic write needed: nothing reads the generation before it is published.)
     with open(generation / MANIFEST_NAME, "w", encoding="utf-8") as handle:
         handle.write(manifest.to_json())
         handle.flush()

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..errors import IndexFormatError
+from ..errors import index_problem
 from .chunking import ChunkingConfig
-from .manifest import Manifest, rebuild_hint
+from .manifest import Manifest
 
 __all__ = ["HNSW_THRESHOLD", "KEYWORD_METHODS", "IndexConfig", "KeywordConfig", "config_from_manifest"]
 
@@ -89,7 +89,4 @@ def config_from_manifest(manifest: Manifest, directory: Path | None = None) -> I
         )
     except (TypeError, ValueError) as error:
         where = directory or Path(".")
-        raise IndexFormatError(
-            f"the index at {where} has settings this sendsearch cannot use ({error}); "
-            + rebuild_hint(where, manifest.sources)
-        ) from None
+        raise index_problem(where, f"has settings this sendsearch cannot use ({error})", manifest.sources) from None

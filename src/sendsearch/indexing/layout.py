@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CACHE_PATH", "GENERATION_PREFIX", "MANIFEST_NAME", "Generation"]
+__all__ = ["CACHE_PATH", "GENERATION_PREFIX", "LOCK_NAME", "MANIFEST_NAME", "Generation"]
 
 MANIFEST_NAME = "manifest.json"
 GENERATION_PREFIX = "gen-"
+# The lock one build or update holds (``durable.exclusive``).
+LOCK_NAME = ".lock"
 # Vectors by (model, text) hash, shared by all generations (relative to the index folder).
 CACHE_PATH = Path("cache") / "embeddings.sqlite"
 

@@ -14,13 +14,13 @@ import hashlib
 import json
 import os
 import re
-import shlex
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import IndexFormatError, IndexNotFoundError
+from ..durable import atomic_write, fsync_dir, remove_temporaries
+from ..errors import IndexFormatError, IndexNotFoundError, damaged_index, index_problem, rebuild_hint
+from .layout import MANIFEST_NAME
 
 __all__ = [
     "FORMAT",
@@ -28,7 +28,6 @@ __all__ = [
     "MANIFEST_NAME",
     "Manifest",
     "read_manifest",
-    "rebuild_hint",
     "record_files",
     "remove_stale_temporaries",
     "step",
@@ -40,12 +39,10 @@ FORMAT = "sendsearch-index"
 # 2: the store keeps one column per citation field (schema.Citation).
 # 3: the store keeps dates estimated from question numbers; every file's checksum is recorded.
 FORMAT_VERSION = 3
-MANIFEST_NAME = "manifest.json"
 # A generation is a folder directly inside the index, named by the builder; a manifest
 # naming anything else ("../elsewhere/gen-1") is refused rather than followed.
 _GENERATION_NAME = re.compile(r"gen-[0-9A-Za-z_-]{1,100}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_TEMPORARY = f".{MANIFEST_NAME}.*.tmp"
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,7 @@ class Manifest:
             raise IndexFormatError(f"{where} is damaged ({problem}); {hint}")
         if not data.get("files"):
             # Without them, bytes changed on disk could only be told from content by luck.
-            raise IndexFormatError(f"the index at {directory} records no checksums of its files; {hint}")
+            raise index_problem(directory, "records no checksums of its files", _sources(data))
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
@@ -176,14 +173,6 @@ def _sources(data: Any) -> list[str]:
     return [s for s in sources if isinstance(s, str)] if isinstance(sources, list) else []
 
 
-def rebuild_hint(directory: Path, sources: Iterable[str] = ()) -> str:
-    """How to rebuild the index in ``directory`` from its own recorded sources (those still
-    on disk), so the advice never silently rebuilds something else, such as ``corpus/``."""
-    present = [s for s in sources if Path(s).exists()]
-    paths = " ".join(shlex.quote(s) for s in present) if present else "PATHS..."
-    return f"rebuild it with `sendsearch build {paths} --index {shlex.quote(str(directory))}`"
-
-
 def read_manifest(directory: Path) -> Manifest:
     """The manifest of an index directory, validated."""
     path = directory / MANIFEST_NAME
@@ -201,17 +190,6 @@ def read_manifest(directory: Path) -> Manifest:
     except (OSError, UnicodeDecodeError) as error:
         raise IndexFormatError(f"cannot read {path}: {error}; {rebuild_hint(directory)}") from None
     return Manifest.from_json(text, path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def record_files(generation: Path) -> dict[str, dict[str, Any]]:
@@ -234,7 +212,7 @@ def record_files(generation: Path) -> dict[str, dict[str, Any]]:
             os.fsync(handle.fileno())
         recorded[relative] = {"size": path.stat().st_size, "sha256": digest.hexdigest()}
     for folder in [*reversed(folders), generation.parent]:  # the index folder holds the generation's name
-        _fsync_dir(folder)
+        fsync_dir(folder)
     return recorded
 
 
@@ -244,30 +222,25 @@ def verify_files(directory: Path, manifest: Manifest, *, checksums: bool = True)
     Raises IndexFormatError naming the first file that is missing, of another size or
     with other content. Sizes cost a ``stat`` each; sums read every byte (about 1 GB/s)."""
     generation = directory / manifest.generation
-    hint = rebuild_hint(directory, manifest.sources)
     for relative, entry in sorted(manifest.files.items()):
         path = generation / relative
         try:
             info = path.lstat()
         except OSError:
-            raise IndexFormatError(
-                f"the index at {directory} is incomplete ({manifest.generation}/{relative} is missing); {hint}"
+            raise index_problem(
+                directory, f"is incomplete ({manifest.generation}/{relative} is missing)", manifest.sources
             ) from None
         if not path.is_file() or path.is_symlink() or info.st_size != entry["size"]:
-            raise IndexFormatError(
-                f"the index at {directory} is damaged ({manifest.generation}/{relative} has "
-                f"{info.st_size:,} bytes, not {entry['size']:,}); {hint}"
-            )
+            detail = f"{manifest.generation}/{relative} has {info.st_size:,} bytes, not {entry['size']:,}"
+            raise damaged_index(directory, detail, manifest.sources)
     if not checksums:
         return
     for relative, entry in sorted(manifest.files.items()):
         with open(generation / relative, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
         if digest != entry["sha256"]:
-            raise IndexFormatError(
-                f"the index at {directory} is damaged ({manifest.generation}/{relative} does not match "
-                f"its recorded checksum); {hint}"
-            )
+            detail = f"{manifest.generation}/{relative} does not match its recorded checksum"
+            raise damaged_index(directory, detail, manifest.sources)
 
 
 def step(name: str) -> None:
@@ -277,21 +250,13 @@ def step(name: str) -> None:
 
 def remove_stale_temporaries(directory: Path) -> None:
     """Remove half-written manifests left by a writer that was killed (call under the lock)."""
-    for path in directory.glob(_TEMPORARY):
-        path.unlink(missing_ok=True)
+    remove_temporaries(directory, MANIFEST_NAME)
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
     """Publish a manifest atomically: write a temporary file, flush it, rename it over."""
-    tmp = directory / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(manifest.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        step("manifest flushed")
-        os.replace(tmp, directory / MANIFEST_NAME)
-        step("manifest renamed")
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(directory)
+    text = manifest.to_json().encode("utf-8")
+    atomic_write(
+        directory / MANIFEST_NAME, lambda handle: handle.write(text), before_replace=lambda: step("manifest flushed")
+    )
+    step("manifest renamed")

@@ -30,11 +30,11 @@ from typing import Any, overload
 import numpy as np
 
 from .. import settings as environment
-from ..errors import IndexFormatError, ModelMismatchError, SendSearchError
+from ..errors import IndexFormatError, ModelMismatchError, SendSearchError, damaged_index, index_problem
 from ..indexing.builder import BuildReport, build_index, update_index
 from ..indexing.config import IndexConfig, config_from_manifest
 from ..indexing.embedding import Embedder, load_embedder, relevance_for
-from ..indexing.manifest import MANIFEST_NAME, Manifest, read_manifest, rebuild_hint, verify_files
+from ..indexing.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
 from ..schema import Citation
 from ..text.analysis import Analyzer, QueryPlan
 from .backend import Backend
@@ -109,8 +109,7 @@ class _Watch:
             if digest == entry["sha256"]:
                 return None
             what = f"{where} changed while it was being served"
-        hint = rebuild_hint(self._directory, self._manifest.sources)
-        return f"the index at {self._directory} is damaged ({what}); {hint}"
+        return str(damaged_index(self._directory, what, self._manifest.sources))
 
 
 # The stores a generation can live in, by the name its manifest records (``Manifest.store``).
@@ -144,25 +143,21 @@ def _load_snapshot(directory: Path) -> Snapshot:
     manifest = read_manifest(directory)
     mtime = manifest_path.stat().st_mtime_ns
     generation = directory / manifest.generation
-    hint = rebuild_hint(directory, manifest.sources)
+    sources = manifest.sources
     if generation.is_symlink() or not generation.is_dir():
-        raise IndexFormatError(
-            f"the index at {directory} is incomplete ({manifest.generation} is not a folder inside it); {hint}"
-        )
+        raise index_problem(directory, f"is incomplete ({manifest.generation} is not a folder inside it)", sources)
     kind = BACKENDS.get(manifest.store)
     if kind is None:
-        raise IndexFormatError(
-            f"the index at {directory} is kept in a store this sendsearch does not know ({manifest.store!r}); {hint}"
+        raise index_problem(
+            directory, f"is kept in a store this sendsearch does not know ({manifest.store!r})", sources
         )
     missing = kind.missing_part(generation)
     if missing is not None:
-        raise IndexFormatError(
-            f"the index at {directory} is incomplete ({manifest.generation}/{missing} is missing); {hint}"
-        )
+        raise index_problem(directory, f"is incomplete ({manifest.generation}/{missing} is missing)", sources)
     watch = _Watch(directory, manifest)
     verify_files(directory, manifest)
     config_from_manifest(manifest, directory)
-    return Snapshot(manifest, kind.open(directory, manifest, hint), _relevance(manifest), mtime, watch)
+    return Snapshot(manifest, kind.open(directory, manifest), _relevance(manifest), mtime, watch)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ..chat.conversation import Reading
 from ..chat.render import escape, render_turn
 from ..chat.replies import PASSAGES_FETCHED, Reply, build_reply
 from ..errors import SendSearchError
-from ..filters import FIELD_LABELS, FILTERS, Filters
+from ..filters import FIELD_LABELS, FILTERS, SEARCHABLE_KINDS, Filters
 from ..limits import (
     MAX_CHAT_HISTORY_CHARS,
     MAX_CHAT_SESSIONS,
@@ -31,7 +31,7 @@ from ..limits import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_FILES,
 )
-from ..schema import DocumentKind
+from ..schema import KIND_LABELS, DocumentKind
 from ..search.index import Index
 from ..search.request import SearchRequest
 from ..sources.readers import SUPPORTED_SUFFIXES
@@ -65,7 +65,10 @@ EXAMPLES = [
 SHOWN_FIRST = 3
 SHOWN_CHOICES = [1, 2, 3, 5, 10]
 # The kind filter's choices as the page shows them.
-KIND_RADIO: dict[str, DocumentKind | None] = {"Any": None, "Written answers": "written_answer", "Web pages": "web_page"}
+KIND_RADIO: dict[str, DocumentKind | None] = {
+    "Any": None,
+    **{f"{KIND_LABELS[kind]}s": kind for kind in SEARCHABLE_KINDS},
+}
 ANY_DEPARTMENT = "Any department"
 # Whose data the answers and their citations come from, as their licences ask.
 CREDITS = (

@@ -28,25 +28,22 @@ records file. How the service behaves shapes this module (see
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import importlib.metadata
 import itertools
 import json
 import math
-import os
 import random
 import re
 import socket
-import tempfile
 import threading
 import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -60,6 +57,7 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
+from ..durable import Busy, atomic_write, exclusive, fsync_dir
 from ..errors import SendSearchError
 from ..limits import MAX_JSON_DEPTH
 from ..schema import Document
@@ -758,38 +756,18 @@ def _order(record: Mapping[str, Any]) -> tuple[str, int]:
     return str(record.get("dateAnswered") or ""), record["id"]
 
 
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _replace(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write a file so that it is either the old one or the whole new one, even after a crash.
 
     The temporary file is hidden so that a reader of the folder never takes one that a
     killed fetch left behind; the next fetch removes it.
     """
-    temporary: str | None = None
     try:
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(descriptor, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        _fsync_dir(path.parent)
-    except BaseException as error:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise FetchError(
-                f"could not write {path}: {error.strerror or error}; the files written before it are kept"
-            ) from error
-        raise
+        atomic_write(path, write)
+    except OSError as error:
+        raise FetchError(
+            f"could not write {path}: {error.strerror or error}; the files written before it are kept"
+        ) from error
 
 
 def _remove_leftovers(out: Path) -> None:
@@ -802,31 +780,14 @@ def _remove_leftovers(out: Path) -> None:
 def _locked(out: Path) -> Iterator[None]:
     """One fetch at a time per folder: two would overwrite each other's files. The lock
     file is removed when the fetch ends, however it ends (but ``kill -9``)."""
-    path = out / _LOCK_FILE
-    while True:
+    with ExitStack() as held:
         try:
-            handle = open(path, "a")  # noqa: SIM115 - closed below, after the lock file is removed
+            held.enter_context(exclusive(out / _LOCK_FILE, remove=True))
+        except Busy:
+            raise FetchError(f"another fetch is writing to {out}; try again when it ends") from None
         except OSError as error:
             raise FetchError(f"cannot write to {out}: {error.strerror or error}") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise FetchError(f"another fetch is writing to {out}; try again when it ends") from None
-        # A fetch that was ending may have removed the file after this one opened it: the
-        # lock must be on the file that is there now.
-        try:
-            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        handle.close()
-    try:
         yield
-    finally:
-        path.unlink(missing_ok=True)
-        handle.close()
 
 
 class _Store:
@@ -903,7 +864,7 @@ class _Store:
         records.update(upserts)
         if not records:
             path.unlink(missing_ok=True)
-            _fsync_dir(self.out)
+            fsync_dir(self.out)
             return False
         ordered = sorted(records.values(), key=_order)
 

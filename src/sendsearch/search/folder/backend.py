@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import IndexFormatError
+from ...errors import damaged_index, index_problem
 from ...filters import Filters
 from ...indexing.layout import Generation
 from ...indexing.manifest import Manifest
@@ -51,18 +51,17 @@ class FolderBackend:
         return next((name for name in Generation.PARTS if not (folder / name).exists()), None)
 
     @classmethod
-    def open(cls, directory: Path, manifest: Manifest, hint: str) -> FolderBackend:
-        """Load the generation the manifest names; IndexFormatError (ending with ``hint``,
-        how to rebuild) if a part is damaged or the parts disagree."""
+    def open(cls, directory: Path, manifest: Manifest) -> FolderBackend:
+        """Load the generation the manifest names; IndexFormatError (saying how to rebuild
+        from the index's sources) if a part is damaged or the parts disagree."""
         generation = Generation(directory / manifest.generation)
+        sources = manifest.sources
         try:
-            store = Store(generation.store, damage_hint=hint)
+            store = Store(generation.store, sources=sources)
             missing = store.missing_columns()
             if missing:
-                raise IndexFormatError(
-                    f"the index at {directory} was built by an older sendsearch "
-                    f"(its store lacks {', '.join(missing)}); {hint}"
-                )
+                older = f"was built by an older sendsearch (its store lacks {', '.join(missing)})"
+                raise index_problem(directory, older, sources)
             documents, chunks = store.counts()
             vectors = VectorIndex.load(
                 generation.vectors,
@@ -74,18 +73,16 @@ class FolderBackend:
         except (OSError, RuntimeError, ValueError, KeyError, TypeError, sqlite3.Error) as error:
             # FAISS reports a bad file as RuntimeError, SQLite as DatabaseError, our own
             # checks of the keyword and vector files as ValueError.
-            raise IndexFormatError(f"the index at {directory} is damaged ({error}); {hint}") from None
+            raise damaged_index(directory, error, sources) from None
         parts_agree = (
             np.array_equal(keyword.chunk_ids, chunk_ids)
             and len(vectors) == chunks
             and np.array_equal(np.sort(vectors.ids()), chunk_ids)
         )
         if (documents, chunks) != (manifest.documents, manifest.chunks) or not parts_agree:
-            raise IndexFormatError(
-                f"the index at {directory} is inconsistent (its parts disagree on the chunks they hold); {hint}"
-            )
+            raise index_problem(directory, "is inconsistent (its parts disagree on the chunks they hold)", sources)
         if vectors.dimension != manifest.dimension:
-            raise IndexFormatError(f"the vectors in {directory} do not have the manifest's dimension; {hint}")
+            raise index_problem(directory, "holds vectors of another dimension than its manifest's", sources)
         return cls(store, vectors, keyword)
 
     # -- the dense side -------------------------------------------------------------------

@@ -25,9 +25,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from ...errors import IndexFormatError
+from ...errors import damaged_index
 from ...filters import Filters
-from ...indexing.manifest import rebuild_hint
 from ...schema import Chunk, Citation, Document
 from ...text.normalise import normalise_for_match
 from ..backend import ChunkDocument, StoredChunk
@@ -145,9 +144,7 @@ def _reports_damage(method: Callable[_P, _R]) -> Callable[_P, _R]:
             raise
         except sqlite3.DatabaseError as error:
             store = typing.cast(Store, args[0])
-            raise IndexFormatError(
-                f"the index at {store.path.parent.parent} is damaged ({store.path.name}: {error}); {store.damage_hint}"
-            ) from None
+            raise damaged_index(store.path.parent.parent, f"{store.path.name}: {error}", store.sources) from None
 
     return guarded
 
@@ -155,12 +152,12 @@ def _reports_damage(method: Callable[_P, _R]) -> Callable[_P, _R]:
 class Store:
     """Read and write access to one generation's ``store.sqlite``.
 
-    ``damage_hint`` ends the message when a read finds the file damaged: how to rebuild
-    the index from its own sources (``manifest.rebuild_hint``)."""
+    ``sources`` are the index's own, for the advice to rebuild it when a read finds the
+    file damaged (``errors.damaged_index``)."""
 
-    def __init__(self, path: Path, *, readonly: bool = True, damage_hint: str | None = None) -> None:
+    def __init__(self, path: Path, *, readonly: bool = True, sources: Sequence[str] = ()) -> None:
         self.path = path
-        self.damage_hint = damage_hint or rebuild_hint(path.parent.parent)
+        self.sources = tuple(sources)
         self._local = threading.local()
         self._write: sqlite3.Connection | None = None
         if not readonly:
