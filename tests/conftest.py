@@ -7,9 +7,13 @@ import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from sendsearch.search.folder import FolderBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -45,7 +49,7 @@ class FakeEmbedder:
         vector = np.zeros(self.dimension, dtype=np.float32)
         for word in re.findall(r"[a-z0-9£]+", text.lower()):
             for feature in (word, word[:5]):
-                digest = hashlib.md5(feature.encode()).digest()
+                digest = hashlib.md5(feature.encode(), usedforsecurity=False).digest()
                 vector[digest[0] % self.dimension] += 1.0 if digest[1] % 2 else -1.0
         norm = np.linalg.norm(vector)
         if norm == 0:
@@ -140,3 +144,12 @@ def eval_index(tmp_path_factory: pytest.TempPathFactory, real_embedder):
 
     index, _report = Index.build([CORPUS], tmp_path_factory.mktemp("eval") / "index", embedder=real_embedder)
     return index
+
+
+def folder_of(index) -> FolderBackend:
+    """The folder store behind an index (the tests that reach into its files need it)."""
+    from sendsearch.search.folder import FolderBackend
+
+    backend = index.snapshot().backend
+    assert isinstance(backend, FolderBackend)
+    return backend

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from .conftest import SEND_ANSWERS, needs_shared
 
 # Record 1725947 as the API gives it (the list item of the recorded August 2024 responses,
 # with the answer text shortened here).
-MCKINNELL = {
+MCKINNELL: dict[str, Any] = {
     "id": 1725947,
     "askingMemberId": 5031,
     "askingMember": None,
@@ -44,9 +45,12 @@ MCKINNELL = {
 
 @pytest.mark.slow  # reads whole corpus files
 def test_member_ids_become_names_with_party_for_the_date():
-    assert lookup_member(4125, date(2024, 9, 9)).name == "Catherine McKinnell"
-    assert lookup_member(4125, date(2024, 9, 9)).party == "Labour"
-    assert lookup_member(5202).label == "Jessica Toale (Labour, Bournemouth West)"
+    member, other = lookup_member(4125, date(2024, 9, 9)), lookup_member(5202)
+    assert member is not None
+    assert other is not None
+    assert member.name == "Catherine McKinnell"
+    assert member.party == "Labour"
+    assert other.label == "Jessica Toale (Labour, Bournemouth West)"
     assert lookup_member(99999999) is None
     assert lookup_member(None) is None
 
@@ -159,7 +163,7 @@ def test_a_lords_question_is_read_and_cited_like_a_commons_one():
     citation = record_to_document(lords).citation
     assert citation.kind_label == "Written answer (House of Lords)"
     assert citation.title == "What plans the Government have to increase the number of special school places"
-    assert citation.source.endswith("/detail/2024-10-01/HL1234")
+    assert (citation.source or "").endswith("/detail/2024-10-01/HL1234")
     assert "House of Lords" in str(citation)
 
 

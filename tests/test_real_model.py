@@ -100,6 +100,7 @@ def test_dev_set_quality_guard(eval_index):
     hybrid = report.modes["hybrid"]
     assert hybrid["ndcg@10"] >= 0.80
     assert hybrid["ndcg@10"] > max(report.modes["bm25"]["ndcg@10"], report.modes["dense"]["ndcg@10"])
+    assert report.facts is not None
     assert report.facts["top3"] == 1.0, report.facts
 
 

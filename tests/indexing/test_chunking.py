@@ -7,7 +7,7 @@ from sendsearch.schema import Document
 from sendsearch.sources.readers import read_paths
 from sendsearch.text.normalise import sentence_spans
 
-from ..conftest import SEED_PAGES
+from ..conftest import SEED_PAGES, folder_of
 
 
 def words(texts):
@@ -78,7 +78,7 @@ def test_chunks_never_exceed_what_the_model_reads(tmp_path, fake_embedder):
 
     fake_embedder.max_tokens = 50
     index, _ = Index.build(SEED_PAGES, tmp_path / "index", embedder=fake_embedder)
-    backend = index.snapshot().backend
+    backend = folder_of(index)
     rows = backend.chunks(backend.store.chunk_ids().tolist())
     counts = fake_embedder.count_tokens([row.text for row in rows.values()])
     assert max(counts) <= 50

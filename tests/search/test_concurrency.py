@@ -11,6 +11,8 @@ import pytest
 from sendsearch import Index
 from sendsearch.indexing.builder import update_index
 
+from ..conftest import FakeEmbedder
+
 QUESTIONS = [
     "How much does Stockport spend on SEND?",
     "EHC needs assessment capacity",
@@ -41,7 +43,7 @@ def test_searches_during_an_update_see_the_old_or_the_new_index(seed_index, fake
     query = "short breaks for disabled children"
     after = [p.doc_id for p in after_index.search(query, k=3)]
 
-    class Slow(type(fake_embedder)):
+    class Slow(FakeEmbedder):
         def encode(self, texts, batch_size=32):
             time.sleep(0.5)
             return super().encode(texts)

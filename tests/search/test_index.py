@@ -25,6 +25,8 @@ from sendsearch.indexing.builder import build_index, index_lock, update_index
 from sendsearch.indexing.manifest import FORMAT_VERSION, read_manifest
 from sendsearch.limits import MAX_QUERY_CHARS
 
+from ..conftest import folder_of
+
 
 def test_build_writes_a_manifest_and_one_file_per_component(seed_index):
     manifest = read_manifest(seed_index.directory)
@@ -162,7 +164,7 @@ def test_modes_run_each_side_alone(seed_index, fake_embedder):
     for scores in ([p.score for p in bm25], [p.score for p in dense]):
         assert scores == sorted(scores, reverse=True)
     with pytest.raises(QueryError):
-        seed_index.search("Stockport", mode="magic")  # type: ignore[arg-type]
+        seed_index.search("Stockport", mode="magic")
 
 
 def test_missing_index_says_how_to_build_one(tmp_path):
@@ -349,6 +351,7 @@ def test_killed_build_leaves_previous_index_and_resumes_from_the_cache(tmp_path,
         if cached >= 256 + 2:  # the killed run has committed at least one group
             break
         time.sleep(0.2)
+    assert process.stderr is not None
     assert process.poll() is None, process.stderr.read().decode()
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -368,11 +371,11 @@ def test_killed_build_leaves_previous_index_and_resumes_from_the_cache(tmp_path,
     assert (fresh.documents, fresh.chunks) == (report.documents, report.chunks)
     resumed = Index.open(index_dir, embedder=fake_embedder)
     uninterrupted = Index.open(tmp_path / "fresh", embedder=fake_embedder)
-    ids = resumed.snapshot().backend.vectors.ids()
-    assert np.array_equal(ids, uninterrupted.snapshot().backend.vectors.ids())
+    ids = folder_of(resumed).vectors.ids()
+    assert np.array_equal(ids, folder_of(uninterrupted).vectors.ids())
     assert np.allclose(
-        resumed.snapshot().backend.vectors.vectors(ids),
-        uninterrupted.snapshot().backend.vectors.vectors(ids),
+        folder_of(resumed).vectors.vectors(ids),
+        folder_of(uninterrupted).vectors.vectors(ids),
         atol=1e-6,
     )
     assert [p.doc_id for p in resumed.search("School number 42", k=5)] == [

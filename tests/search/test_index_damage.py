@@ -168,7 +168,12 @@ def test_an_open_index_keeps_serving_when_the_next_manifest_is_damaged(seed_inde
 
     loads = []
     real = index_module._load_snapshot
-    monkeypatch.setattr(index_module, "_load_snapshot", lambda directory: loads.append(directory) or real(directory))
+
+    def counted(directory):
+        loads.append(directory)
+        return real(directory)
+
+    monkeypatch.setattr(index_module, "_load_snapshot", counted)
     before = seed_index.search("Stockport consultation", k=1)
     generation = _generation(seed_index)
     damaged = generation.with_name("gen-20990101T000000-d4m4g3")
@@ -225,6 +230,8 @@ def test_a_writer_killed_while_publishing_leaves_the_old_index_and_no_debris(tmp
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
+        assert process.stdout is not None
+        assert process.stderr is not None
         assert process.stdout.readline().strip() == b"ready", process.stderr.read().decode()
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
@@ -316,7 +323,12 @@ def test_searches_on_an_unchanged_index_read_no_checksum(seed_index, monkeypatch
     _served(seed_index)
     hashed: list[object] = []
     real = hashlib.file_digest
-    monkeypatch.setattr(hashlib, "file_digest", lambda *args, **kwargs: hashed.append(args) or real(*args, **kwargs))
+
+    def counted(*args, **kwargs):
+        hashed.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "file_digest", counted)
     for _ in range(5):
         _served(seed_index)
     assert hashed == []
@@ -330,7 +342,7 @@ def test_a_damaged_live_index_is_a_503_over_http(seed_index, caplog):
     from ..serving import serving
 
     with serving(rest_app(seed_index)) as url, caplog.at_level("ERROR", logger="sendsearch.index"):
-        params = {"q": "How much does Stockport spend on SEND?", "k": 3}
+        params: dict[str, str | int] = {"q": "How much does Stockport spend on SEND?", "k": 3}
         assert httpx.get(url + "search", params=params).status_code == 200
         _flip_in_place(seed_index.snapshot().backend.store.path, b"Stockport")
         replies = [httpx.get(url + "search", params=params) for _ in range(4)]

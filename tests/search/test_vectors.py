@@ -9,6 +9,8 @@ from sendsearch import Index
 from sendsearch.indexing.config import IndexConfig
 from sendsearch.search.folder.vectors import VectorIndex
 
+from ..conftest import folder_of
+
 
 def unit(rows: int, dim: int = 16, seed: int = 0) -> np.ndarray:
     vectors = np.random.default_rng(seed).normal(size=(rows, dim)).astype(np.float32)
@@ -83,5 +85,5 @@ def test_an_hnsw_index_updates_without_reusing_ids(tmp_path, corpus_copy, fake_e
     report = index.add([tmp_path / "001_96ab44ec7aed3ea8.txt"])
     assert report.added == 1
     assert index.search("Stockport consultation", k=1)[0].doc_id == top_before
-    vectors = index.snapshot().backend.vectors
+    vectors = folder_of(index).vectors
     assert len(vectors) == index.manifest.chunks

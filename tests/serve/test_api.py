@@ -40,7 +40,12 @@ def test_search_returns_json_passages_like_the_cli(rest, seed_index):
 
 
 def test_filters_pass_through(rest):
-    params = {"q": "SEND funding for local authorities", "k": 10, "from": "2021-01-01", "to": "2021-12-31"}
+    params: dict[str, str | int] = {
+        "q": "SEND funding for local authorities",
+        "k": 10,
+        "from": "2021-01-01",
+        "to": "2021-12-31",
+    }
     ids = {p["doc_id"] for p in httpx.get(rest + "search", params=params).json()["passages"]}
     assert ids == {"003_a5f8c01f0c4ae145.txt", "004_f5f6ddbb26941a27.txt"}
     pages = httpx.get(rest + "search", params={"q": "SEND", "kind": "web_page", "k": 10}).json()["passages"]
@@ -108,10 +113,10 @@ def server(seed_index):
 
 async def _mcp(url: str, calls: list[tuple[str, dict]]):
     from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
+    from mcp.client.streamable_http import streamable_http_client
 
     async with (
-        streamablehttp_client(url + "gradio_api/mcp/") as (read, write, _),
+        streamable_http_client(url + "gradio_api/mcp/") as (read, write, _),
         ClientSession(read, write) as session,
     ):
         await session.initialize()
@@ -176,7 +181,7 @@ def _readme_block(containing: str) -> str:
 def test_the_readme_mcp_example_runs_as_written(server):
     """The README's Python MCP example, against a live server (real MCP over streamable
     HTTP), with only the address changed to the test server's."""
-    code = _readme_block("streamablehttp_client").replace("http://127.0.0.1:7860/", server)
+    code = _readme_block("streamable_http_client").replace("http://127.0.0.1:7860/", server)
     assert server in code
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert ran.returncode == 0, ran.stderr

@@ -191,8 +191,8 @@ def test_a_signed_in_admin_still_cannot_name_a_server_file(site):
     cookies = {SESSION_COOKIE: site.guard.open_session()}
     status, reply = join(site.url, site.events["upload"], [[file_data("/etc/hosts")]], cookies=cookies)
     assert "only files uploaded through this page" in refused_message(status, reply)
-    status, reply = call(site.url, "search", [file_data("/etc/hosts"), 5, "", "", "", ""], cookies=cookies)
-    assert "file" in refused_message(status, reply)
+    status, answer = call(site.url, "search", [file_data("/etc/hosts"), 5, "", "", "", ""], cookies=cookies)
+    assert "file" in refused_message(status, answer)
     assert stored_files(site.folder) == []
 
 
@@ -287,7 +287,7 @@ def test_the_history_is_bounded_in_characters_too():
 
 
 # -- finding 8: a caller's mistake is a one-line message, never a traceback or a blank error ----------------
-SEARCH_MISTAKES = [
+SEARCH_MISTAKES: list[tuple[list[Any], str]] = [
     (["\ud800", 5, "", "", "", ""], "not valid unicode (a lone surrogate"),
     (["EHC", 5, "\ud800", "", "", ""], "not valid unicode (a lone surrogate"),
     (["EHC", 5, 20240101, "", "", ""], "from must be text, not 20240101"),
@@ -316,7 +316,7 @@ def test_search_endpoint_mistakes_are_one_line(open_site, capfd):
     assert "Traceback" not in "".join(capfd.readouterr())
 
 
-PAGE_MISTAKES = [
+PAGE_MISTAKES: list[tuple[list[Any], str]] = [
     (["EHC", [], None, "", "", "Any department", "Nope", 3], "kind of document must be one of: any, written"),
     (["EHC", [], None, "", "", "Any department", "Any", "abc"], "passages shown before “more” must be one of"),
     (["EHC", [], None, "", "", {"x": 1}, "Any", 3], "department must be one of: any department"),
@@ -363,7 +363,8 @@ def _bounded_site(index, tmp_path: Path, monkeypatch, limits: ServerLimits) -> I
 
 def _slow_client(url: str, source: str, first: bytes = PARTIAL_REQUEST) -> socket.socket:
     """A connection from the loopback address ``source`` that sends ``first`` and stops."""
-    client = socket.create_connection(urlsplit(url)[1].split(":"), timeout=PATIENCE, source_address=(source, 0))
+    host, port = urlsplit(url)[1].split(":")
+    client = socket.create_connection((host, int(port)), timeout=PATIENCE, source_address=(source, 0))
     if first:
         client.sendall(first)
     return client
@@ -436,10 +437,10 @@ def test_the_server_caps_its_connections_in_all(seed_index, tmp_path, monkeypatc
         for client in held[1:]:
             client.close()
         # Full of requests in progress (event streams that never end): a newcomer is refused.
-        streams = []
+        streams: list[socket.socket] = []
         for number in range(2, 8):
-            stream = f"GET /gradio_api/heartbeat/s{number} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-            streams.append(_slow_client(url, f"127.0.0.{number}", first=stream))
+            request = f"GET /gradio_api/heartbeat/s{number} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+            streams.append(_slow_client(url, f"127.0.0.{number}", first=request))
             assert streams[-1].recv(12) == b"HTTP/1.1 200"
         assert _refused(_slow_client(url, "127.0.0.9"))
         for stream in streams:
@@ -513,13 +514,14 @@ def test_mcp_calls_are_not_sent_where_a_header_points(open_site):
     import asyncio
 
     from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
+    from mcp.client.streamable_http import streamable_http_client
 
     from sendsearch.serve.mcp import MCP_TOOL
 
     async def ask(headers: dict[str, str]) -> Any:
         async with (
-            streamablehttp_client(open_site.url + "gradio_api/mcp/", headers=headers) as (read, write, _),
+            httpx.AsyncClient(headers=headers) as client,
+            streamable_http_client(open_site.url + "gradio_api/mcp/", http_client=client) as (read, write, _),
             ClientSession(read, write) as session,
         ):
             await session.initialize()

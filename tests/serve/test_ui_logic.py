@@ -26,6 +26,13 @@ HOSTILE = (
 )
 
 
+def _group(pattern: str, text: str) -> str:
+    """The first group of the first match of ``pattern`` in ``text`` (which must match)."""
+    match = re.search(pattern, text)
+    assert match is not None, pattern
+    return match.group(1)
+
+
 def test_escape_leaves_no_markup_or_markdown_syntax():
     out = escape(HOSTILE)
     assert "<" not in out
@@ -132,7 +139,7 @@ def test_a_rendered_passage_is_a_heading_with_its_citation_and_copy_button():
     assert f'data-copy="{html.escape(line, quote=True)}"' in out
     # One link to the passage's source: its web address in the citation box, shown as copied.
     assert out.count(f'href="{source}"') == 1
-    box = re.search(r'<div class="citation"><p>(.*?)</p>', out).group(1)
+    box = _group(r'<div class="citation"><p>(.*?)</p>', out)
     assert html.unescape(re.sub(r"<[^>]+>", "", box)) == line
     assert box.endswith(f'<a href="{source}" target="_blank" rel="noopener noreferrer">{escape(source)}</a>')
 
@@ -181,7 +188,7 @@ def test_other_questions_are_escaped_and_linked_only_to_http_pages():
     assert "<li>and 11 more</li>" in out
     assert "javascript:" not in out
     assert 'href="https://a.example' not in out
-    listed = re.search(r'<ul class="others">(.*?)</ul>', out).group(1)
+    listed = _group(r'<ul class="others">(.*?)</ul>', out)
     assert listed.count("<a ") == 1
     assert "<b>" not in listed
     assert escape(HOSTILE) in listed
@@ -342,6 +349,7 @@ def test_follow_ups_borrow_what_the_last_question_was_about(question, anchor, qu
     assert reading.query == query
     assert (reading.note is not None) == follow_up
     if follow_up:
+        assert reading.note is not None
         assert anchor in reading.note
         assert query in reading.note
 
@@ -523,7 +531,7 @@ def test_a_reply_names_and_links_the_other_questions_given_the_same_answer(tmp_p
         v for k, v in sorted(expected.items()) if k != shown.passage.doc_id
     ]
     out = render_reply(reply)
-    listed = re.search(r'<ul class="others">(.*?)</ul>', out).group(1)
+    listed = _group(r'<ul class="others">(.*?)</ul>', out)
     for other in shown.others:
         assert f'<a href="{other.source}" target="_blank" rel="noopener noreferrer">{escape(other.label)}</a>' in listed
     assert "<script" not in out

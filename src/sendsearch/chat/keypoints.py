@@ -96,35 +96,56 @@ def _overlaps(sentence: str, chosen: Sequence[KeyPoint]) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What a question asks for: its words (prefix stems), the names it gives, whether it
+    wants a figure, and the kind of figure an answer must carry (time, money or none)."""
+
+    words: set[str]
+    names: set[str]
+    wants_figure: bool
+    needed: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, question: str) -> _Asked:
+        # A question about time or money is answered only by a sentence with that kind of figure.
+        needed = TIME if _WANTS_TIME.search(question) else MONEY if _WANTS_MONEY.search(question) else None
+        return cls(_stems(question), _names(question), bool(_WANTS_FIGURE.search(question)), needed)
+
+    def could_answer(self, sentence: str) -> bool:
+        """A sentence of a key point's length that is not a question or a lead-in, with the figure wanted."""
+        return (
+            _MIN_WORDS <= len(sentence.split()) <= _MAX_WORDS
+            and not _ASKED.match(sentence)
+            and (self.needed is None or self.needed.search(sentence) is not None)
+        )
+
+
+def _best_sentence(asked: _Asked, number: int, passage: Passage) -> tuple[float, KeyPoint] | None:
+    """A passage's best candidate for a key point, with its score; None when it has none."""
+    marked = {" ".join(text.split()) for text in passage.highlight_texts}
+    sentences = {" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)} | marked
+    candidates = [s for s in sentences if asked.could_answer(s)]
+    if not candidates:
+        return None
+
+    def rated(sentence: str) -> float:
+        return _score(sentence, asked.words, asked.wants_figure) + (_MARKED_LEAD if sentence in marked else 0.0)
+
+    chosen = max(sorted(candidates), key=rated)
+    # A key point must share the question's words: a figure, or the lead for marked
+    # sentences, orders candidates but does not make an unrelated sentence a key point.
+    if _shared(chosen, asked.words) < _MIN_SHARED:
+        return None
+    return rated(chosen), KeyPoint(chosen, number)
+
+
 def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[KeyPoint]:
     """Up to three sentences from the numbered passages (best first) that answer ``question``."""
-    asked = _stems(question)
-    named = _names(question)
-    wants_figure = bool(_WANTS_FIGURE.search(question))
-    # A question about time or money is answered only by a sentence with that kind of figure.
-    needed = TIME if _WANTS_TIME.search(question) else MONEY if _WANTS_MONEY.search(question) else None
-    best: list[tuple[float, KeyPoint]] = []
-    for number, passage in passages[:CANDIDATE_PASSAGES]:
-        marked = {" ".join(text.split()) for text in passage.highlight_texts}
-        sentences = {" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)} | marked
-        candidates = [
-            s
-            for s in sentences
-            if _MIN_WORDS <= len(s.split()) <= _MAX_WORDS
-            and not _ASKED.match(s)
-            and (needed is None or needed.search(s))
-        ]
-        if not candidates:
-            continue
-
-        def rated(sentence: str, marked: set[str] = marked) -> float:
-            return _score(sentence, asked, wants_figure) + (_MARKED_LEAD if sentence in marked else 0.0)
-
-        chosen_sentence = max(sorted(candidates), key=rated)
-        # A key point must share the question's words: a figure, or the lead for marked
-        # sentences, orders candidates but does not make an unrelated sentence a key point.
-        if _shared(chosen_sentence, asked) >= _MIN_SHARED:
-            best.append((rated(chosen_sentence), KeyPoint(chosen_sentence, number)))
+    asked = _Asked.of(question)
+    best = [
+        found for number, passage in passages[:CANDIDATE_PASSAGES] if (found := _best_sentence(asked, number, passage))
+    ]
     if not best:
         return []
     top_score, top = max(best, key=lambda item: item[0])
@@ -134,6 +155,6 @@ def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[K
             break
         if point is top or score < _CLOSE_ENOUGH * top_score or _overlaps(point.text, chosen):
             continue
-        if named <= {w.lower() for w in re.findall(r"[\w’'-]+", point.text)}:
+        if asked.names <= {w.lower() for w in re.findall(r"[\w’'-]+", point.text)}:
             chosen.append(point)
     return sorted(chosen, key=lambda point: point.number)

@@ -169,27 +169,7 @@ def build_reply(index: Index, message: str, anchor: str | None, request: SearchR
     except SendSearchError as error:
         return Reply(message, reading, filters.describe(), error=str(error))
     close = [p for p in passages if not p.weak_match]
-    groups = collapse_near_identical(close)
-    # Each passage's copies: those word for word (ids, looked up here) and those folded in
-    # (which carry their own citations), each folded one with its own word-for-word copies.
-    copies = {
-        kept.doc_id: [*kept.same_answer_as, *(d for p in folded for d in (p.doc_id, *p.same_answer_as))]
-        for kept, folded in groups
-    }
-    carried = {p.doc_id: p.citation for _, folded in groups for p in folded}
-    wanted = {d for ids in copies.values() for d in ids[:OTHERS_LISTED] if d not in carried}
-    citations = {**index.citations(sorted(wanted)), **carried}
-    numbered = [
-        ShownPassage(
-            number,
-            kept,
-            index.document_text(kept.doc_id),
-            tuple(folded),
-            tuple(OtherQuestion.of(d, citations.get(d)) for d in copies[kept.doc_id][:OTHERS_LISTED]),
-            len(copies[kept.doc_id]),
-        )
-        for number, (kept, folded) in enumerate(groups, start=1)
-    ]
+    numbered = _numbered(index, collapse_near_identical(close))
     points = key_points(reading.query, [(s.number, s.passage) for s in numbered])
     # A passage a key point comes from is shown with the first ones, so every [n] is on screen.
     cited = {point.number for point in points}
@@ -204,3 +184,27 @@ def build_reply(index: Index, message: str, anchor: str | None, request: SearchR
         weak=len(passages) - len(close),
         elsewhere=elsewhere_named(reading.query),
     )
+
+
+def _numbered(index: Index, groups: list[tuple[Passage, list[Passage]]]) -> list[ShownPassage]:
+    """The passages of a reply, numbered, each with its full text and the other questions
+    given its answer: word for word (ids, looked up here) and folded in (which carry their
+    own citations), each folded one with its own word-for-word copies."""
+    copies = {
+        kept.doc_id: [*kept.same_answer_as, *(d for p in folded for d in (p.doc_id, *p.same_answer_as))]
+        for kept, folded in groups
+    }
+    carried = {p.doc_id: p.citation for _, folded in groups for p in folded}
+    wanted = {d for ids in copies.values() for d in ids[:OTHERS_LISTED] if d not in carried}
+    citations = {**index.citations(sorted(wanted)), **carried}
+    return [
+        ShownPassage(
+            number,
+            kept,
+            index.document_text(kept.doc_id),
+            tuple(folded),
+            tuple(OtherQuestion.of(d, citations.get(d)) for d in copies[kept.doc_id][:OTHERS_LISTED]),
+            len(copies[kept.doc_id]),
+        )
+        for number, (kept, folded) in enumerate(groups, start=1)
+    ]

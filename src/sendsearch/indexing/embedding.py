@@ -547,7 +547,9 @@ class EmbeddingCache:
             for start in range(0, len(keys), 5000):
                 batch = list(keys[start : start + 5000])
                 marks = ",".join("?" * len(batch))
-                for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch):
+                # Only "?" placeholders are put in the text; the keys are bound parameters.
+                query = f"SELECT key, vector FROM vectors WHERE key IN ({marks})"  # noqa: S608
+                for key, blob in self._db.execute(query, batch):
                     vector = np.frombuffer(blob, dtype=np.float32)
                     if vector.shape[0] == self.dimension:
                         found[key] = vector

@@ -135,15 +135,33 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
 
 
 def _problem(data: dict[str, Any]) -> str | None:
-    """What is wrong with a parsed manifest's fields, or None."""
+    """What is wrong with a parsed manifest's fields, or None (checked in this order)."""
+    for check in (_type_problem, _value_problem, _file_problem):
+        problem = check(data)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _type_problem(data: dict[str, Any]) -> str | None:
+    """A field of the wrong type (a number where text belongs, a flag where a count does)."""
     for name, kind in _TYPES.items():
         value = data.get(name)
         if name == "relevance" and value is None:
             continue  # recorded before weak-match cosines were
         if name in data and (not isinstance(value, kind) or isinstance(value, bool)):
             return f"'{name}' is {type(value).__name__}, not {getattr(kind, '__name__', kind)}"
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _value_problem(data: dict[str, Any]) -> str | None:
+    """A field of the right type with a value no index has."""
     for key, value in (data.get("relevance") or {}).items():
-        if key not in ("floor", "term_check_below") or not isinstance(value, int | float) or isinstance(value, bool):
+        if key not in ("floor", "term_check_below") or not _is_number(value):
             return f"'relevance' holds {key[:40]!r}: {str(value)[:40]}, not a cosine"
     if not _GENERATION_NAME.fullmatch(data["generation"]):
         return f"'generation' names {data['generation'][:80]!r}, not a generation folder inside the index"
@@ -157,6 +175,11 @@ def _problem(data: dict[str, Any]) -> str | None:
     for key in ("max_tokens", "overlap_tokens"):
         if not isinstance(data["chunking"].get(key), int):
             return f"'chunking.{key}' is missing or not a number"
+    return None
+
+
+def _file_problem(data: dict[str, Any]) -> str | None:
+    """A recorded file outside the generation, or without its size and checksum."""
     for path, entry in data.get("files", {}).items():
         parts = Path(path).parts
         if not parts or Path(path).is_absolute() or ".." in parts or "\\" in path:

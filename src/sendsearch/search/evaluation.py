@@ -47,7 +47,7 @@ def text_answer_key(text: str | None, doc_id: str) -> str:
     """One answer's key: its text up to case and spacing (a document without text is its own answer)."""
     if not text:
         return "doc:" + doc_id
-    return "text:" + hashlib.sha1(normalise_for_match(text).encode("utf-8")).hexdigest()[:20]
+    return "text:" + hashlib.sha1(normalise_for_match(text).encode("utf-8"), usedforsecurity=False).hexdigest()[:20]
 
 
 # Name in the report -> ir-measures measure.

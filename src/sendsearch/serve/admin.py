@@ -73,6 +73,7 @@ from ..limits import (
     PROXY_FREE_GUESSES,
     PROXY_LOCKOUT_AFTER,
 )
+from ..search.index import Index
 from ..sources.readers import SUPPORTED_SUFFIXES, SkipLog
 
 __all__ = [
@@ -589,7 +590,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def add_uploads(
-    index: Any,
+    index: Index,
     files: Sequence[str] | None,
     guard: AdminGuard,
     request: RequestLike,
@@ -630,7 +631,7 @@ def add_uploads(
                         path.parent.rmdir()
 
 
-def _index_uploads(index: Any, given: list[Path], max_bytes: int) -> UploadOutcome:
+def _index_uploads(index: Index, given: list[Path], max_bytes: int) -> UploadOutcome:
     folder = Path(tempfile.mkdtemp(prefix="sendsearch-upload-"))
     rejected: list[str] = []
     try:

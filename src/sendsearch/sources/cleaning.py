@@ -111,11 +111,20 @@ def html_to_text(markup: str, *, full_page: bool = False) -> str:
     if root is None:
         return ""
     drop = _DROP | (_PAGE_CHROME if full_page else set())
-    pieces: list[str] = []
     body = root.find("body")
+    pieces = _visible_pieces(body if body is not None else root, drop)
+    text = normalise("".join(pieces))
+    # A "•" line left by an empty <li>, or a row of only cell separators, is noise.
+    text = "\n".join(line for line in text.split("\n") if not _EMPTY_LINE.fullmatch(line))
+    return normalise(text)
+
+
+def _visible_pieces(start: etree._Element, drop: set[str] | frozenset[str]) -> list[str]:
+    """The text of an element and its descendants, with the breaks their tags make, in order."""
+    pieces: list[str] = []
     # Depth-first without recursion (the tree may be MAX_HTML_DEPTH deep): an element is
     # visited on the way in (True) and again on the way out (False).
-    stack: list[tuple[etree._Element, bool]] = [(body if body is not None else root, True)]
+    stack: list[tuple[etree._Element, bool]] = [(start, True)]
     while stack:
         element, entering = stack.pop()
         tag = element.tag.lower() if isinstance(element.tag, str) else ""
@@ -129,24 +138,25 @@ def html_to_text(markup: str, *, full_page: bool = False) -> str:
             if element.tail:
                 pieces.append(element.tail)
             continue
-        if tag in _BLOCK:
-            pieces.append("\n\n")
-        elif tag in _LINE:
-            pieces.append("\n")
-        elif tag == "li":
-            pieces.append("\n• ")
-        elif tag == "br":
-            pieces.append("\n")
-        elif tag in _CELL and element.getprevious() is not None:
-            pieces.append(" | ")
+        pieces.append(_opening(element, tag))
         if element.text:
             pieces.append(element.text)
         stack.append((element, False))
         stack.extend((child, True) for child in reversed(element))
-    text = normalise("".join(pieces))
-    # A "•" line left by an empty <li>, or a row of only cell separators, is noise.
-    text = "\n".join(line for line in text.split("\n") if not _EMPTY_LINE.fullmatch(line))
-    return normalise(text)
+    return pieces
+
+
+def _opening(element: etree._Element, tag: str) -> str:
+    """What an element's start puts in the text: a paragraph break, a line break, a bullet or a cell separator."""
+    if tag in _BLOCK:
+        return "\n\n"
+    if tag in _LINE or tag == "br":
+        return "\n"
+    if tag == "li":
+        return "\n• "
+    if tag in _CELL and element.getprevious() is not None:
+        return " | "
+    return ""
 
 
 def html_title(markup: str) -> str | None:

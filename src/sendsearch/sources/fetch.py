@@ -647,7 +647,7 @@ class _Client:
 
     def _backoff_for(self, attempt: int) -> float:
         factor, jitter, ceiling = self._backoff
-        return min(ceiling, factor * 2 ** (attempt - 1) + random.uniform(0, jitter))
+        return min(ceiling, factor * 2 ** (attempt - 1) + random.uniform(0, jitter))  # noqa: S311 - jitter, no secret
 
     def _pause(self, seconds: float) -> None:
         """Wait before a retry, but never past the run's time limit."""

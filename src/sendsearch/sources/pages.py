@@ -10,7 +10,7 @@ out of the body text and returns them as fields. Pages without them are plain we
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..schema import KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, Citation
@@ -51,6 +51,86 @@ def _split_answerer(value: str) -> tuple[str | None, str | None]:
     return name.strip() or None, role.strip() or None
 
 
+@dataclass
+class _PageReading:
+    """A scraped written-answer card read line by line: header -> question -> answer_header -> body."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    header: list[str] = field(default_factory=list)  # lines before the question, a title among them
+    body: list[str] = field(default_factory=list)
+    question_lines: list[str] = field(default_factory=list)
+    state: str = "header"
+    pending_answerer: bool = False
+
+    def read(self, line: str) -> None:
+        if not line:
+            if self.state == "body":
+                self.body.append("")
+            return
+        if self._citation_line(line):
+            return
+        if self.state in ("header", "question") and self._question_line(line):
+            return
+        if self.state == "answer_header" and self._answer_header_line(line):
+            return
+        self._text_line(line)
+
+    def _citation_line(self, line: str) -> bool:
+        """ "Asked on ...", "Answered on ...", "Asked by ..." wherever they are."""
+        if match := _ASKED_ON.match(line):
+            self.fields["date_asked"] = find_date(match.group(1))
+        elif match := _ANSWERED_ON.match(line):
+            self.fields["date_answered"] = find_date(match.group(1))
+            self.state = "body"
+        elif match := _ASKED_BY.match(line):
+            self.fields["asked_by"] = match.group(1).strip()
+        else:
+            return False
+        return True
+
+    def _question_line(self, line: str) -> bool:
+        """The department asked, the question's first line, and "Answered by"."""
+        if match := _QUESTION_TO.match(line):
+            self.fields["department"] = canonical_department(match.group(1))
+        elif _QUESTION.match(line):
+            self.state = "question"
+            self.question_lines.append(line)
+        elif match := _ANSWERED_BY.match(line):
+            name, role = _split_answerer(match.group(1))
+            if name:
+                self.fields["answered_by"], self.fields["answered_by_role"] = name, role
+                self.state = "body"
+            else:  # the name follows on its own line, often after a "Portrait" caption
+                self.state, self.pending_answerer = "answer_header", True
+        else:
+            return False
+        return True
+
+    def _answer_header_line(self, line: str) -> bool:
+        """The answerer's name under "Answered by"; the first other line starts the body."""
+        if portrait := _PORTRAIT.match(line):
+            self.fields["answered_by"] = portrait.group(1)
+            return True
+        if self.pending_answerer and line == self.fields.get("answered_by"):
+            return True  # the name repeated under its portrait
+        if "answered_by" not in self.fields:
+            self.fields["answered_by"] = line
+            return True
+        self.state = "body"
+        return False
+
+    def _text_line(self, line: str) -> None:
+        if self.state == "header":
+            if _BARE_DATE.match(line):
+                self.fields["bare_date"] = find_date(line)
+            else:
+                self.header.append(line)
+        elif self.state == "question":
+            self.question_lines.append(line)
+        else:
+            self.body.append(line)
+
+
 def parse_page(text: str, *, fallback_title: str | None = None) -> Page:
     """Split a scraped page into citation fields and body text.
 
@@ -65,64 +145,10 @@ def parse_page(text: str, *, fallback_title: str | None = None) -> Page:
             lines = lines[number + 1 :]
             break
 
-    fields: dict[str, Any] = {}
-    header: list[str] = []  # lines before the question, a title among them
-    body: list[str] = []
-    question_lines: list[str] = []
-    state = "header"  # header -> question -> answer_header -> body
-    pending_answerer = False
+    reading = _PageReading()
     for raw in lines:
-        line = raw.strip()
-        if not line:
-            if state == "body":
-                body.append("")
-            continue
-        if match := _ASKED_ON.match(line):
-            fields["date_asked"] = find_date(match.group(1))
-            continue
-        if match := _ANSWERED_ON.match(line):
-            fields["date_answered"] = find_date(match.group(1))
-            state = "body"
-            continue
-        if match := _ASKED_BY.match(line):
-            fields["asked_by"] = match.group(1).strip()
-            continue
-        if state in ("header", "question") and (match := _QUESTION_TO.match(line)):
-            fields["department"] = canonical_department(match.group(1))
-            continue
-        if state in ("header", "question") and _QUESTION.match(line):
-            state = "question"
-            question_lines.append(line)
-            continue
-        if state in ("header", "question") and (match := _ANSWERED_BY.match(line)):
-            name, role = _split_answerer(match.group(1))
-            if name:
-                fields["answered_by"], fields["answered_by_role"] = name, role
-                state = "body"
-            else:  # the name follows on its own line, often after a "Portrait" caption
-                state, pending_answerer = "answer_header", True
-            continue
-        if state == "answer_header":
-            if portrait := _PORTRAIT.match(line):
-                fields["answered_by"] = portrait.group(1)
-                continue
-            if pending_answerer and line == fields.get("answered_by"):
-                continue  # the name repeated under its portrait
-            if "answered_by" not in fields:
-                fields["answered_by"] = line
-                continue
-            state = "body"
-        if state == "header":
-            if _BARE_DATE.match(line):
-                fields["bare_date"] = find_date(line)
-            else:
-                header.append(line)
-            continue
-        if state == "question":
-            question_lines.append(line)
-            continue
-        body.append(line)
-
+        reading.read(raw.strip())
+    fields, header, body, question_lines = reading.fields, reading.header, reading.body, reading.question_lines
     question = " ".join(question_lines) or None
     is_answer = bool(question) and ("answered_by" in fields or "date_answered" in fields)
     if not is_answer:

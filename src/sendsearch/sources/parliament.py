@@ -220,6 +220,33 @@ def record_to_document(record: dict[str, Any]) -> Document:
     """Turn one API record into a Document; raises ValueError for an unusable record."""
     if "value" in record and isinstance(record["value"], dict):
         record = record["value"]
+    record_id, question, answer = _texts(record)
+    asked, answered = _date(record, "dateTabled"), _date(record, "dateAnswered")
+    department = record.get("answeringBodyName") or department_from_question(question)
+    heading = normalise(record["heading"]) if record.get("heading") else None
+    refers_to = referred_questions(answer)
+    citation = Citation(
+        kind=KIND_WRITTEN_ANSWER,
+        title=heading or title_from_question(question or answer, department),
+        heading=heading,
+        question=question or None,
+        source=record_url(record),
+        **_dates(record, asked, answered),
+        **_people(record, asked, answered),
+        department=department,
+        uin=str(record["uin"]) if record.get("uin") else None,
+        withdrawn=bool(record.get("isWithdrawn")),
+        referral=bool(refers_to),
+        refers_to=tuple(n for n in refers_to if n),
+        non_answer=non_answer_kind(answer, referral=bool(refers_to)),
+        grouped_with=_grouped(record),
+    )
+    # An unanswered question is still worth finding: its question becomes its text.
+    return Document(record_id, answer or question, citation)
+
+
+def _texts(record: dict[str, Any]) -> tuple[str, str, str]:
+    """The record's id, question and answer text, checked: ValueError for an unusable record."""
     record_id = record.get("id")
     if isinstance(record_id, bool) or not isinstance(record_id, int | str) or not str(record_id).strip():
         raise ValueError("record has no 'id'")
@@ -231,39 +258,38 @@ def record_to_document(record: dict[str, Any]) -> Document:
     answer = html_to_text(answer_html)
     if not question and not answer:
         raise ValueError("record has neither question nor answer text")
-    asked, answered = _date(record, "dateTabled"), _date(record, "dateAnswered")
-    department = record.get("answeringBodyName") or department_from_question(question)
-    heading = normalise(record["heading"]) if record.get("heading") else None
+    return str(record_id).strip(), question, answer
+
+
+def _dates(record: dict[str, Any], asked: date | None, answered: date | None) -> dict[str, Any]:
+    """The citation's dates: a correction's only when the record says it is one, an estimate
+    of the day tabled only when the record lost both dates."""
+    corrected = record.get("answerIsCorrection") is not False
+    return {
+        "date_asked": asked,
+        "date_answered": answered,
+        "date_asked_estimated": _estimated(record) if asked is None and answered is None else None,
+        "date_holding_answer": _date(record, "dateHoldingAnswer"),
+        "date_corrected": _date(record, "dateAnswerCorrected") if corrected else None,
+    }
+
+
+def _people(record: dict[str, Any], asked: date | None, answered: date | None) -> dict[str, Any]:
+    """Who asked and who answered, from the members table (names and parties on the day),
+    else as the record names them; the house from the record, else the asker's."""
     asking_id, asking, asking_api = _member(record, "asking", asked)
     answering_id, answering, answering_api = _member(record, "answering", answered or asked)
-    refers_to = referred_questions(answer)
-    citation = Citation(
-        kind=KIND_WRITTEN_ANSWER,
-        title=heading or title_from_question(question or answer, department),
-        heading=heading,
-        question=question or None,
-        source=record_url(record),
-        house=record.get("house") or (asking.house if asking else None),
-        date_asked=asked,
-        date_answered=answered,
-        date_asked_estimated=_estimated(record) if asked is None and answered is None else None,
-        date_holding_answer=_date(record, "dateHoldingAnswer"),
-        date_corrected=_date(record, "dateAnswerCorrected") if record.get("answerIsCorrection") is not False else None,
-        asked_by=(asking.label if asking else None) or _text(asking_api.get("listAs") or asking_api.get("name")),
-        asking_member_id=asking_id,
-        answered_by=(answering.name if answering else None) or _text(answering_api.get("name")),
-        answered_by_party=(answering.party if answering else None) or _text(answering_api.get("party")),
-        answering_member_id=answering_id,
-        department=department,
-        uin=str(record["uin"]) if record.get("uin") else None,
-        withdrawn=bool(record.get("isWithdrawn")),
-        referral=bool(refers_to),
-        refers_to=tuple(n for n in refers_to if n),
-        non_answer=non_answer_kind(answer, referral=bool(refers_to)),
-        grouped_with=_grouped(record),
-    )
-    # An unanswered question is still worth finding: its question becomes its text.
-    return Document(str(record_id).strip(), answer or question, citation)
+    asking_label = asking.label if asking else None
+    answering_name = answering.name if answering else None
+    answering_party = answering.party if answering else None
+    return {
+        "house": record.get("house") or (asking.house if asking else None),
+        "asked_by": asking_label or _text(asking_api.get("listAs") or asking_api.get("name")),
+        "asking_member_id": asking_id,
+        "answered_by": answering_name or _text(answering_api.get("name")),
+        "answered_by_party": answering_party or _text(answering_api.get("party")),
+        "answering_member_id": answering_id,
+    }
 
 
 def _estimated(record: dict[str, Any]) -> date | None:
@@ -405,8 +431,12 @@ def _json_items(handle: io.TextIOBase) -> Iterator[tuple[int | None, Any]]:
         if after is not None:  # more after the list: JSON lines whose first line was a list
             yield from _jsonl(_lines(_Rewound(after, stream), first=line))
         return
-    stream = _Rewound(ahead, handle)
-    lines = _lines(stream, first=1 + blank_lines)
+    yield from _lines_or_object(_Rewound(ahead, handle), 1 + blank_lines)
+
+
+def _lines_or_object(stream: _Rewound, first_line: int) -> Iterator[tuple[int | None, Any]]:
+    """JSON lines, or one object over several lines (a results page, a pretty-printed record)."""
+    lines = _lines(stream, first=first_line)
     number, first = 0, ""
     for number, text in lines:
         if text is None:
@@ -654,7 +684,7 @@ def _list_step(buffer: str, position: int, expect_item: bool, eof: bool) -> tupl
         depth = deepest = 0
         for match in _STRUCTURE.finditer(buffer, position):
             token = match.group()
-            if token == '"':
+            if token == '"':  # noqa: S105 - a JSON token, not a password
                 break  # a string runs past the buffer
             if token in ("[", "{"):
                 depth += 1

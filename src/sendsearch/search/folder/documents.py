@@ -124,7 +124,7 @@ def answer_key(doc_id: str, text: str) -> str:
     normalised = normalise_for_match(text)
     if len(normalised) < MIN_SHARED_ANSWER_CHARS:
         normalised = f"{doc_id}\x1f{normalised}"
-    return hashlib.sha1(normalised.encode()).hexdigest()[:20]
+    return hashlib.sha1(normalised.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
 _P = ParamSpec("_P")

@@ -255,32 +255,47 @@ class KeywordIndex:
     def _check(self) -> None:
         """Raise ValueError unless the arrays agree with each other (a few vector passes)."""
         rows, columns = len(self.chunk_ids), len(self._vocab) + len(self._pair_codes)
-        if self.chunk_ids.ndim != 1 or self.chunk_ids.dtype.kind != "i" or np.any(np.diff(self.chunk_ids) <= 0):
+        if not _sorted_ids(self.chunk_ids):
             raise ValueError("keyword/chunk_ids.npy is not a sorted list of chunk ids")
-        if self._pair_codes.ndim != 1 or self._pair_codes.dtype.kind != "i" or np.any(np.diff(self._pair_codes) <= 0):
+        if not _sorted_ids(self._pair_codes):
             raise ValueError("keyword/pair_codes.npy is not a sorted list of pairs")
         offsets, tokens = self._offsets, self._tokens
-        if (
-            offsets.ndim != 1
-            or offsets.dtype.kind != "i"
-            or len(offsets) != rows + 1
-            or offsets[0] != 0
-            or np.any(np.diff(offsets) < 0)
-            or offsets[-1] != len(tokens)
-        ):
+        if not _offsets_fit(offsets, rows, len(tokens)):
             raise ValueError("keyword/offsets.npy does not match the chunks and their tokens")
         in_vocabulary = not len(tokens) or 0 <= tokens.min() <= tokens.max() < columns
         if tokens.ndim != 1 or tokens.dtype.kind != "i" or not in_vocabulary:
             raise ValueError("keyword/tokens.npy names terms the vocabulary does not hold")
-        if rows and (
-            len(self._indptr) != columns + 1
-            or self._indptr[0] != 0
-            or np.any(np.diff(self._indptr) < 0)
-            or self._indptr[-1] != len(self._indices)
-            or len(self._data) != len(self._indices)
-            or (len(self._indices) and not 0 <= self._indices.min() <= self._indices.max() < rows)
-        ):
+        if rows and not self._matrix_fits(rows, columns):
             raise ValueError("the keyword score matrix (keyword/bm25s) does not match the terms and chunks")
+
+    def _matrix_fits(self, rows: int, columns: int) -> bool:
+        """Whether the sparse score matrix has a column per term and pair, and rows per chunk."""
+        indptr, indices = self._indptr, self._indices
+        return (
+            len(indptr) == columns + 1
+            and indptr[0] == 0
+            and not np.any(np.diff(indptr) < 0)
+            and indptr[-1] == len(indices)
+            and len(self._data) == len(indices)
+            and (not len(indices) or 0 <= indices.min() <= indices.max() < rows)
+        )
+
+
+def _sorted_ids(values: np.ndarray) -> bool:
+    """A flat array of whole numbers, strictly increasing."""
+    return values.ndim == 1 and values.dtype.kind == "i" and not np.any(np.diff(values) <= 0)
+
+
+def _offsets_fit(offsets: np.ndarray, rows: int, tokens: int) -> bool:
+    """Row offsets into the token array: one per chunk and one more, from 0 to its end, never falling."""
+    return (
+        offsets.ndim == 1
+        and offsets.dtype.kind == "i"
+        and len(offsets) == rows + 1
+        and offsets[0] == 0
+        and not np.any(np.diff(offsets) < 0)
+        and offsets[-1] == tokens
+    )
 
 
 def _json(path: Path, kind: type) -> Any:
