@@ -27,20 +27,36 @@ from .indexing.embedding import Embedder, register_embedder, unregister_embedder
 from .indexing.manifest import Manifest
 from .limits import MAX_K
 from .schema import Citation, Passage, Skipped
-from .search.config import SearchConfig
+from .search.backend import Backend
+from .search.config import (
+    Feedback,
+    Fusion,
+    Gathering,
+    LongQuestions,
+    NonAnswers,
+    SearchConfig,
+    Shaping,
+    WeakMatch,
+)
 from .search.index import Index, IndexInfo, Snapshot, search
+from .search.pipeline import Relevance
 from .search.request import Mode, SearchRequest, SearchResult
+from .text.analysis import QueryPlan
 from .version import __version__
 
 __all__ = [
     "FILTERS",
     "MAX_K",
+    "Backend",
     "BuildReport",
     "ChunkingConfig",
     "Citation",
     "Embedder",
+    "Feedback",
     "FilterField",
     "Filters",
+    "Fusion",
+    "Gathering",
     "Index",
     "IndexBusyError",
     "IndexConfig",
@@ -48,19 +64,25 @@ __all__ = [
     "IndexInfo",
     "IndexNotFoundError",
     "KeywordConfig",
+    "LongQuestions",
     "Manifest",
     "Mode",
     "ModelLoadError",
     "ModelMismatchError",
+    "NonAnswers",
     "NothingToIndexError",
     "Passage",
     "QueryError",
+    "QueryPlan",
+    "Relevance",
     "SearchConfig",
     "SearchRequest",
     "SearchResult",
     "SendSearchError",
+    "Shaping",
     "Skipped",
     "Snapshot",
+    "WeakMatch",
     "__version__",
     "register_embedder",
     "search",
