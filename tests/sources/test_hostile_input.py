@@ -93,6 +93,27 @@ def test_a_list_file_is_read_item_by_item(tmp_path):
     assert "'heading' should be text" in reasons[2][1]
 
 
+def test_a_malformed_or_undecodable_list_item_costs_only_itself(tmp_path):
+    """Why the list scanner is not ijson (issue 21): a streaming parser stops at the first
+    bad item and loses every record after it; here the bad item is skipped, named by its line."""
+    listing = tmp_path / "list.json"
+    listing.write_bytes(
+        b"[\n"
+        + _record(1).encode()
+        + b',\n{"id": tru},\n'
+        + _record(2).encode()[:-2]
+        + b'\xff"},\n'
+        + _record(3).encode()
+        + b"\n]"
+    )
+    documents, report = _read(listing)
+    assert [d.doc_id for d in documents] == ["1", "3"]
+    assert [(s.line, s.reason) for s in report.skipped] == [
+        (3, "malformed JSON: Expecting value"),
+        (4, "not valid UTF-8 text"),
+    ]
+
+
 def test_a_list_on_one_line_larger_than_a_line_may_be_is_still_read(tmp_path, monkeypatch):
     monkeypatch.setattr(parliament, "MAX_LINE_CHARS", 2000)
     listing = tmp_path / "list.json"

@@ -61,7 +61,7 @@ from ..durable import Busy, atomic_write, exclusive, fsync_dir
 from ..errors import SendSearchError
 from ..limits import MAX_JSON_DEPTH
 from ..schema import Document
-from ..text.normalise import strip_controls
+from ..text.normalise import map_strings, strip_controls
 from .parliament import iter_records, nested_too_deep
 
 __all__ = ["DEFAULT_API", "MAX_RESPONSE_BYTES", "STATE_FILE", "FetchError", "FetchReport", "fetch"]
@@ -563,7 +563,8 @@ class _Client:
                 else:
                     payload, problem = _parse(answer.body)
                     if problem is None and valid(payload):
-                        return _without_controls(payload)
+                        # Record text is printed to terminals later: no escape sequences in it.
+                        return map_strings(payload, strip_controls)
                     problem = problem or "the response was JSON of an unexpected shape"
                     if bad >= self._bad_response_retries:
                         raise _RequestFailed(url, f"{problem}, {self._bad_response_retries + 1} times")
@@ -689,23 +690,6 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
         return json.loads(text), None
     except (ValueError, RecursionError):
         return None, "the response was not valid JSON"
-
-
-def _without_controls(payload: Any) -> Any:
-    """The payload with control characters (terminal escape sequences) taken out of every
-    string, walked without recursion: record text is printed to terminals later."""
-    root = [payload]
-    stack: list[list[Any] | dict[str, Any]] = [root]
-    while stack:
-        container = stack.pop()
-        keys = range(len(container)) if isinstance(container, list) else list(container)
-        for key in keys:
-            item = container[key]  # type: ignore[index]
-            if isinstance(item, str):
-                container[key] = strip_controls(item)  # type: ignore[index]
-            elif isinstance(item, list | dict):
-                stack.append(item)
-    return root[0]
 
 
 def _is_item(payload: Any) -> bool:

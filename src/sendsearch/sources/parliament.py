@@ -28,7 +28,7 @@ from ..limits import (
     MAX_WHOLE_JSON_CHARS,
 )
 from ..schema import API_RECORD_PREFIX, KIND_WRITTEN_ANSWER, PUBLIC_PAGE_PREFIX, Citation, Document, Skipped
-from ..text.normalise import normalise, parse_date
+from ..text.normalise import map_strings, normalise, parse_date
 from .cleaning import html_to_text, replace_surrogates
 from .departments import department_from_question
 from .members import Member, lookup_member
@@ -586,30 +586,8 @@ def _parse(text: str) -> Any:
     except json.JSONDecodeError as error:
         raise _Malformed(f"malformed JSON: {error.msg}", incomplete=error.pos >= len(text.rstrip())) from None
     if _SURROGATE_ESCAPE.search(text):
-        value = _replace_surrogates(value)
+        value = map_strings(value, replace_surrogates, keys=True)
     return value
-
-
-def _replace_surrogates(value: Any) -> Any:
-    """The value with lone surrogates in its strings replaced by U+FFFD, walked without recursion."""
-    if isinstance(value, str):
-        return replace_surrogates(value)
-    root = [value]
-    stack: list[list[Any] | dict[str, Any]] = [root]
-    while stack:
-        container = stack.pop()
-        keys = range(len(container)) if isinstance(container, list) else list(container)
-        for key in keys:
-            item = container[key]  # type: ignore[index]
-            if isinstance(item, str):
-                container[key] = replace_surrogates(item)  # type: ignore[index]
-            elif isinstance(item, list | dict):
-                stack.append(item)
-        if isinstance(container, dict) and any(replace_surrogates(k) != k for k in container):
-            fixed = {replace_surrogates(k): v for k, v in container.items()}
-            container.clear()
-            container.update(fixed)
-    return root[0]
 
 
 def _list_items(stream: _Rewound, line: int) -> Generator[tuple[int | None, Any], None, tuple[str | None, int]]:

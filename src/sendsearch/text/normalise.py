@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from typing import Any
 
 __all__ = [
     "find_date",
+    "map_strings",
     "normalise",
     "normalise_for_match",
     "paragraph_spans",
@@ -155,3 +157,27 @@ def find_date(text: str) -> date | None:
         return datetime.strptime(f"{day} {month.title()} {year}", "%d %B %Y").date()
     except ValueError:
         return None
+
+
+def map_strings(value: Any, change: Callable[[str], str], *, keys: bool = False) -> Any:
+    """Parsed JSON with ``change`` applied to every string in it (and to object keys with
+    ``keys``), walked without recursion (however deep it nests), lists and objects changed
+    in place."""
+    if isinstance(value, str):
+        return change(value)
+    root = [value]
+    stack: list[list[Any] | dict[str, Any]] = [root]
+    while stack:
+        container = stack.pop()
+        places = range(len(container)) if isinstance(container, list) else list(container)
+        for place in places:
+            item = container[place]  # type: ignore[index]
+            if isinstance(item, str):
+                container[place] = change(item)  # type: ignore[index]
+            elif isinstance(item, list | dict):
+                stack.append(item)
+        if keys and isinstance(container, dict) and any(change(k) != k for k in container):
+            changed = {change(k): v for k, v in container.items()}
+            container.clear()
+            container.update(changed)
+    return root[0]
