@@ -173,15 +173,10 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
         return [ANY_DEPARTMENT] + [name for name, _ in index.info().departments]
 
     def respond(
-        message: str,
-        turns: list[tuple[str, str]] | None,
-        anchor: str | None,
-        date_from: str | None,
-        date_to: str | None,
-        department: str,
-        kind: str,
-        shown: int | str,
+        message: str, turns: list[tuple[str, str]] | None, anchor: str | None, *controls: Any
     ) -> tuple[Any, ...]:
+        """One question asked: ``controls`` are the filter panel's values, one per filter of
+        the page (``PAGE_FILTERS``, in its order), then how many passages to show first."""
         turns = list(turns or [])
         # Gradio hands the box's value over as text, and the wrapper in admin.guard_file_inputs
         # has refused values outside the filters' choices.
@@ -189,7 +184,11 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
         # The search cuts a question there anyway; the session keeps no more of it either.
         message = message[:MAX_QUERY_CHARS]
-        filters = ChatFilters(date_from or "", date_to or "", department, kind, int(shown or SHOWN_FIRST))
+        *chosen, shown = controls
+        filters = ChatFilters(
+            **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},
+            shown=int(shown or SHOWN_FIRST),
+        )
         reply, anchor = answer(index, message, anchor, filters)
         turns = bounded_turns([(message, render_turn(reply)), *turns])
         standalone = (
