@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from sendsearch.cli import main
 from sendsearch.indexing.builder import build_index
 from sendsearch.limits import MAX_BAD_RUN, MAX_JSON_DEPTH, MAX_SKIP_REASONS
-from sendsearch.sources import parliament
+from sendsearch.sources import jsonstream
 from sendsearch.sources.readers import ReadReport, read_paths
 
 from ..conftest import CORPUS
@@ -115,7 +115,7 @@ def test_a_malformed_or_undecodable_list_item_costs_only_itself(tmp_path):
 
 
 def test_a_list_on_one_line_larger_than_a_line_may_be_is_still_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(parliament, "MAX_LINE_CHARS", 2000)
+    monkeypatch.setattr(jsonstream, "MAX_LINE_CHARS", 2000)
     listing = tmp_path / "list.json"
     listing.write_text(json.dumps([json.loads(_record(i)) for i in range(1, 101)]))  # one 12 kB line
     documents, report = _read(listing)
@@ -143,7 +143,7 @@ def test_json_nested_100000_deep_is_refused_without_recursion(tmp_path):
 
 
 def test_an_overlong_line_is_skipped_and_reading_goes_on(tmp_path, monkeypatch):
-    monkeypatch.setattr(parliament, "MAX_LINE_CHARS", 1000)
+    monkeypatch.setattr(jsonstream, "MAX_LINE_CHARS", 1000)
     records = tmp_path / "long.jsonl"
     records.write_text(_record(1) + "\n" + _record(2, answerText="x" * 5000) + "\n" + _record(3) + "\n")
     documents, report = _read(records)
@@ -152,7 +152,7 @@ def test_an_overlong_line_is_skipped_and_reading_goes_on(tmp_path, monkeypatch):
 
 
 def test_a_broken_first_line_does_not_make_the_file_one_object(tmp_path, monkeypatch):
-    monkeypatch.setattr(parliament, "MAX_WHOLE_JSON_CHARS", 5000)
+    monkeypatch.setattr(jsonstream, "MAX_WHOLE_JSON_CHARS", 5000)
     records = tmp_path / "broken.jsonl"
     records.write_text('{"id": 1,\n' + "".join(_record(i) + "\n" for i in range(2, 202)))
     documents, report = _read(records)

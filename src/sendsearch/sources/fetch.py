@@ -62,7 +62,8 @@ from ..errors import SendSearchError
 from ..limits import MAX_JSON_DEPTH
 from ..schema import Document
 from ..text.normalise import map_strings, strip_controls
-from .parliament import iter_records, nested_too_deep
+from .jsonstream import nested_too_deep
+from .parliament import iter_records
 
 __all__ = ["DEFAULT_API", "MAX_RESPONSE_BYTES", "STATE_FILE", "FetchError", "FetchReport", "fetch"]
 
