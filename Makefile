@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_PIP_ARGS ?=
 PIP = $(VENV)/bin/python -m pip
 
-.PHONY: run test check lint setup clean-index axe
+.PHONY: run test check lint setup clean-index axe answer-scorer
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# Refit the learned answer scorer (src/sendsearch/data/answer-scorer.json) from training/data,
+# with features computed on the index given: one over all Commons answers, e.g.
+#   sendsearch build ../shared/data/commons-written-answers.jsonl.gz corpus --index commons-index
+#   make answer-scorer INDEX=commons-index
+answer-scorer: $(VENV)/.installed
+	@test -n "$(INDEX)" || { echo "usage: make answer-scorer INDEX=path/to/commons-index" >&2; exit 2; }
+	$(VENV)/bin/python training/train_answer_scorer.py --index "$(INDEX)" --limit 0
 
 clean-index:
 	rm -rf index

@@ -118,3 +118,23 @@ def test_acronym_questions_find_documents_about_the_concept(eval_index, query, c
         if concept in concept_terms(f"{p.citation.title or ''}\n{p.citation.question or ''}\n{p.text}")
     ]
     assert len(about) >= 9, [p.doc_id for p in passages]
+
+
+def test_the_learned_answer_scorer_with_the_real_model(eval_index):
+    """The shipped answer scorer over the real model's vectors: the sentence that states
+    Stockport's SEND spending scores above every other candidate for that question, and a
+    question nothing in the corpus answers gets no key points."""
+    from sendsearch.chat.answers import candidates, load_answer_scorer
+    from sendsearch.chat.replies import PASSAGES_FETCHED, build_reply, reply_passages
+    from sendsearch.search.request import SearchRequest
+
+    scorer = load_answer_scorer()
+    question = "How much does Stockport spend on SEND?"
+    found = candidates(reply_passages(eval_index, question))
+    probabilities = scorer.score(question, found, eval_index.embedder)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    best = found[int(probabilities.argmax())]
+    assert "£32m that Stockport spends on our SEND provision" in best.text
+    off_topic = "What time does the leisure centre pool open on Sundays?"
+    reply = build_reply(eval_index, off_topic, None, SearchRequest.parse(off_topic, PASSAGES_FETCHED), 3)
+    assert not reply.key_points

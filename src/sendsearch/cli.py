@@ -648,33 +648,48 @@ def _check_address(host: str, port: int) -> None:
     help="JSONL of {qid, query, answer, doc_id}.",
 )
 @click.option("--mode", type=click.Choice([*MODES, "all"]), default="all", show_default=True)
+@click.option(
+    "--shown",
+    type=click.IntRange(1, 10),
+    default=3,
+    show_default=True,
+    help="Passages the page shows first, for the reply measures.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
-def evaluate(index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mode: str, as_json: bool) -> None:
+def evaluate(
+    index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mode: str, shown: int, as_json: bool
+) -> None:
     """Score retrieval on judged questions: nDCG@10, Recall@10/20, MRR@10, nDCG@5, an answer in the
     top 3, and facts in the top 3; per document and per answer (identical answers grouped).
+    Then the replies, built as the page builds them: how often the first key point comes from
+    an answering document (grade 2), how often a reply with no answering passage among those
+    shown offers no key points, and how often a reply that holds one leads with it.
 
     \b
     Example (the judged questions live in the project's shared data, ../shared/eval):
       sendsearch eval --index eval-index --queries ../shared/eval/dev-queries.jsonl \\
         --qrels ../shared/eval/dev-qrels.txt --facts ../shared/eval/dev-facts.jsonl
     """
+    from .chat.assessment import reply_measures
     from .search.evaluation import DEPTH, METRICS, load_facts, load_qrels, load_queries, text_answer_key
     from .search.evaluation import evaluate as run_evaluation
     from .search.index import Index
 
     index = Index.open(index_dir)
     modes = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]
+    asked, judged = load_queries(queries), load_qrels(qrels)
     report = run_evaluation(
         lambda query, m: index.search(query, DEPTH, mode=m),  # type: ignore[call-overload]
-        load_queries(queries),
-        load_qrels(qrels),
+        asked,
+        judged,
         modes=modes,
         facts=load_facts(facts) if facts else (),
         answer_of=lambda doc_id: text_answer_key(index.document_text(doc_id), doc_id),
     )
+    replies = reply_measures(index, asked, judged, shown=shown)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(report.to_dict() | {"replies": replies.to_dict()}, indent=2))
         return
     for title, table in (
         ("per document", report.modes),
@@ -691,6 +706,18 @@ def evaluate(index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mo
     for m, per_query in report.unjudged.items():
         count = sum(len(v) for v in per_query.values())
         click.echo(f"{m}: {count} unjudged documents in the top 10 across {len(per_query)} queries (--json lists them)")
+    click.echo(f"replies, as the page builds them ({shown} passage{'s' if shown != 1 else ''} shown first):")
+    for label, part, whole in (
+        ("first key point from an answering document", replies.first_point_answers, replies.with_key_points),
+        ("no key points when no shown passage answers", replies.silent_without_answer, replies.without_answer),
+        ("led by an answering passage", replies.led_by_answer, replies.with_answer),
+    ):
+        share = f" ({part / whole:.2f})" if whole else ""
+        click.echo(f"  {label}: {part}/{whole}{share}")
+    click.echo(f"  unjudged documents among those shown: {replies.unjudged_shown}")
+    if replies.errors:
+        first = next(v.error for v in replies.verdicts if v.error is not None)
+        click.echo(f"  replies that could not be built: {replies.errors} (the first: {first})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_INDEX",
     "DEFAULT_PORT",
     "ENV_ADMIN_PASSWORD",
+    "ENV_ANSWER_SCORER",
     "ENV_BACKEND",
     "ENV_HOST",
     "ENV_INDEX",
@@ -28,6 +29,7 @@ __all__ = [
     "ENV_PRECISION",
     "ENV_TRUSTED_PROXIES",
     "admin_password",
+    "answer_scorer",
     "backend",
     "host",
     "index_dir",
@@ -48,6 +50,7 @@ ENV_PORT = "SENDSEARCH_PORT"
 ENV_ADMIN_PASSWORD = "SENDSEARCH_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
 ENV_PARLIAMENT_API = "SENDSEARCH_PARLIAMENT_API"
 ENV_TRUSTED_PROXIES = "SENDSEARCH_TRUSTED_PROXIES"
+ENV_ANSWER_SCORER = "SENDSEARCH_ANSWER_SCORER"
 
 # What serves where when nothing says otherwise (the CLI's option defaults are these too).
 DEFAULT_INDEX = Path("index")
@@ -71,6 +74,13 @@ def index_dir() -> Path:
 def model() -> str | None:
     """The embedding model asked for, if any (``SENDSEARCH_MODEL``); None means the default."""
     return _get(ENV_MODEL)
+
+
+def answer_scorer() -> str | None:
+    """What chooses a reply's key points (``SENDSEARCH_ANSWER_SCORER``): unset for the shipped
+    answer scorer, a path to another scorer's JSON description (``make answer-scorer``), or
+    ``rules`` for the hand-tuned key points."""
+    return _get(ENV_ANSWER_SCORER)
 
 
 def backend() -> str:

@@ -130,7 +130,11 @@ def server(tmp_path_factory, real_embedder):
     Index.build([corpus], folder / "index", embedder=real_embedder)
     port = _free_port()
     # Analytics are left to the app to turn off (the test of other hosts checks it does).
-    env = {**os.environ, "SENDSEARCH_ADMIN_PASSWORD": PASSWORD}
+    # The hand-tuned key points ("rules"): these tests are about how key points, passages and
+    # copies render on a page, on questions the rules answer; which sentences the learned answer
+    # scorer picks, and the reply without key points, are tested in tests/chat/test_answers.py
+    # and tests/test_real_model.py.
+    env = {**os.environ, "SENDSEARCH_ADMIN_PASSWORD": PASSWORD, "SENDSEARCH_ANSWER_SCORER": "rules"}
     env.pop("GRADIO_ANALYTICS_ENABLED", None)
     global SERVER_LOG
     SERVER_LOG = folder / "server.log"

@@ -24,7 +24,7 @@ from ..text.analysis import ASKING_WORDS, STOPWORDS, prefix_stems
 from ..text.normalise import sentence_spans
 from ..text.patterns import FIGURES, MONEY, TIME
 
-__all__ = ["KeyPoint", "key_points"]
+__all__ = ["CANDIDATE_PASSAGES", "MAX_POINTS", "Asked", "KeyPoint", "key_points", "names_in", "overlaps", "stems"]
 
 MAX_POINTS = 3
 # Passages whose sentences are considered; a key point from a passage beyond those shown
@@ -68,36 +68,36 @@ class KeyPoint:
 _LEFT_OUT = STOPWORDS | ASKING_WORDS
 
 
-def _stems(text: str) -> set[str]:
+def stems(text: str) -> set[str]:
     """A text's words as prefix stems, without stop words and words of asking."""
     return prefix_stems(text, _LEFT_OUT)
 
 
 def _shared(sentence: str, question: set[str]) -> float:
-    return len(_stems(sentence) & question) / max(1, len(question))
+    return len(stems(sentence) & question) / max(1, len(question))
 
 
 def _score(sentence: str, question: set[str], wants_figure: bool) -> float:
     return _shared(sentence, question) + (0.5 if wants_figure and FIGURES.search(sentence) else 0.0)
 
 
-def _names(text: str) -> set[str]:
+def names_in(text: str) -> set[str]:
     """Capitalised words after the first, and acronyms: "Stockport", "Delivering", "EHC"."""
     words = re.findall(r"[A-Za-z][\w’'-]*", text)
     return {w.lower() for i, w in enumerate(words) if (i > 0 and w[0].isupper()) or (w.isupper() and len(w) > 1)}
 
 
-def _overlaps(sentence: str, chosen: Sequence[KeyPoint]) -> bool:
-    words = _stems(sentence)
+def overlaps(sentence: str, chosen: Sequence[KeyPoint]) -> bool:
+    words = stems(sentence)
     for point in chosen:
-        other = _stems(point.text)
+        other = stems(point.text)
         if words and other and len(words & other) / min(len(words), len(other)) > 0.6:
             return True
     return False
 
 
 @dataclass(frozen=True)
-class _Asked:
+class Asked:
     """What a question asks for: its words (prefix stems), the names it gives, whether it
     wants a figure, and the kind of figure an answer must carry (time, money or none)."""
 
@@ -107,10 +107,15 @@ class _Asked:
     needed: re.Pattern[str] | None
 
     @classmethod
-    def of(cls, question: str) -> _Asked:
+    def of(cls, question: str) -> Asked:
         # A question about time or money is answered only by a sentence with that kind of figure.
         needed = TIME if _WANTS_TIME.search(question) else MONEY if _WANTS_MONEY.search(question) else None
-        return cls(_stems(question), _names(question), bool(_WANTS_FIGURE.search(question)), needed)
+        return cls(stems(question), names_in(question), bool(_WANTS_FIGURE.search(question)), needed)
+
+    @staticmethod
+    def is_lead_in(sentence: str) -> bool:
+        """A question quoted in a passage, or a sentence that only introduces what follows."""
+        return _ASKED.match(sentence) is not None
 
     def could_answer(self, sentence: str) -> bool:
         """A sentence of a key point's length that is not a question or a lead-in, with the figure wanted."""
@@ -121,7 +126,7 @@ class _Asked:
         )
 
 
-def _best_sentence(asked: _Asked, number: int, passage: Passage) -> tuple[float, KeyPoint] | None:
+def _best_sentence(asked: Asked, number: int, passage: Passage) -> tuple[float, KeyPoint] | None:
     """A passage's best candidate for a key point, with its score; None when it has none."""
     marked = {" ".join(text.split()) for text in passage.highlight_texts}
     sentences = {" ".join(passage.text[s:e].split()) for s, e in sentence_spans(passage.text)} | marked
@@ -142,7 +147,7 @@ def _best_sentence(asked: _Asked, number: int, passage: Passage) -> tuple[float,
 
 def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[KeyPoint]:
     """Up to three sentences from the numbered passages (best first) that answer ``question``."""
-    asked = _Asked.of(question)
+    asked = Asked.of(question)
     best = [
         found for number, passage in passages[:CANDIDATE_PASSAGES] if (found := _best_sentence(asked, number, passage))
     ]
@@ -153,7 +158,7 @@ def key_points(question: str, passages: Sequence[tuple[int, Passage]]) -> list[K
     for score, point in sorted(best, key=lambda item: -item[0]):
         if len(chosen) == MAX_POINTS:
             break
-        if point is top or score < _CLOSE_ENOUGH * top_score or _overlaps(point.text, chosen):
+        if point is top or score < _CLOSE_ENOUGH * top_score or overlaps(point.text, chosen):
             continue
         if asked.names <= {w.lower() for w in re.findall(r"[\w’'-]+", point.text)}:
             chosen.append(point)

@@ -106,6 +106,10 @@ ADVICE = (
     "Support Service; every council area has one) or IPSEA"
 )
 IPSEA = "https://www.ipsea.org.uk/"
+# Said first when passages were found but none of their sentences answers the question well
+# enough to be a key point (``Reply.answered``).
+NO_DIRECT_ANSWER = "Nothing here answers that directly"
+CLOSEST = "The passages below are the closest the index has; they may not answer your question."
 
 
 def citation_text(passage: Passage, number: int) -> str:
@@ -257,11 +261,17 @@ def render_reply(reply: Reply, turn: str | None = None) -> str:
             f"<p>{escape(ADVICE)} ({_link(IPSEA)}).</p>"
         )
     else:
-        parts.append("<h2>Key points</h2>")
         if reply.key_points:
+            parts.append("<h2>Key points</h2>")
             items = "".join(_key_point(point, turn) for point in reply.key_points)
             parts.append(f'<ul class="key-points">{items}</ul>')
+        elif not reply.answered:
+            parts.append(
+                f"<h2>{escape(NO_DIRECT_ANSWER)}</h2>"
+                f'<p class="key-points">{escape(CLOSEST)} {escape(ADVICE)} ({_link(IPSEA)}).</p>'
+            )
         else:
+            parts.append("<h2>Key points</h2>")
             parts.append('<p class="key-points">The passages below are the closest the index has.</p>')
         parts.append(f'<p class="lead">{escape(_lead(reply))}</p>')
         parts += [_render_passage(shown, turn) for shown in reply.shown]
@@ -302,6 +312,8 @@ def reply_text(reply: Reply) -> str:
             blocks.append(
                 "Key points\n" + "\n".join(f"- {' '.join(p.text.split())} [{p.number}]" for p in reply.key_points)
             )
+        elif not reply.answered:
+            blocks.append(f"{NO_DIRECT_ANSWER}.\n{CLOSEST} {ADVICE} ({IPSEA}).")
         blocks += [_passage_text(shown) for shown in reply.passages]
     return "\n\n".join(blocks)
 

@@ -13,15 +13,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Literal
 
+from .. import settings
 from ..errors import SendSearchError
 from ..schema import Citation, Passage
 from ..search.index import Index
 from ..search.request import SearchRequest
 from ..search.scope import Elsewhere, elsewhere_named
 from ..text.analysis import answer_words
+from .answers import AnswerScorer, Candidate, candidates, load_answer_scorer
 from .conversation import Reading, read_question
-from .keypoints import KeyPoint, key_points
+from .keypoints import MAX_POINTS, KeyPoint, key_points, overlaps
 
 __all__ = [
     "OTHERS_LISTED",
@@ -31,6 +34,8 @@ __all__ = [
     "ShownPassage",
     "build_reply",
     "collapse_near_identical",
+    "learned_key_points",
+    "reply_passages",
 ]
 
 # Passages fetched for a reply: those shown first and, behind "more", the rest.
@@ -100,6 +105,9 @@ class Reply:
     # The system outside England that the question names, if any (scope.py): the reply
     # says where people there get advice.
     elsewhere: Elsewhere | None = None
+    # False when passages were found but no sentence in them answers the question well
+    # enough to be a key point: the reply then says so and where parents get advice.
+    answered: bool = True
     passages: tuple[ShownPassage, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -158,19 +166,106 @@ def collapse_near_identical(passages: Sequence[Passage]) -> list[tuple[Passage, 
     return [(passage, folded) for passage, folded, _, _ in groups]
 
 
-def build_reply(index: Index, message: str, anchor: str | None, request: SearchRequest, shown: int) -> Reply:
+def _close_groups(
+    index: Index, question: str, request: SearchRequest
+) -> tuple[list[tuple[Passage, list[Passage]]], int]:
+    """The passages a reply draws on, near-identical ones folded, and how many weak ones were left out."""
+    passages = index.search(dataclasses.replace(request, question=question))
+    close = [p for p in passages if not p.weak_match]
+    return collapse_near_identical(close), len(passages) - len(close)
+
+
+def reply_passages(index: Index, question: str, request: SearchRequest | None = None) -> list[tuple[int, Passage]]:
+    """The numbered passages a reply to ``question`` draws on, before any is moved to the front
+    (what the answer scorer was trained on: ``training/train_answer_scorer.py``)."""
+    groups, _ = _close_groups(index, question, request or SearchRequest.parse(question, PASSAGES_FETCHED))
+    return [(number, kept) for number, (kept, _) in enumerate(groups, start=1)]
+
+
+def _answer_first(
+    index: Index, question: str, groups: list[tuple[Passage, list[Passage]]], scorer: AnswerScorer | None
+) -> tuple[list[tuple[Passage, list[Passage]]], list[tuple[float, Candidate]]]:
+    """The groups with the one holding the likeliest answering sentence first (when one clears
+    the scorer's threshold), and the candidate sentences that clear it, likeliest first."""
+    if scorer is None:
+        return groups, []
+    found = candidates([(number, kept) for number, (kept, _) in enumerate(groups, start=1)])
+    probabilities = scorer.score(question, found, index.embedder)
+    answering = sorted(
+        ((float(p), c) for p, c in zip(probabilities, found, strict=True) if p >= scorer.threshold),
+        key=lambda item: (-item[0], item[1].number),
+    )
+    if not answering:
+        return groups, []
+    lead = answering[0][1].number - 1
+    return [groups[lead], *groups[:lead], *groups[lead + 1 :]], answering
+
+
+def _renumbered(answering: list[tuple[float, Candidate]], moved_from: int) -> list[tuple[float, Candidate]]:
+    """Candidates' passage numbers after the passage numbered ``moved_from`` became the first."""
+
+    def number(n: int) -> int:
+        return 1 if n == moved_from else n + 1 if n < moved_from else n
+
+    return [(p, dataclasses.replace(c, number=number(c.number))) for p, c in answering]
+
+
+def learned_key_points(answering: list[tuple[float, Candidate]]) -> list[KeyPoint]:
+    """Up to ``MAX_POINTS`` sentences that clear the threshold, likeliest first, each from
+    its own passage and saying something the ones before it do not."""
+    chosen: list[KeyPoint] = []
+    for _, candidate in answering:
+        if len(chosen) == MAX_POINTS:
+            break
+        if any(point.number == candidate.number for point in chosen) or overlaps(candidate.text, chosen):
+            continue
+        chosen.append(KeyPoint(candidate.text, candidate.number))
+    return chosen
+
+
+def _scorer_for(index: Index) -> AnswerScorer | None:
+    """The answer scorer the settings name (``SENDSEARCH_ANSWER_SCORER``; the shipped one by
+    default) when the index's embedder is the one it was trained with; None (hand-tuned key
+    points) for ``rules`` or another model."""
+    chosen = settings.answer_scorer()
+    if chosen == "rules":
+        return None
+    scorer = load_answer_scorer(chosen)
+    return scorer if scorer.model == index.embedder.name else None
+
+
+def build_reply(
+    index: Index,
+    message: str,
+    anchor: str | None,
+    request: SearchRequest,
+    shown: int,
+    *,
+    scorer: AnswerScorer | Literal["shipped"] | None = "shipped",
+) -> Reply:
     """Search for a chat message (read as a follow-up to ``anchor`` where it is one) and
     assemble the reply. ``request`` carries the filters and settings; its question is what
-    the message is read as, and its ``k`` how many passages the reply draws on."""
+    the message is read as, and its ``k`` how many passages the reply draws on.
+
+    ``scorer`` decides the key points: by default the shipped answer scorer (``answers``),
+    which leads with the passage holding the likeliest answering sentence and offers no key
+    point when no sentence clears its threshold (``Reply.answered`` is then False); None
+    keeps the hand-tuned key points (``keypoints``) and the search's order."""
     reading = read_question(message, anchor)
     filters = request.filters
     try:
-        passages = index.search(dataclasses.replace(request, question=reading.query))
+        groups, weak = _close_groups(index, reading.query, request)
+        learned = _scorer_for(index) if scorer == "shipped" else scorer
+        ordered, answering = _answer_first(index, reading.query, groups, learned)
     except SendSearchError as error:
         return Reply(message, reading, filters.describe(), error=str(error))
-    close = [p for p in passages if not p.weak_match]
-    numbered = _numbered(index, collapse_near_identical(close))
-    points = key_points(reading.query, [(s.number, s.passage) for s in numbered])
+    if learned is not None:
+        if answering:
+            answering = _renumbered(answering, answering[0][1].number)
+        points = learned_key_points(answering)
+    numbered = _numbered(index, ordered)
+    if learned is None:
+        points = key_points(reading.query, [(s.number, s.passage) for s in numbered])
     # A passage a key point comes from is shown with the first ones, so every [n] is on screen.
     cited = {point.number for point in points}
     first = [s for s in numbered if s.number <= shown or s.number in cited]
@@ -181,8 +276,9 @@ def build_reply(index: Index, message: str, anchor: str | None, request: SearchR
         key_points=tuple(points),
         shown=tuple(first),
         more=tuple(s for s in numbered if s not in first),
-        weak=len(passages) - len(close),
+        weak=weak,
         elsewhere=elsewhere_named(reading.query),
+        answered=bool(points),
     )
 
 

@@ -1,0 +1,252 @@
+"""The learned answer scorer: its file, its features, and what a reply does with it (issue 20)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sendsearch.chat.answers import (
+    FEATURES,
+    AnswerScorer,
+    AnswerScorerError,
+    Candidate,
+    candidates,
+    features,
+    load_answer_scorer,
+)
+from sendsearch.chat.render import ADVICE, NO_DIRECT_ANSWER, render_reply, reply_text
+from sendsearch.chat.replies import PASSAGES_FETCHED, build_reply, learned_key_points
+from sendsearch.indexing.embedding import DEFAULT_MODEL
+from sendsearch.schema import Citation, Passage
+from sendsearch.search.config import SearchConfig
+from sendsearch.search.request import SearchRequest
+
+
+def passage(text: str, doc_id: str = "1", *, score: float = 1.0, start: int = 0, **explained: float) -> Passage:
+    return Passage(
+        doc_id, text, score, 1, start, start + len(text), Citation(kind="written_answer"), explanation=explained
+    )
+
+
+class LinearTrees:
+    """Stands in for LightGBM's booster: probability = sigmoid(bias + sum(weight * feature))."""
+
+    def __init__(self, bias: float, weights: dict[str, float]) -> None:
+        self.bias = bias
+        self.weights = np.array([weights.get(name, 0.0) for name in FEATURES])
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(rows @ self.weights + self.bias)))
+
+
+def scorer_with(model: str = "fake-hash-64", threshold: float = 0.5, bias: float = 0.0, **weights: float):
+    return AnswerScorer(model, LinearTrees(bias, weights), threshold, {})
+
+
+# -- the shipped files ------------------------------------------------------------------------
+def test_the_shipped_scorer_loads_and_is_for_the_default_model():
+    scorer = load_answer_scorer()
+    assert scorer.model == DEFAULT_MODEL
+    assert scorer.booster.feature_name() == list(FEATURES)
+    assert 0 < scorer.threshold < 1
+    assert scorer.trained_on["rows"] > 1000
+
+
+def shipped_copy(tmp_path: Path) -> Path:
+    data = resources.files("sendsearch.data")
+    for name in ("answer-scorer.json", "answer-scorer.lgb.txt"):
+        (tmp_path / name).write_text(data.joinpath(name).read_text())
+    return tmp_path / "answer-scorer.json"
+
+
+def test_a_missing_scorer_file_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(AnswerScorerError, match="cannot read the answer scorer file"):
+        load_answer_scorer(str(tmp_path / "absent.json"))
+    described = shipped_copy(tmp_path)
+    (tmp_path / "answer-scorer.lgb.txt").unlink()
+    with pytest.raises(AnswerScorerError, match=r"cannot read the answer scorer file .*answer-scorer\.lgb\.txt"):
+        load_answer_scorer(str(described))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: "{not json", "not JSON"),
+        (lambda d: json.dumps({**d, "kind": "pickle"}), "not a version 2 answer scorer"),
+        (lambda d: json.dumps({**d, "features": d["features"][:-1]}), "features are not this version's"),
+        (lambda d: json.dumps({**d, "threshold": 3}), "threshold missing or out of range"),
+        (lambda d: json.dumps({**d, "trees": "../../etc/passwd"}), "must sit beside it"),
+        (lambda d: json.dumps({**d, "trees_sha256": "0" * 64}), "checksum differs"),
+    ],
+    ids=["not-json", "other-kind", "other-features", "threshold", "trees-elsewhere", "checksum"],
+)
+def test_a_damaged_scorer_description_is_a_clear_error(tmp_path: Path, change, message: str):
+    described = shipped_copy(tmp_path)
+    described.write_text(change(json.loads(described.read_text())))
+    with pytest.raises(AnswerScorerError, match=message):
+        load_answer_scorer(str(described))
+
+
+def test_damaged_trees_are_a_clear_error(tmp_path: Path):
+    described = shipped_copy(tmp_path)
+    trees = tmp_path / "answer-scorer.lgb.txt"
+    trees.write_text(trees.read_text().replace("Tree=0", "Tree=zero", 1))
+    with pytest.raises(AnswerScorerError, match="damaged"):
+        load_answer_scorer(str(described))
+    # Even with a matching checksum, trees LightGBM cannot read are refused in one line.
+    broken = "tree\nversion=v4\nnum_class=1\nmax_feature_idx=not-a-number\n"
+    trees.write_text(broken)
+    data = json.loads(described.read_text()) | {"trees_sha256": hashlib.sha256(broken.encode()).hexdigest()}
+    described.write_text(json.dumps(data))
+    with pytest.raises(AnswerScorerError, match="damaged"):
+        load_answer_scorer(str(described))
+
+
+def test_a_scorer_saved_and_loaded_scores_the_same(tmp_path: Path):
+    shipped = load_answer_scorer()
+    shipped.save(tmp_path / "copy.json")
+    again = load_answer_scorer(str(tmp_path / "copy.json"))
+    rows = np.random.default_rng(0).normal(size=(5, len(FEATURES)))
+    assert np.allclose(shipped.probabilities(rows), again.probabilities(rows))
+
+
+def test_a_scorer_from_another_model_refuses_to_score(fake_embedder):
+    scorer = load_answer_scorer()
+    found = candidates([(1, passage("The local authority must issue the plan within 20 weeks."))])
+    with pytest.raises(AnswerScorerError, match=f"trained with '{DEFAULT_MODEL}', not 'fake-hash-64'"):
+        scorer.score("How long does an EHC plan take?", found, fake_embedder)
+
+
+# -- features -------------------------------------------------------------------------------------
+def test_features_are_computed_as_documented():
+    first = passage(
+        "The plan must be issued within 20 weeks. Councils report to the department.",
+        "a",
+        score=2.0,
+        bm25=4.0,
+        cosine=0.6,
+    )
+    second = passage("Funding is not held centrally by the department.", "b", score=1.0, bm25=1.0, cosine=0.2)
+    found = candidates([(1, first), (2, second)])
+    assert [(c.text, c.number, c.position) for c in found] == [
+        ("The plan must be issued within 20 weeks.", 1, 0.0),
+        ("Councils report to the department.", 1, 1.0),
+        ("Funding is not held centrally by the department.", 2, 0.0),
+    ]
+    question = np.array([1.0, 0.0])
+    sentences = np.array([[0.8, 0.6], [0.0, 1.0], [0.6, 0.8]])
+    rows = features("How many weeks to issue the plan?", found, question, sentences)
+    named = [dict(zip(FEATURES, row, strict=True)) for row in rows]
+    assert [round(r["sentence_cosine"], 2) for r in named] == [0.8, 0.0, 0.6]
+    assert [round(r["sentence_cosine_below_best"], 2) for r in named] == [0.0, 0.8, 0.2]
+    assert [r["passage_reciprocal_rank"] for r in named] == [1.0, 1.0, 0.5]
+    assert [r["passage_score_share"] for r in named] == [1.0, 1.0, 0.5]
+    assert [r["passage_bm25_share"] for r in named] == [1.0, 1.0, 0.25]
+    assert [r["passage_cosine"] for r in named] == [0.6, 0.6, 0.2]
+    # The question's words (stop words and "many" left out): week, issu, plan.
+    assert [round(r["shared_words"], 2) for r in named] == [1.0, 0.0, 0.0]
+    assert [r["wants_figure"] for r in named] == [1.0, 1.0, 1.0]
+    assert [r["wants_and_has_figure"] for r in named] == [1.0, 0.0, 0.0]
+    assert [r["non_answer_wording"] for r in named] == [0.0, 0.0, 1.0]
+    assert [r["first_of_document"] for r in named] == [1.0, 0.0, 1.0]
+
+
+def test_candidates_leave_out_fragments_and_passages_beyond_the_fifth():
+    numbered = [(n, passage(f"Answer number {n} says something useful here. Yes.", str(n))) for n in range(1, 8)]
+    found = candidates(numbered)
+    assert {c.number for c in found} == {1, 2, 3, 4, 5}
+    assert all(c.text != "Yes." for c in found)
+
+
+# -- key points and replies -------------------------------------------------------------------
+def candidate(text: str, number: int) -> Candidate:
+    return Candidate(text, number, passage(text, str(number)), 0.0, False)
+
+
+def test_learned_key_points_are_best_first_one_per_passage_and_not_repeated():
+    answering = [
+        (0.9, candidate("The council must issue the final plan within 20 weeks of the request.", 2)),
+        (0.8, candidate("The council must issue the final plan within 20 weeks of any request.", 3)),
+        (0.7, candidate("A second sentence from the same passage as the best one.", 2)),
+        (0.6, candidate("Tribunal appeals must be made within two months of the decision.", 1)),
+        (0.55, candidate("Parents can ask for a personal budget once the plan is drafted.", 4)),
+        (0.52, candidate("Mediation advice must be sought first except about placement.", 5)),
+    ]
+    points = learned_key_points(answering)
+    assert [(p.number, p.text[:10]) for p in points] == [(2, "The counci"), (1, "Tribunal a"), (4, "Parents ca")]
+
+
+@pytest.fixture
+def page_index(seed_index):
+    seed_index.settings = SearchConfig().with_(relevance_floor=0.0)
+    return seed_index
+
+
+def reply(index, question: str, scorer):
+    return build_reply(index, question, None, SearchRequest.parse(question, PASSAGES_FETCHED), 3, scorer=scorer)
+
+
+def test_a_reply_leads_with_the_passage_holding_the_likeliest_answer(page_index):
+    question = "How much does Stockport spend on SEND?"
+    plain = reply(page_index, question, None)
+    # A scorer that believes sentences with a figure, the more the later their passage
+    # (logit 1 + 3 * figure - 10 / rank): the lead must move away from the first passage.
+    scorer = scorer_with(bias=1.0, has_figure=3.0, passage_reciprocal_rank=-10.0, threshold=0.5)
+    learned = reply(page_index, question, scorer)
+    assert learned.answered
+    assert learned.key_points
+    lead = learned.key_points[0]
+    assert lead.number == 1, "the passage holding the first key point is shown first, as [1]"
+    assert lead.text in " ".join(learned.shown[0].passage.text.split())
+    assert learned.shown[0].passage.doc_id != plain.shown[0].passage.doc_id
+    # The same passages, in a new order, renumbered from 1 with every key point on screen.
+    assert sorted(s.passage.doc_id for s in learned.passages) == sorted(s.passage.doc_id for s in plain.passages)
+    assert [s.number for s in learned.passages] == list(range(1, len(learned.passages) + 1))
+    shown = {s.number: s.passage for s in learned.shown}
+    for point in learned.key_points:
+        assert point.text in " ".join(shown[point.number].text.split())
+
+
+def test_when_no_sentence_clears_the_threshold_the_reply_says_nothing_here_answers(page_index):
+    question = "How much does Stockport spend on SEND?"
+    learned = reply(page_index, question, scorer_with(bias=-10.0))
+    assert learned.passages
+    assert not learned.key_points
+    assert not learned.answered
+    html, text = render_reply(learned, "t1"), reply_text(learned)
+    assert "Key points" not in html
+    assert NO_DIRECT_ANSWER in html
+    assert "SENDIASS" in html
+    assert "ipsea.org.uk" in html
+    assert text.startswith(NO_DIRECT_ANSWER)
+    assert ADVICE in text
+    # The closest passages are still shown, in the search's order.
+    assert [s.passage.doc_id for s in learned.passages] == [
+        s.passage.doc_id for s in reply(page_index, question, None).passages
+    ]
+
+
+def test_an_index_of_another_model_keeps_the_hand_tuned_key_points(page_index):
+    question = "How much does Stockport spend on SEND?"
+    shipped = build_reply(page_index, question, None, SearchRequest.parse(question, PASSAGES_FETCHED), 3)
+    assert shipped.key_points == reply(page_index, question, None).key_points
+
+
+def test_the_setting_chooses_the_scorer(page_index, monkeypatch, tmp_path: Path):
+    question = "How much does Stockport spend on SEND?"
+
+    def default_reply():
+        return build_reply(page_index, question, None, SearchRequest.parse(question, PASSAGES_FETCHED), 3)
+
+    monkeypatch.setenv("SENDSEARCH_ANSWER_SCORER", "rules")
+    assert default_reply().key_points == reply(page_index, question, None).key_points
+    monkeypatch.setenv("SENDSEARCH_ANSWER_SCORER", str(tmp_path / "absent.json"))
+    failed = default_reply()
+    assert failed.error is not None
+    assert "cannot read the answer scorer file" in failed.error
+    assert not failed.passages
