@@ -26,6 +26,7 @@ __all__ = [
     "ENV_PARLIAMENT_API",
     "ENV_PORT",
     "ENV_PRECISION",
+    "ENV_STORE",
     "ENV_TRUSTED_PROXIES",
     "admin_password",
     "backend",
@@ -36,10 +37,12 @@ __all__ = [
     "parse_trusted_proxies",
     "port",
     "precision",
+    "store",
     "trusted_proxies",
 ]
 
 ENV_INDEX = "SENDSEARCH_INDEX"
+ENV_STORE = "SENDSEARCH_STORE"
 ENV_MODEL = "SENDSEARCH_MODEL"
 ENV_BACKEND = "SENDSEARCH_BACKEND"
 ENV_PRECISION = "SENDSEARCH_PRECISION"
@@ -66,6 +69,11 @@ def _get(name: str) -> str | None:
 def index_dir() -> Path:
     """Where the index lives: ``SENDSEARCH_INDEX``, else ``index`` in the working folder."""
     return Path(_get(ENV_INDEX) or DEFAULT_INDEX)
+
+
+def store() -> str | None:
+    """A PostgreSQL database to keep the index in (``SENDSEARCH_STORE``, postgresql://...), if any."""
+    return _get(ENV_STORE)
 
 
 def model() -> str | None:
