@@ -74,12 +74,20 @@ class KeywordIndex:
 
     # -- building -----------------------------------------------------------------------
     @classmethod
-    def build(cls, chunk_ids: Sequence[int], terms: Iterable[Terms], config: KeywordConfig) -> KeywordIndex:
+    def build(
+        cls,
+        chunk_ids: Sequence[int],
+        terms: Iterable[Terms],
+        config: KeywordConfig,
+        vocabulary: Sequence[str] = (),
+    ) -> KeywordIndex:
         """An index of chunks given as their analysed terms (``analysis.Analyzer.chunk_terms``).
 
         ``terms`` may be a generator: each chunk's strings are turned into integer arrays as
-        they come, so the strings of the whole corpus are never held at once."""
-        vocab: dict[str, int] = {}
+        they come, so the strings of the whole corpus are never held at once. ``vocabulary``
+        numbers terms first, in its order (an update keeps its base's numbering, as
+        ``updated`` does, so that ties between feedback terms break alike)."""
+        vocab: dict[str, int] = {term: i for i, term in enumerate(vocabulary)}
         rows = [_encode(chunk, vocab) for chunk in terms]
         return cls._from_rows(np.asarray(chunk_ids, dtype=np.int64), rows, vocab, config)
 

@@ -392,7 +392,13 @@ def update_database(
         )
         new_ids = _insert(connection, generation, changed, chunks, vectors, first) if changed else []
         terms = _chain(_stored_terms(connection, base, kept), Analyzer().chunk_terms(changed, chunks, config.keyword))
-        keyword = KeywordIndex.build([*kept, *new_ids], terms, config.keyword)
+        vocabulary = [
+            r[0]
+            for r in connection.execute(
+                "SELECT term FROM terms WHERE generation = %s AND NOT is_pair ORDER BY term_id", (base,)
+            )
+        ]
+        keyword = KeywordIndex.build([*kept, *new_ids], terms, config.keyword, vocabulary)
         _write_keyword(connection, generation, keyword)
         written = _finish(connection, generation, embedder.dimension, config)
         sources = [source_prefix] if source_prefix else _sources(add)
