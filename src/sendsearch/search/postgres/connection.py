@@ -71,6 +71,10 @@ def _driver() -> Any:
 
 
 def _first_line(error: BaseException) -> str:
+    """The server's own one-line message, else the driver's last line (where libpq says why)."""
+    primary = getattr(getattr(error, "diag", None), "message_primary", None)
+    if primary:
+        return str(primary).strip()
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return lines[-1] if lines else type(error).__name__
 
