@@ -26,6 +26,7 @@ __all__ = [
     "ENV_PARLIAMENT_API",
     "ENV_PORT",
     "ENV_PRECISION",
+    "ENV_SESSION_SECRET",
     "ENV_STORE",
     "ENV_TRUSTED_PROXIES",
     "admin_password",
@@ -37,6 +38,7 @@ __all__ = [
     "parse_trusted_proxies",
     "port",
     "precision",
+    "session_secret",
     "store",
     "trusted_proxies",
 ]
@@ -49,6 +51,7 @@ ENV_PRECISION = "SENDSEARCH_PRECISION"
 ENV_HOST = "SENDSEARCH_HOST"
 ENV_PORT = "SENDSEARCH_PORT"
 ENV_ADMIN_PASSWORD = "SENDSEARCH_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
+ENV_SESSION_SECRET = "SENDSEARCH_SESSION_SECRET"  # noqa: S105 - the variable's name, not a secret
 ENV_PARLIAMENT_API = "SENDSEARCH_PARLIAMENT_API"
 ENV_TRUSTED_PROXIES = "SENDSEARCH_TRUSTED_PROXIES"
 
@@ -109,6 +112,17 @@ def port() -> int:
 def admin_password() -> str | None:
     """The password for adding answers from the page; None turns adding off."""
     return _get(ENV_ADMIN_PASSWORD)
+
+
+def session_secret() -> bytes | None:
+    """What signs admin sessions (``SENDSEARCH_SESSION_SECRET``), the same on every instance
+    behind one load balancer so a sign-in holds on all of them; None: one per process."""
+    value = _get(ENV_SESSION_SECRET)
+    if value is None:
+        return None
+    if len(value) < 32:
+        raise SendSearchError(f"{ENV_SESSION_SECRET} must be at least 32 characters long (a random string)")
+    return value.encode()
 
 
 def parliament_api() -> str:
