@@ -239,3 +239,32 @@ def test_migrations_apply_to_an_empty_database_once(postgres_dsn):
         again = connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
     assert versions == list(range(1, LATEST + 1))
     assert tables == again
+
+
+def test_a_search_after_the_server_restarted_is_answered_on_a_new_connection(tmp_path: Path) -> None:
+    """A broken connection (a restart, a failover) costs no search: the read is tried once
+    more on a new one."""
+    import psycopg
+
+    from sendsearch import Index
+    from tests.postgres_server import LocalPostgres
+
+    server = LocalPostgres.create()
+    server.start()
+    try:
+        with psycopg.connect(server.dsn(), autocommit=True) as connection:
+            connection.execute("CREATE DATABASE restarted")
+        dsn = server.dsn("restarted")
+        Index.build([_pages(tmp_path / "three", 3)], dsn, embedder=FakeEmbedder())
+        index = Index.open(dsn, embedder=FakeEmbedder())
+        before = [p.doc_id for p in index.search(QUESTION, 5).passages]
+        backend = index.snapshot().backend
+        text = backend.document_text(before[0])
+        server.stop()
+        server.start()
+        # The first read on this thread's broken connection, not one a search's check of the
+        # published generation made first.
+        assert backend.document_text(before[0]) == text
+        assert [p.doc_id for p in index.search(QUESTION, 5).passages] == before
+    finally:
+        server.remove()

@@ -112,23 +112,31 @@ _R = TypeVar("_R")
 
 def reports_failures(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """A read whose server went away, or whose tables are gone or altered, raises one line
-    (SendSearchError) instead of a driver traceback in the middle of a search; the next
-    call connects again. Programming errors keep their traceback."""
+    (SendSearchError) instead of a driver traceback in the middle of a search. A read whose
+    connection broke is tried once more on a new one: after a failover (a DSN listing the
+    primary and its replicas) that one reaches the server still answering. Programming
+    errors keep their traceback."""
 
     @functools.wraps(method)
     def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         import psycopg
 
         owner: Any = args[0]
-        try:
-            return method(*args, **kwargs)
-        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
-            owner.forget_connection()
-            raise damaged_store(owner.dsn, _first_line(error), owner.sources) from None
-        except psycopg.OperationalError as error:
-            owner.forget_connection()
-            raise StoreUnavailableError(
-                f"PostgreSQL at {shown(owner.dsn)} stopped answering: {_first_line(error)}"
-            ) from None
+        for attempt in (1, 2):
+            try:
+                return method(*args, **kwargs)
+            except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as error:
+                owner.forget_connection()
+                raise damaged_store(owner.dsn, _first_line(error), owner.sources) from None
+            except (psycopg.OperationalError, StoreUnavailableError) as error:
+                owner.forget_connection()
+                if attempt == 2:
+                    if isinstance(error, StoreUnavailableError):
+                        raise
+                    where = shown(owner.dsn)
+                    raise StoreUnavailableError(
+                        f"PostgreSQL at {where} stopped answering: {_first_line(error)}"
+                    ) from None
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     return guarded
