@@ -147,7 +147,7 @@ class LocalPostgres:
         env = {**os.environ, "PGPASSWORD": PASSWORD}
         self._run(
             "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-D", str(copy.data),
-            "-R", "-X", "stream", env=env,
+            "-R", "-X", "stream", "-c", "fast", env=env,
         )  # fmt: skip
         copy.configure(unix_socket_directories=f"'{folder}'", port=str(copy.port))
         return copy

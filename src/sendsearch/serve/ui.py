@@ -403,7 +403,8 @@ def launch(
 def main() -> None:
     """`python app.py`: build the index on first run, then serve the page."""
     try:
-        index = open_or_build(settings.index_dir())
+        store = settings.store()
+        index = Index.open(store) if store else open_or_build(settings.index_dir())
         port = settings.port()
         trusted = settings.trusted_proxies()
     except SendSearchError as error:
