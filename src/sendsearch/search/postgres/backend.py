@@ -105,6 +105,13 @@ class PostgresBackend:
         self._filter_cache: OrderedDict[Filters, FilteredChunks] = OrderedDict()
         self._filter_lock = threading.Lock()
         self._idf_cache: dict[str, float] = {}
+        # A generation never changes, so what searches read again and again is kept here,
+        # bounded (emptied when full): term ids, stored vectors (for feedback and rescoring)
+        # and each chunk's document. Each saves a round trip per search.
+        self._term_ids: dict[str, int] = {}
+        self._vectors: dict[int, np.ndarray] = {}
+        self._documents: dict[int, ChunkDocument] = {}
+        self._cache_lock = threading.Lock()
 
     # -- connections ----------------------------------------------------------------------
     def db(self) -> Any:
@@ -167,12 +174,19 @@ class PostgresBackend:
         ids = [int(c) for c in np.asarray(chunk_ids).reshape(-1)]
         if not ids:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        rows = self._rows(
-            f"SELECT chunk_id, embedding::real[] FROM chunks WHERE generation = {self.generation} "
-            "AND chunk_id = ANY(%s)",
-            [ids],
-        )
-        found = {r[0]: r[1] for r in rows}
+        with self._cache_lock:
+            found = {c: self._vectors[c] for c in ids if c in self._vectors}
+        missing = [c for c in ids if c not in found]
+        if missing:
+            # pgvector's binary form (vector_send): two 16-bit counts, then big-endian float32s.
+            rows = self._rows(
+                f"SELECT chunk_id, vector_send(embedding) FROM chunks WHERE generation = {self.generation} "
+                "AND chunk_id = ANY(%s)",
+                [missing],
+            )
+            fetched = {int(r[0]): np.frombuffer(bytes(r[1]), dtype=">f4", offset=4).astype(np.float32) for r in rows}
+            found.update(fetched)
+            _remember(self._vectors, fetched, self._cache_lock, _VECTORS_KEPT)
         return np.asarray([found[c] for c in ids], dtype=np.float32).reshape(len(ids), self.dimension)
 
     # -- the keyword side -----------------------------------------------------------------
@@ -182,11 +196,17 @@ class PostgresBackend:
         wanted.update({f"{a}{PAIR_SEPARATOR}{b}": weight for (a, b), weight in pairs.items()})
         if not wanted:
             return []
-        rows = self._rows(
-            f"SELECT term, term_id FROM terms WHERE generation = {self.generation} AND term = ANY(%s)", [list(wanted)]
-        )
-        ids = dict(rows)
-        return [(ids[term], weight) for term, weight in wanted.items() if term in ids]
+        with self._cache_lock:
+            ids = {term: self._term_ids[term] for term in wanted if term in self._term_ids}
+        missing = [term for term in wanted if term not in ids]
+        if missing:
+            rows = self._rows(
+                f"SELECT term, term_id FROM terms WHERE generation = {self.generation} AND term = ANY(%s)", [missing]
+            )
+            fetched = dict.fromkeys(missing, -1) | {r[0]: int(r[1]) for r in rows}  # -1: not in the index
+            ids.update(fetched)
+            _remember(self._term_ids, fetched, self._cache_lock, _TERMS_KEPT)
+        return [(ids[term], weight) for term, weight in wanted.items() if ids[term] >= 0]
 
     @reports_failures
     def keyword_search(
@@ -299,13 +319,21 @@ class PostgresBackend:
     def chunk_documents(self, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, ChunkDocument]:
         if not len(chunk_ids):
             return {}
-        rows = self._rows(
-            "SELECT c.chunk_id, c.doc_id, d.answer_key, d.non_answer FROM chunks c JOIN documents d "
-            f"ON d.generation = c.generation AND d.doc_id = c.doc_id WHERE c.generation = {self.generation} "
-            "AND c.chunk_id = ANY(%s)",
-            [[int(c) for c in chunk_ids]],
-        )
-        return {int(r[0]): ChunkDocument(r[1], r[2], r[3] is not None) for r in rows}
+        ids = [int(c) for c in chunk_ids]
+        with self._cache_lock:
+            found = {c: self._documents[c] for c in ids if c in self._documents}
+        missing = [c for c in ids if c not in found]
+        if missing:
+            rows = self._rows(
+                "SELECT c.chunk_id, c.doc_id, d.answer_key, d.non_answer FROM chunks c JOIN documents d "
+                f"ON d.generation = c.generation AND d.doc_id = c.doc_id WHERE c.generation = {self.generation} "
+                "AND c.chunk_id = ANY(%s)",
+                [missing],
+            )
+            fetched = {int(r[0]): ChunkDocument(r[1], r[2], r[3] is not None) for r in rows}
+            found.update(fetched)
+            _remember(self._documents, fetched, self._cache_lock, _DOCUMENTS_KEPT)
+        return {c: found[c] for c in ids if c in found}
 
     @reports_failures
     def chunks(self, chunk_ids: Sequence[int]) -> dict[int, StoredChunk]:
@@ -384,6 +412,19 @@ class PostgresBackend:
             f'GROUP BY {column} ORDER BY count(*) DESC, {column} COLLATE "C"'
         )
         return [(name, int(count)) for name, count in rows]
+
+
+# What one backend keeps of a generation's immutable rows (about 40 MB at most in all).
+_VECTORS_KEPT = 20_000
+_TERMS_KEPT = 200_000
+_DOCUMENTS_KEPT = 100_000
+
+
+def _remember(cache: dict[Any, Any], found: dict[Any, Any], lock: threading.Lock, bound: int) -> None:
+    with lock:
+        if len(cache) + len(found) > bound:
+            cache.clear()
+        cache.update(found)
 
 
 def current_generation(connection: Any) -> int | None:
