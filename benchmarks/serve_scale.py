@@ -67,6 +67,10 @@ class Level:
     p95_ms: float
     requests: int
     errors: int
+    # CPU time per answered query: the serve instances', and the database server's (all its
+    # processes), for sizing machines by cores rather than by this machine's wall clock.
+    app_cpu_ms: float = 0.0
+    db_cpu_ms: float = 0.0
 
 
 @dataclass
@@ -214,11 +218,38 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def measure(url: str, levels: list[int], seconds: float) -> list[Level]:
+def _cpu_seconds(pids: list[int]) -> float:
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def _server_pids(server: LocalPostgres | None) -> list[int]:
+    """The database server's processes: the postmaster and its children (backends, writers)."""
+    import psutil
+
+    if server is None:
+        return []
+    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
+    return [postmaster, *(child.pid for child in psutil.Process(postmaster).children())]
+
+
+def measure(
+    url: str, levels: list[int], seconds: float, app_pids: list[int], server: LocalPostgres | None = None
+) -> list[Level]:
     found = []
     for clients in levels:
         asyncio.run(_load(url, clients, 2.0))  # warm the connections and caches
+        db_pids = _server_pids(server)
+        app_before, db_before = _cpu_seconds(app_pids), _cpu_seconds(db_pids)
         latencies, requests, errors = asyncio.run(_load(url, clients, seconds))
+        # Backends that ended during the run are not counted: the instances keep theirs open.
+        app_cpu, db_cpu = _cpu_seconds(app_pids) - app_before, _cpu_seconds(db_pids) - db_before
         level = Level(
             clients,
             round(requests / seconds, 1),
@@ -226,9 +257,12 @@ def measure(url: str, levels: list[int], seconds: float) -> list[Level]:
             round(_percentile(latencies, 0.95) * 1000, 1),
             requests,
             errors,
+            round(app_cpu / max(requests, 1) * 1000, 2),
+            round(db_cpu / max(requests, 1) * 1000, 2),
         )
         print(f"    {clients:>3} clients: {level.queries_per_second:6.1f} q/s, p50 {level.p50_ms} ms, "
-              f"p95 {level.p95_ms} ms, {errors} errors", flush=True)  # fmt: skip
+              f"p95 {level.p95_ms} ms, {errors} errors; CPU per query: app {level.app_cpu_ms} ms, "
+              f"database {level.db_cpu_ms} ms", flush=True)  # fmt: skip
         found.append(level)
         if level.p95_ms > 2 * P95_BOUND * 1000:
             break  # past the bound: more clients only queue
@@ -309,7 +343,13 @@ def main() -> None:
                 print(f"{store}, {count} instance(s) behind nginx:", flush=True)
                 run = Run(store, count)
                 with instances(location, count, work) as started, nginx([p for p, _ in started], work) as port:
-                    run.levels = measure(f"http://127.0.0.1:{port}/api/search", args.clients, args.seconds)
+                    run.levels = measure(
+                        f"http://127.0.0.1:{port}/api/search",
+                        args.clients,
+                        args.seconds,
+                        [process.pid for _, process in started],
+                        server if store == "postgresql" else None,
+                    )
                     run.rss_mb = [round(_rss_mb(process.pid), 1) for _, process in started]
                 best = run.best()
                 print(f"  best within p95 <= 200 ms: {asdict(best) if best else None}; RSS MB {run.rss_mb}", flush=True)
