@@ -143,3 +143,31 @@ def test_updates_keep_both_stores_alike(tmp_path: Path, postgres_server) -> None
     assert database.manifest.documents == folder.manifest.documents
     for question in [*QUESTIONS, "school transport Testshire"]:
         _same(folder, database, question)
+
+
+def test_tuple_fields_are_json_that_the_shared_membership_clause_reads(tmp_path: Path, postgres_dsn: str) -> None:
+    """A tuple citation field (grouped questions) is kept as JSON: read back as a tuple, and
+    ``sql_filters``'s PostgreSQL membership test finds a document by one whole item."""
+    from sendsearch import Index
+    from sendsearch.search.postgres.backend import PostgresBackend
+    from sendsearch.search.sql_filters import POSTGRESQL
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for page in sorted(CORPUS.glob("*.txt"))[:2]:
+        (pages / page.name).write_text(page.read_text(encoding="utf-8"), encoding="utf-8")
+    database, _ = Index.build([pages], postgres_dsn, embedder=FakeEmbedder())
+    backend = database.snapshot().backend
+    assert isinstance(backend, PostgresBackend)
+    doc_id = sorted(p.name for p in pages.iterdir())[0]
+    connection = backend.db()
+    column = connection.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'documents' AND column_name = %s",
+        ["grouped_with"],
+    ).fetchone()
+    assert column == ("jsonb",)
+    connection.execute("UPDATE documents SET grouped_with = %s::jsonb WHERE doc_id = %s", ['["1234", "5678"]', doc_id])
+    assert database.citations([doc_id])[doc_id].grouped_with == ("1234", "5678")
+    query = f"SELECT d.doc_id FROM documents d WHERE {POSTGRESQL.json_has('d.grouped_with')}"  # noqa: S608 - the clause's own text
+    assert [r[0] for r in connection.execute(query, ["5678"])] == [doc_id]
+    assert not connection.execute(query, ["567"]).fetchall()

@@ -26,7 +26,7 @@ from ...filters import Filters
 from ...indexing.manifest import Manifest
 from ...schema import Citation
 from ..backend import AllowedChunks, ChunkDocument, KeywordResult, Pair, ScoredChunks, StoredChunk
-from ..sql_filters import clauses, date_sql
+from ..sql_filters import POSTGRESQL, clauses, date_sql
 from .connection import connect, damaged_store, reports_failures, shown
 from .schema import check_schema, citation, citation_sql
 
@@ -51,9 +51,9 @@ def _allowed_sql(allowed: AllowedChunks | None, params: list[Any]) -> str:
         return ""
     filters = getattr(allowed, "filters", None)
     if isinstance(filters, Filters):
-        found, values = clauses(filters, "postgresql")
+        where, values = clauses(filters, POSTGRESQL)
         params.extend(values)
-        return "".join(f" AND {clause}" for clause in found)
+        return f" AND {where}"
     params.append([int(c) for c in allowed])
     return " AND c.chunk_id = ANY(%s)"
 
@@ -300,11 +300,10 @@ class PostgresBackend:
         with self._filter_lock:
             cached = self._filter_cache.get(filters)
         if cached is None:
-            found, params = clauses(filters, "postgresql")
-            where = "".join(f" AND {clause}" for clause in found)
+            where, params = clauses(filters, POSTGRESQL)
             rows = self._rows(
                 "SELECT c.chunk_id FROM chunks c JOIN documents d ON d.generation = c.generation "
-                f"AND d.doc_id = c.doc_id WHERE c.generation = {self.generation}{where} ORDER BY c.chunk_id",
+                f"AND d.doc_id = c.doc_id WHERE c.generation = {self.generation} AND {where} ORDER BY c.chunk_id",
                 params,
             )
             cached = np.asarray([r[0] for r in rows], dtype=np.int64).view(FilteredChunks)

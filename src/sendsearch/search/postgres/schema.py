@@ -10,6 +10,7 @@ adds the missing columns, and the indexes on the filter columns, before it write
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -129,7 +130,8 @@ def _column(name: str, annotation: Any) -> _Column:
     if base is int:
         return _Column(name, "bigint", _identity)
     if typing.get_origin(base) is tuple:
-        return _Column(name, "text[]", lambda v: tuple(v) if v else ())
+        # JSON, as the folder store keeps them and ``sql_filters`` tests membership.
+        return _Column(name, "jsonb", lambda v: tuple(v) if v else ())
     raise TypeError(f"Citation.{name}: no column type for {annotation!r}")
 
 
@@ -153,9 +155,9 @@ def citation(row: Sequence[Any]) -> Citation:
 
 
 def citation_values(value: Citation) -> list[Any]:
-    """A citation's stored fields in column order, as psycopg passes them (tuples as lists)."""
+    """A citation's stored fields in column order, as COPY writes them (tuples as JSON text)."""
     values = [getattr(value, column.name) for column in COLUMNS]
-    return [list(v) if isinstance(v, tuple) else v for v in values]
+    return [(json.dumps(list(v)) if v else None) if isinstance(v, tuple) else v for v in values]
 
 
 def applied(connection: Any) -> int | None:
