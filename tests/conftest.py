@@ -153,3 +153,37 @@ def folder_of(index) -> FolderBackend:
     backend = index.snapshot().backend
     assert isinstance(backend, FolderBackend)
     return backend
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """A throwaway PostgreSQL 18 with pgvector for the session (tests/postgres_server.py);
+    the tests that need it skip, saying why, only where it cannot start."""
+    from tests.postgres_server import LocalPostgres, why_unavailable
+
+    reason = why_unavailable()
+    if reason is not None:
+        pytest.skip(f"no PostgreSQL for these tests: {reason}")
+    server = LocalPostgres.create()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server) -> str:
+    """A new empty database with the ``vector`` extension on the session's server: its DSN."""
+    import psycopg
+
+    name = f"test_{next(_databases)}"
+    with psycopg.connect(postgres_server.dsn(), autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    dsn = postgres_server.dsn(name)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return str(dsn)

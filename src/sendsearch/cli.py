@@ -66,16 +66,36 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _published(index_dir: Path | None) -> str | None:
+def _published(index_dir: Path | str | None) -> str | None:
     """The generation an index folder's manifest names now, if any."""
     from .indexing.manifest import read_manifest
 
     if index_dir is None:
         return None
+    if isinstance(index_dir, str):  # a PostgreSQL store
+        return _published_in_database(index_dir)
     try:
         return read_manifest(index_dir).generation
     except SendSearchError:
         return None
+
+
+def _published_in_database(dsn: str) -> str | None:
+    """The generation a database publishes now, if any (None also when it cannot be asked)."""
+    from .search.postgres.backend import current_generation
+    from .search.postgres.connection import connect
+
+    try:
+        connection = connect(dsn)
+    except SendSearchError:
+        return None
+    try:
+        generation = current_generation(connection)
+    except Exception:  # noqa: BLE001 - no tables yet, or the server went: nothing was published
+        return None
+    finally:
+        connection.close()
+    return None if generation is None else str(generation)
 
 
 def _after_interruption(command: str, kwargs: dict[str, Any], before: str | None) -> str:
@@ -130,7 +150,7 @@ def handle_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-index_option = click.option(
+_index_folder_option = click.option(
     "--index",
     "index_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -140,6 +160,35 @@ index_option = click.option(
     show_envvar=True,
     help="Index folder.",
 )
+_store_option = click.option(
+    "--store",
+    "store",
+    default=None,
+    envvar=settings.ENV_STORE,
+    show_envvar=True,
+    metavar="postgresql://...",
+    help="Keep the index in this PostgreSQL database (with pgvector) instead of the --index folder.",
+)
+
+
+def index_option(command: F) -> F:
+    """``--index`` (a folder) and ``--store`` (a PostgreSQL database, which wins when given):
+    the command gets whichever names the index as ``index_dir`` (a Path, or the DSN)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        store = kwargs.pop("store", None)
+        if store:
+            from .search.postgres import is_database
+
+            if not is_database(store):
+                raise click.ClickException(f"--store must be a postgresql:// address, not {store[:80]!r}")
+            kwargs["index_dir"] = store.strip()
+        return command(*args, **kwargs)
+
+    return _index_folder_option(_store_option(wrapper))  # type: ignore[return-value]
+
+
 model_option = click.option(
     "--model",
     default=None,
@@ -218,7 +267,7 @@ def main() -> None:
 @handle_errors
 def build(
     paths: tuple[Path, ...],
-    index_dir: Path,
+    index_dir: Path | str,
     model: str | None,
     include_withdrawn: bool,
     follow_links: bool,
@@ -256,7 +305,7 @@ def build(
 @follow_links_option
 @quiet_option
 @handle_errors
-def add(paths: tuple[Path, ...], index_dir: Path, follow_links: bool, quiet: bool) -> None:
+def add(paths: tuple[Path, ...], index_dir: Path | str, follow_links: bool, quiet: bool) -> None:
     """Add documents to an index, replacing any with the same id; unchanged ones are skipped.
 
     \b
@@ -325,7 +374,7 @@ def fetch(
     house: str,
     topic: str,
     out: Path,
-    index_dir: Path,
+    index_dir: Path | str,
     no_index: bool,
     base_url: str | None,
     quiet: bool,
@@ -372,7 +421,8 @@ def fetch(
     from .indexing.manifest import MANIFEST_NAME
     from .search.index import Index
 
-    if (index_dir / MANIFEST_NAME).exists():
+    published = _published(index_dir) if isinstance(index_dir, str) else (index_dir / MANIFEST_NAME).exists()
+    if published:
         _print_report(Index.open(index_dir).add([out], progress=not quiet), "updated")
     else:
         _print_report(Index.build([out], index_dir, progress=not quiet)[1], "built")
@@ -382,7 +432,7 @@ def fetch(
 @click.argument("doc_ids", nargs=-1, required=True)
 @index_option
 @handle_errors
-def remove(doc_ids: tuple[str, ...], index_dir: Path) -> None:
+def remove(doc_ids: tuple[str, ...], index_dir: Path | str) -> None:
     """Remove documents by id (a written question's number, or a file's path in the corpus).
 
     \b
@@ -441,7 +491,7 @@ def _json_for_a_terminal(data: Any) -> str:
 @handle_errors
 def search(
     query: str,
-    index_dir: Path,
+    index_dir: Path | str,
     k: int,
     as_json: bool,
     mode: str,
@@ -494,7 +544,7 @@ def search(
 @index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the details as JSON.")
 @handle_errors
-def info(index_dir: Path, as_json: bool) -> None:
+def info(index_dir: Path | str, as_json: bool) -> None:
     """Show what an index holds: documents, chunks, model, settings, departments and kinds.
 
     \b
@@ -558,7 +608,7 @@ def info(index_dir: Path, as_json: bool) -> None:
     f"[env var: {settings.ENV_TRUSTED_PROXIES}; default: none].",
 )
 @handle_errors
-def serve(index_dir: Path, host: str, port: int, mcp: bool, trusted_proxies: tuple[str, ...]) -> None:
+def serve(index_dir: Path | str, host: str, port: int, mcp: bool, trusted_proxies: tuple[str, ...]) -> None:
     """Serve the chat page, the REST API (/api/search) and (unless --no-mcp) an MCP server.
 
     The default folder, index/, is built from the bundled corpus/ on first run; any other
@@ -658,7 +708,7 @@ def _check_address(host: str, port: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
 def evaluate(
-    index_dir: Path, queries: Path, qrels: Path, facts: Path | None, mode: str, shown: int, as_json: bool
+    index_dir: Path | str, queries: Path, qrels: Path, facts: Path | None, mode: str, shown: int, as_json: bool
 ) -> None:
     """Score retrieval on judged questions: nDCG@10, Recall@10/20, MRR@10, nDCG@5, an answer in the
     top 3, and facts in the top 3; per document and per answer (identical answers grouped).

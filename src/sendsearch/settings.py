@@ -27,6 +27,8 @@ __all__ = [
     "ENV_PARLIAMENT_API",
     "ENV_PORT",
     "ENV_PRECISION",
+    "ENV_SESSION_SECRET",
+    "ENV_STORE",
     "ENV_TRUSTED_PROXIES",
     "admin_password",
     "answer_scorer",
@@ -38,16 +40,20 @@ __all__ = [
     "parse_trusted_proxies",
     "port",
     "precision",
+    "session_secret",
+    "store",
     "trusted_proxies",
 ]
 
 ENV_INDEX = "SENDSEARCH_INDEX"
+ENV_STORE = "SENDSEARCH_STORE"
 ENV_MODEL = "SENDSEARCH_MODEL"
 ENV_BACKEND = "SENDSEARCH_BACKEND"
 ENV_PRECISION = "SENDSEARCH_PRECISION"
 ENV_HOST = "SENDSEARCH_HOST"
 ENV_PORT = "SENDSEARCH_PORT"
 ENV_ADMIN_PASSWORD = "SENDSEARCH_ADMIN_PASSWORD"  # noqa: S105 - the variable's name, not a password
+ENV_SESSION_SECRET = "SENDSEARCH_SESSION_SECRET"  # noqa: S105 - the variable's name, not a secret
 ENV_PARLIAMENT_API = "SENDSEARCH_PARLIAMENT_API"
 ENV_TRUSTED_PROXIES = "SENDSEARCH_TRUSTED_PROXIES"
 ENV_ANSWER_SCORER = "SENDSEARCH_ANSWER_SCORER"
@@ -69,6 +75,11 @@ def _get(name: str) -> str | None:
 def index_dir() -> Path:
     """Where the index lives: ``SENDSEARCH_INDEX``, else ``index`` in the working folder."""
     return Path(_get(ENV_INDEX) or DEFAULT_INDEX)
+
+
+def store() -> str | None:
+    """A PostgreSQL database to keep the index in (``SENDSEARCH_STORE``, postgresql://...), if any."""
+    return _get(ENV_STORE)
 
 
 def model() -> str | None:
@@ -111,6 +122,17 @@ def port() -> int:
 def admin_password() -> str | None:
     """The password for adding answers from the page; None turns adding off."""
     return _get(ENV_ADMIN_PASSWORD)
+
+
+def session_secret() -> bytes | None:
+    """What signs admin sessions (``SENDSEARCH_SESSION_SECRET``), the same on every instance
+    behind one load balancer so a sign-in holds on all of them; None: one per process."""
+    value = _get(ENV_SESSION_SECRET)
+    if value is None:
+        return None
+    if len(value) < 32:
+        raise SendSearchError(f"{ENV_SESSION_SECRET} must be at least 32 characters long (a random string)")
+    return value.encode()
 
 
 def parliament_api() -> str:

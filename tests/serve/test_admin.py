@@ -109,6 +109,22 @@ def test_sessions_expire_and_close():
     assert not guard.session_valid(token)
 
 
+def test_a_session_holds_on_every_instance_sharing_the_secret_and_password():
+    """Serve instances behind a load balancer: a sign-in on one is a sign-in on all of them."""
+    clock = Clock()
+    secret = b"s" * 32
+    first = AdminGuard(PASSWORD, clock=clock, secret=secret)
+    token = first.open_session()
+    assert AdminGuard(PASSWORD, clock=clock, secret=secret).session_valid(token)
+    assert not AdminGuard(PASSWORD, clock=clock, secret=b"t" * 32).session_valid(token)
+    assert not AdminGuard(PASSWORD + "2", clock=clock, secret=secret).session_valid(token)  # password changed
+    assert not AdminGuard(PASSWORD, clock=clock).session_valid(token)  # a secret of its own
+    expiry, rest = token.split(".", 1)
+    assert not first.session_valid(f"{int(expiry) + 3600}.{rest}")  # a later expiry, the old signature
+    clock.now += first.session_seconds + 1
+    assert not AdminGuard(PASSWORD, clock=clock, secret=secret).session_valid(token)
+
+
 # -- over HTTP: sign in, then upload ---------------------------------------------------------------
 def _page():
     import gradio as gr

@@ -39,7 +39,7 @@ from ..version import __version__
 from . import manifest as manifest_module
 from .chunking import chunk_documents
 from .config import IndexConfig, config_from_manifest
-from .embedding import Embedder, EmbeddingCache, embed_with_cache, relevance_of
+from .embedding import Embedder, EmbeddingCache, VectorCache, embed_with_cache, relevance_of
 from .layout import CACHE_PATH, GENERATION_PREFIX, LOCK_NAME
 from .manifest import (
     MANIFEST_NAME,
@@ -61,7 +61,7 @@ STORE = "folder"
 class BuildReport:
     """What a build or update did, for the summary a person reads."""
 
-    index: Path
+    index: Path | str  # a folder, or a database as ``postgres.connection.shown`` names it
     documents: int = 0
     chunks: int = 0
     files: int = 0
@@ -200,7 +200,7 @@ def _embed(
     documents: Sequence[Document],
     chunks: Sequence[Sequence[Chunk]],
     embedder: Embedder,
-    cache: EmbeddingCache,
+    cache: VectorCache,
     config: IndexConfig,
     report: BuildReport,
     progress: bool,

@@ -29,6 +29,7 @@ __all__ = [
     "Embedder",
     "EmbeddingCache",
     "SentenceTransformerEmbedder",
+    "VectorCache",
     "bf16_is_faster",
     "cpu_supports_bf16",
     "embed_with_cache",
@@ -523,6 +524,17 @@ def text_key(model: str, text: str) -> bytes:
     return hashlib.sha256(f"{model}\x1f{text}".encode()).digest()[:20]
 
 
+class VectorCache(Protocol):
+    """Where ``embed_with_cache`` keeps vectors by (model, text) hash: ``EmbeddingCache`` (a
+    SQLite file beside the index folder's generations) or a database store's table."""
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]: ...
+
+    def put_many(self, items: Iterable[tuple[bytes, np.ndarray]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class EmbeddingCache:
     """Vectors by (model, text) hash in one SQLite file, committed batch by batch.
 
@@ -568,7 +580,7 @@ class EmbeddingCache:
 def embed_with_cache(
     texts: Sequence[str],
     embedder: Embedder,
-    cache: EmbeddingCache | None,
+    cache: VectorCache | None,
     *,
     batch_size: int = 32,
     commit_every: int = 256,

@@ -104,7 +104,7 @@ class Manifest:
         problem = _problem(data)
         if problem:
             raise IndexFormatError(f"{where} is damaged ({problem}); {hint}")
-        if not data.get("files"):
+        if not data.get("files") and data.get("store", "folder") == "folder":
             # Without them, bytes changed on disk could only be told from content by luck.
             raise index_problem(directory, "records no checksums of its files", _sources(data))
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -3,7 +3,8 @@
 The ranking (``pipeline.py``) talks only to a ``Backend``: gather dense and keyword
 candidates, score given chunks on either side, read the terms and IDF the keyword side
 holds, rebuild stored vectors for feedback, and fetch chunks, documents and citations.
-``folder/`` is the first implementation (FAISS + bm25s + SQLite in a generation folder);
+``folder/`` is the first implementation (FAISS + bm25s + SQLite in a generation folder),
+``postgres/`` the second (PostgreSQL with pgvector, a generation per set of rows);
 ``Index`` opens a generation through the implementation its manifest names
 (``Manifest.store``), so another (a database, a search service) plugs in without the
 ranking changing. Every method is read-only and safe to call from many threads at once.

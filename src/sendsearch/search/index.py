@@ -41,6 +41,9 @@ from .backend import Backend
 from .config import SearchConfig
 from .folder.backend import FolderBackend
 from .pipeline import Relevance, run_search
+from .postgres.backend import PostgresBackend, open_current
+from .postgres.connection import is_database, shown
+from .postgres.writer import build_database, update_database
 from .request import Mode, SearchRequest, SearchResult
 
 __all__ = ["Index", "IndexInfo", "Snapshot", "search"]
@@ -124,8 +127,10 @@ class Snapshot:
     manifest: Manifest
     backend: Backend
     relevance: Relevance
+    # The folder store's: when its manifest was written, and its files' watch. The
+    # PostgreSQL store's: the generation's id, and no files to watch.
     manifest_mtime: int
-    watch: _Watch
+    watch: _Watch | None
 
 
 def _relevance(manifest: Manifest) -> Relevance:
@@ -164,7 +169,7 @@ def _load_snapshot(directory: Path) -> Snapshot:
 class IndexInfo:
     """What an index holds and how it was made, for ``sendsearch info`` and the page's status line."""
 
-    directory: Path
+    directory: Path | str
     generation: str
     documents: int
     chunks: int
@@ -195,9 +200,17 @@ class Index:
     """A searchable sendsearch index. Make one with ``Index.open`` or ``Index.build``."""
 
     def __init__(
-        self, directory: Path, snapshot: Snapshot, *, embedder: Embedder | None, settings: SearchConfig
+        self,
+        directory: Path,
+        snapshot: Snapshot,
+        *,
+        embedder: Embedder | None,
+        settings: SearchConfig,
+        dsn: str | None = None,
     ) -> None:
         self.directory = directory
+        # A PostgreSQL store's address (``--store``), else None: the index is the folder.
+        self.dsn = dsn
         self.settings = settings
         self._snapshot = snapshot
         self._embedder = embedder
@@ -216,18 +229,25 @@ class Index:
         model: str | None = None,
         settings: SearchConfig | None = None,
     ) -> Index:
-        """Open the index in ``directory`` (default ``SENDSEARCH_INDEX`` or ``index``).
+        """Open the index in ``directory`` (default ``SENDSEARCH_STORE``, else ``SENDSEARCH_INDEX``
+        or ``index``): a folder, or a PostgreSQL database given as ``postgresql://...``.
 
         Questions must be embedded by the model the index was built with: ``embedder``
         (any object with the ``Embedder`` methods) or ``model`` (or ``SENDSEARCH_MODEL``)
         is checked against the manifest; without either, the index's own model is loaded
         when the first question needs it. ``settings`` sets how searches rank.
         """
-        directory = Path(directory) if directory is not None else environment.index_dir()
-        snapshot = _load_snapshot(directory)
+        location = _location(directory)
         wanted = embedder.name if embedder is not None else model or environment.model()
-        _check_model(directory, snapshot.manifest, wanted)
-        return cls(directory, snapshot, embedder=embedder, settings=settings or SearchConfig())
+        if isinstance(location, str):
+            snapshot = _load_database(location)
+            _check_model(Path(shown(location)), snapshot.manifest, wanted)
+            return cls(
+                Path(shown(location)), snapshot, embedder=embedder, settings=settings or SearchConfig(), dsn=location
+            )
+        snapshot = _load_snapshot(location)
+        _check_model(location, snapshot.manifest, wanted)
+        return cls(location, snapshot, embedder=embedder, settings=settings or SearchConfig())
 
     @classmethod
     def build(
@@ -248,17 +268,18 @@ class Index:
         the old one until the new one is complete). Raises ``SendSearchError`` for a path
         that does not exist, before anything is changed. Symbolic links inside folders
         are skipped unless ``follow_links``."""
-        directory = Path(directory) if directory is not None else environment.index_dir()
+        location = _location(directory)
         embedder = embedder or load_embedder(model)
-        report = build_index(
+        build = build_database if isinstance(location, str) else build_index
+        report = build(
             paths,
-            directory,
+            location,  # type: ignore[arg-type]
             embedder,
             config=index_config or IndexConfig(),
             progress=progress,
             follow_links=follow_links,
         )
-        return cls.open(directory, embedder=embedder, settings=settings), report
+        return cls.open(location, embedder=embedder, settings=settings), report
 
     def add(
         self,
@@ -272,9 +293,7 @@ class Index:
 
         ``source_prefix`` goes before each file's path in its citation ("uploaded/").
         Symbolic links inside folders are skipped unless ``follow_links``."""
-        report = update_index(
-            self.directory,
-            self.embedder,
+        report = self._update(
             add=paths,
             progress=progress,
             source_prefix=source_prefix,
@@ -285,9 +304,14 @@ class Index:
 
     def remove(self, doc_ids: Sequence[str]) -> BuildReport:
         """Remove documents by id."""
-        report = update_index(self.directory, self.embedder, remove=doc_ids)
+        report = self._update(remove=doc_ids)
         self.reload()
         return report
+
+    def _update(self, **changes: Any) -> BuildReport:
+        if self.dsn is not None:
+            return update_database(self.dsn, self.embedder, **changes)
+        return update_index(self.directory, self.embedder, **changes)
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -311,6 +335,8 @@ class Index:
 
     def reload(self) -> bool:
         """Load the published generation if it is not the one in use; True if it changed."""
+        if self.dsn is not None:
+            return self._reload_database(self.dsn)
         with self._reload_lock:
             current = self._snapshot
             try:
@@ -326,6 +352,19 @@ class Index:
             if fresh.manifest.generation == current.manifest.generation:
                 return False
             self._snapshot = fresh
+            return True
+
+    def _reload_database(self, dsn: str) -> bool:
+        """Pick up the generation published now: one indexed read of one row per search."""
+        current = self._snapshot
+        backend = current.backend
+        published = backend.published() if isinstance(backend, PostgresBackend) else None
+        if published is None or published == current.manifest_mtime:
+            return False
+        with self._reload_lock:
+            if self._snapshot.manifest_mtime == published:
+                return False
+            self._snapshot = _load_database(dsn)
             return True
 
     def snapshot(self) -> Snapshot:
@@ -354,7 +393,7 @@ class Index:
         snapshot = self.snapshot()
         manifest, backend = snapshot.manifest, snapshot.backend
         details = IndexInfo(
-            directory=self.directory,
+            directory=shown(self.dsn) if self.dsn is not None else self.directory,
             generation=manifest.generation,
             documents=manifest.documents,
             chunks=manifest.chunks,
@@ -425,7 +464,7 @@ class Index:
         SearchRequest.check_question(request.question)
         plan = settings.plan(self._analyzer, request.question)
         snapshot = self.snapshot()
-        if snapshot.watch.damage is not None:
+        if snapshot.watch is not None and snapshot.watch.damage is not None:
             self._served(snapshot)  # refuse at once, unless the files were repaired
             snapshot = self.snapshot()
         passages = run_search(
@@ -447,7 +486,7 @@ class Index:
         """Raise IndexFormatError if the files of the generation just used no longer hold
         their recorded bytes (see the module's docstring); pick the index up again once
         they do."""
-        if snapshot.watch.look():
+        if snapshot.watch is None or snapshot.watch.look():
             return
         damage, changed = snapshot.watch.check()
         if damage is None:
@@ -462,6 +501,23 @@ class Index:
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode_query([text])
+
+
+def _location(directory: str | Path | None) -> Path | str:
+    """Where an index lives: a PostgreSQL DSN (str), or a folder (Path); by default
+    ``SENDSEARCH_STORE``, else ``SENDSEARCH_INDEX``, else ``index``."""
+    if directory is None:
+        directory = environment.store() or environment.index_dir()
+    if isinstance(directory, str) and is_database(directory):
+        return directory.strip()
+    return Path(directory)
+
+
+def _load_database(dsn: str) -> Snapshot:
+    """The generation a database publishes now (``postgres.backend.open_current``)."""
+    generation, manifest, backend = open_current(dsn)
+    config_from_manifest(manifest, Path(shown(dsn)))
+    return Snapshot(manifest, backend, _relevance(manifest), generation, None)
 
 
 def _check_model(directory: Path, manifest: Manifest, wanted: str | None) -> None:

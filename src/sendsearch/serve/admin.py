@@ -8,6 +8,9 @@ Adding answers from the page is the one thing a visitor can do that changes the 
   total per proxy: clients behind it that each claim a new address share that bound;
 - a correct password opens a session (an HttpOnly cookie) through ``session_router``'s
   ``POST /admin/session``; the password goes in the request body, never in a URL or a log;
+  the cookie is a token signed with HMAC-SHA256 (its expiry, a random part, the signature),
+  so any instance holding the same secret (``SENDSEARCH_SESSION_SECRET``) and password
+  accepts it: serve instances behind a load balancer keep no sessions of their own;
 - ``UploadGate`` refuses Gradio's upload route (``/gradio_api/upload``) to anyone without
   a session, before a byte is stored, and while Gradio's upload folder is over its bound;
 - ``guard_file_inputs`` makes sure no event reads a file it was not meant to: Gradio copies
@@ -230,8 +233,14 @@ class AdminGuard:
     password: str | None
     limiter: AttemptLimiter = field(default_factory=AttemptLimiter)
     session_seconds: float = 1800.0
+    # Signed-out tokens this instance refuses until they expire (other instances see only
+    # the cookie gone from the browser): at most this many, the oldest forgotten first.
     max_sessions: int = 100
-    clock: Callable[[], float] = time.monotonic
+    # Wall time, not monotonic: a session's expiry is read by other instances, on other machines.
+    clock: Callable[[], float] = time.time
+    # Signs session tokens: shared by every instance that must accept another's sign-in
+    # (``settings.session_secret``); None makes one for this process alone.
+    secret: bytes | None = None
     # Wrong guesses through one trusted proxy, from all the clients behind it together.
     proxy_limiter: AttemptLimiter | None = None
 
@@ -241,7 +250,10 @@ class AdminGuard:
                 free=PROXY_FREE_GUESSES, lockout_after=PROXY_LOCKOUT_AFTER, clock=self.clock
             )
         self._expected = hashlib.sha256(self.password.encode()).digest() if self.password else None
-        self._sessions: OrderedDict[bytes, float] = OrderedDict()  # token digest -> expiry
+        # The password is part of the signing key: changing it signs every session out.
+        secret = self.secret or secrets.token_bytes(32)
+        self._key = hmac.new(secret, self._expected or b"", hashlib.sha256).digest()
+        self._closed: OrderedDict[bytes, float] = OrderedDict()  # token digest -> expiry
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # never the password, in a log or a traceback
@@ -274,31 +286,38 @@ class AdminGuard:
         return Check(False, "That password is not right." + later, 401, wait)
 
     def open_session(self) -> str:
-        """A new session token for a client that gave the password (kept only as a digest)."""
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            self._sessions[_digest(token)] = self.clock() + self.session_seconds
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
-        return token
+        """A new session token for a client that gave the password: ``expiry.random.signature``,
+        checked by signature and expiry alone, on whichever instance receives it."""
+        body = f"{int(self.clock() + self.session_seconds)}.{secrets.token_urlsafe(16)}"
+        return f"{body}.{self._sign(body)}"
+
+    def _sign(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
 
     def close_session(self, token: str | None) -> None:
-        if token:
+        expiry = self._expiry(token)
+        if token and expiry is not None:
             with self._lock:
-                self._sessions.pop(_digest(token), None)
+                self._closed[_digest(token)] = expiry
+                while len(self._closed) > self.max_sessions:
+                    self._closed.popitem(last=False)
+
+    def _expiry(self, token: str | None) -> float | None:
+        """The expiry of a token this server signed, or None for anything else."""
+        if not token or self._expected is None or len(token) > 200:
+            return None
+        body, _, signature = token.rpartition(".")
+        expiry = body.split(".", 1)[0]
+        if not expiry.isdigit() or not hmac.compare_digest(self._sign(body), signature):
+            return None
+        return float(expiry)
 
     def session_valid(self, token: str | None) -> bool:
-        if not token or self._expected is None:
+        expiry = self._expiry(token)
+        if token is None or expiry is None or expiry < self.clock():
             return False
-        key = _digest(token)
         with self._lock:
-            expiry = self._sessions.get(key)
-            if expiry is None:
-                return False
-            if expiry < self.clock():
-                del self._sessions[key]
-                return False
-            return True
+            return _digest(token) not in self._closed
 
     def signed_in(self, request: RequestLike) -> bool:
         """Whether a request (Starlette or ``gr.Request``) carries a live session cookie."""

@@ -381,7 +381,7 @@ def launch(
         with sigterm_ends_cleanly():
             seconds = warm_up(index)
             print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
-            guard = admin.AdminGuard(admin_password)
+            guard = admin.AdminGuard(admin_password, secret=settings.session_secret())
             app = create_app(index, guard=guard)
             app.queue(default_concurrency_limit=4)
             app_server = create_server(
@@ -403,7 +403,8 @@ def launch(
 def main() -> None:
     """`python app.py`: build the index on first run, then serve the page."""
     try:
-        index = open_or_build(settings.index_dir())
+        store = settings.store()
+        index = Index.open(store) if store else open_or_build(settings.index_dir())
         port = settings.port()
         trusted = settings.trusted_proxies()
     except SendSearchError as error:

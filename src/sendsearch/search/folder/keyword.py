@@ -74,12 +74,20 @@ class KeywordIndex:
 
     # -- building -----------------------------------------------------------------------
     @classmethod
-    def build(cls, chunk_ids: Sequence[int], terms: Iterable[Terms], config: KeywordConfig) -> KeywordIndex:
+    def build(
+        cls,
+        chunk_ids: Sequence[int],
+        terms: Iterable[Terms],
+        config: KeywordConfig,
+        vocabulary: Sequence[str] = (),
+    ) -> KeywordIndex:
         """An index of chunks given as their analysed terms (``analysis.Analyzer.chunk_terms``).
 
         ``terms`` may be a generator: each chunk's strings are turned into integer arrays as
-        they come, so the strings of the whole corpus are never held at once."""
-        vocab: dict[str, int] = {}
+        they come, so the strings of the whole corpus are never held at once. ``vocabulary``
+        numbers terms first, in its order (an update keeps its base's numbering, as
+        ``updated`` does, so that ties between feedback terms break alike)."""
+        vocab: dict[str, int] = {term: i for i, term in enumerate(vocabulary)}
         rows = [_encode(chunk, vocab) for chunk in terms]
         return cls._from_rows(np.asarray(chunk_ids, dtype=np.int64), rows, vocab, config)
 
@@ -210,6 +218,34 @@ class KeywordIndex:
         when asked: an array for every column would hold a million pair IDFs in memory."""
         df = (self._indptr[columns + 1] - self._indptr[columns]).astype(np.float64)
         return np.log1p((len(self.chunk_ids) - df + 0.5) / (df + 0.5))
+
+    # -- as rows, for a store that keeps postings (the PostgreSQL store) ----------------
+    def columns(self, separator: str) -> list[tuple[str, bool, int]]:
+        """Each column's term (a pair as its two terms joined by ``separator``), whether it is
+        a pair, and how many chunks hold it, in column order."""
+        df = np.diff(self._indptr).tolist() if len(self.chunk_ids) else [0] * (len(self._terms) + len(self._pair_codes))
+        named = [(term, False) for term in self._terms]
+        named += [
+            (f"{self._terms[int(code) >> 32]}{separator}{self._terms[int(code) & 0xFFFFFFFF]}", True)
+            for code in self._pair_codes
+        ]
+        return [(term, pair, int(count)) for (term, pair), count in zip(named, df, strict=True)]
+
+    def postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every (column, chunk) the score matrix holds: column ids, chunk ids, BM25 weights
+        (the very float32 values searches add) and term frequencies."""
+        if not len(self.chunk_ids):
+            empty = np.zeros(0, np.int64)
+            return empty, empty, np.zeros(0, np.float32), empty
+        columns = np.repeat(np.arange(len(self._indptr) - 1), np.diff(self._indptr))
+        rows = np.asarray(self._indices, dtype=np.int64)
+        token_rows = np.repeat(np.arange(len(self.chunk_ids)), np.diff(self._offsets))
+        # (column, row) as one sortable code: term frequencies are how often each code occurs.
+        width = np.int64(len(self.chunk_ids))
+        codes, tf = np.unique(np.asarray(self._tokens, np.int64) * width + token_rows, return_counts=True)
+        wanted = columns * width + rows
+        at = np.searchsorted(codes, wanted)
+        return columns, self.chunk_ids[rows], np.asarray(self._data, np.float32), tf[at]
 
     # -- persistence --------------------------------------------------------------------
     def save(self, folder: Path) -> None:
