@@ -4,7 +4,8 @@ The ``documents`` table has one column per stored ``Citation`` field, made from 
 dataclass itself, so a field added to the citation is stored, read back and typed without
 touching this module. Chunk text is not stored twice: a chunk is (doc_id, start, end) into
 its document's text and SQLite's ``substr`` cuts it out, so a search reads only the
-passages it returns. Filters (dates, department, kind) are plain SQL over indexed columns.
+passages it returns. Filters are plain SQL over indexed columns, their clauses shared with
+every SQL store (``search.sql_filters``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ...filters import Filters
 from ...schema import Chunk, Citation, Document
 from ...text.normalise import normalise_for_match
 from ..backend import ChunkDocument, StoredChunk
+from ..sql_filters import SQLITE, clauses, date_sql
 
 __all__ = ["MIN_SHARED_ANSWER_CHARS", "ChunkDocument", "Store", "StoredChunk", "answer_key"]
 
@@ -79,12 +81,6 @@ _COLUMNS = tuple(
 _CITATION_SQL = ", ".join(f"d.{column.name}" for column in _COLUMNS)
 
 
-def _date_sql(table: str = "") -> str:
-    """The date a document is filtered and listed by: answered, else asked, else asked as
-    estimated from a written question's number."""
-    return f"coalesce({table}date_answered, {table}date_asked, {table}date_asked_estimated)"
-
-
 _SCHEMA = f"""
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY,
@@ -101,7 +97,7 @@ CREATE TABLE chunks (
     end INTEGER NOT NULL
 );
 CREATE INDEX chunks_by_doc ON chunks(doc_id);
-CREATE INDEX documents_by_date ON documents({_date_sql()});
+CREATE INDEX documents_by_date ON documents({date_sql()});
 CREATE INDEX documents_by_department ON documents(department COLLATE NOCASE);
 CREATE INDEX documents_by_kind ON documents(kind);
 CREATE INDEX documents_by_answer ON documents(answer_key);
@@ -331,27 +327,7 @@ class Store:
     @_reports_damage
     def filtered_chunk_ids(self, filters: Filters) -> np.ndarray:
         """Chunk ids of documents that pass the filters, sorted."""
-        clauses, params = [], []
-        # Most records give only the date tabled: it stands in where the answer date is
-        # unknown, and an estimate of it where the record lost both. Documents with no date
-        # at all cannot be placed: they are left out unless the filters include them.
-        dated, when = [], _date_sql("d.")
-        if filters.date_from:
-            dated.append(f"{when} >= ?")
-            params.append(filters.date_from.isoformat())
-        if filters.date_to:
-            dated.append(f"{when} <= ?")
-            params.append(filters.date_to.isoformat())
-        if dated:
-            undated = f" OR {when} IS NULL" if filters.include_undated else ""
-            clauses.append(f"(({' AND '.join(dated)}){undated})")
-        if filters.department:
-            clauses.append("d.department = ? COLLATE NOCASE")
-            params.append(filters.department)
-        if filters.kind:
-            clauses.append("d.kind = ?")
-            params.append(filters.kind)
-        where = " AND ".join(clauses) or "1"
+        where, params = clauses(filters, SQLITE)
         rows = self.db.execute(
             f"SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id) WHERE {where} ORDER BY c.chunk_id", params
         )
@@ -375,7 +351,7 @@ class Store:
 
     @_reports_damage
     def date_range(self) -> tuple[date | None, date | None]:
-        row = self.db.execute(f"SELECT min({_date_sql()}), max({_date_sql()}) FROM documents").fetchone()
+        row = self.db.execute(f"SELECT min({date_sql()}), max({date_sql()}) FROM documents").fetchone()
         return (date.fromisoformat(row[0]) if row[0] else None, date.fromisoformat(row[1]) if row[1] else None)
 
     def close(self) -> None:
