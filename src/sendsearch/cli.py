@@ -428,7 +428,9 @@ def _json_for_a_terminal(data: Any) -> str:
 @click.argument("query")
 @index_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="Number of passages.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of passages.")
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print the result as JSON, as REST answers it: {"query", "passages", ...}.'
+)
 @filter_options
 @click.option(
     "--mode",
@@ -452,11 +454,12 @@ def search(
 
     Passages below the relevance floor (probably not an answer to the question) are left
     out with a count, or listed under "Weak matches" with --show-weak; --json prints them
-    all with "weak_match": true.
+    all with "weak_match": true, and the counts below as fields.
 
     Dates are the date answered, else asked; a written answer whose record lost both is
     dated by an estimate from its question number ("tabled about ..."). Documents with no
-    date at all are left out by --from and --to unless --include-undated.
+    date at all are left out by --from and --to unless --include-undated; how many of
+    them match the question is said ("undated_left_out" in --json).
 
     \b
     Examples:
@@ -469,10 +472,13 @@ def search(
     index = Index.open(index_dir)
     passages = index.search(SearchRequest.parse(query, k, mode=mode, **filters))
     if as_json:
-        click.echo(_json_for_a_terminal([p.to_dict() for p in passages]))
+        click.echo(_json_for_a_terminal(passages.to_dict()))
         return
+    undated = f"{passages.undated_note}; --include-undated keeps them." if passages.undated_left_out else ""
     if not passages:
         click.echo("No passages found. Try other words, or fewer filters.")
+        if undated:
+            click.echo(undated)
         return
     close = [p for p in passages if not p.weak_match]
     weak = [p for p in passages if p.weak_match]
@@ -488,6 +494,8 @@ def search(
     elif weak:
         count = f"{len(weak)} weak match{'es' if len(weak) != 1 else ''}"
         click.echo(f"{count} left out (probably not an answer to the question; --show-weak lists them).")
+    if undated:
+        click.echo(undated)
 
 
 @main.command()

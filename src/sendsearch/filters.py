@@ -89,8 +89,18 @@ def _as_text(value: object, name: str) -> str | None:
     return check_text(value or "", name).strip() or None
 
 
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0", ""})
+
+
 def _as_flag(value: object, name: str) -> bool:
-    return bool(value)
+    """A yes/no setting: a bool, or its spelling in a query string ("true", "false", "1", "0")."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    word = check_text(str(value), name).strip().lower()
+    if word in _TRUE | _FALSE:
+        return word in _TRUE
+    raise QueryError.about(name, f"{{{name}}} must be true or false, not {{value}}", value=repr(value))
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ class FilterField:
     ``help`` is one line, shared by the CLI's help, the REST docs and the MCP tool's
     description. ``parse`` turns what a person typed into the field's value (empty means
     no filter), raising a QueryError about ``name``. ``surfaces`` says where it is
-    offered: a flag such as ``include_undated`` is a CLI and library setting only.
+    offered (every surface unless a row says otherwise); a ``flag`` is yes or no.
     """
 
     name: str
@@ -154,11 +164,10 @@ FILTERS: tuple[FilterField, ...] = (
         "include_undated",
         "--include-undated",
         "include_undated",
-        "Also undated",
-        "With --from or --to, also keep documents that have no date at all (web pages, files).",
+        "Include undated documents",
+        "With a date filter, also keep documents that have no date at all (web pages, files).",
         _as_flag,
         flag=True,
-        surfaces=frozenset({"cli"}),
     ),
 )
 _BY_NAME = {field.name: field for field in FILTERS}

@@ -207,6 +207,10 @@ def _notes(reply: Reply) -> list[str]:
         notes.append(reply.reading.note)
     if reply.filters:
         notes.append(f"Filters: {reply.filters}.")
+    if reply.undated_left_out:
+        count = reply.undated_left_out
+        were = "s without a date were" if count != 1 else " without a date was"
+        notes.append(f"{count} passage{were} left out by the dates; tick “Include undated documents” to keep them.")
     return notes
 
 

@@ -100,6 +100,8 @@ class Reply:
     # The system outside England that the question names, if any (scope.py): the reply
     # says where people there get advice.
     elsewhere: Elsewhere | None = None
+    # Documents without a date that a date filter left out although they match (SearchResult).
+    undated_left_out: int = 0
     passages: tuple[ShownPassage, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -183,6 +185,7 @@ def build_reply(index: Index, message: str, anchor: str | None, request: SearchR
         more=tuple(s for s in numbered if s not in first),
         weak=len(passages) - len(close),
         elsewhere=elsewhere_named(reading.query),
+        undated_left_out=passages.undated_left_out,
     )
 
 

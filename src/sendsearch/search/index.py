@@ -16,6 +16,7 @@ rebuild, logged once) until its files match again or a new generation is publish
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -35,7 +36,7 @@ from ..indexing.builder import BuildReport, build_index, update_index
 from ..indexing.config import IndexConfig, config_from_manifest
 from ..indexing.embedding import Embedder, load_embedder, relevance_for
 from ..indexing.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
-from ..schema import Citation
+from ..schema import Citation, Passage
 from ..text.analysis import Analyzer, QueryPlan
 from .backend import Backend
 from .config import SearchConfig
@@ -428,20 +429,48 @@ class Index:
         if snapshot.watch.damage is not None:
             self._served(snapshot)  # refuse at once, unless the files were repaired
             snapshot = self.snapshot()
-        passages = run_search(
+        passages = self._run(snapshot, plan, request, settings, snapshot.backend.allowed(request.filters))
+        undated = self._undated_left_out(snapshot, plan, request, settings)
+        # After the search: a change before or during it must not reach the caller.
+        self._served(snapshot)
+        return SearchResult(request, tuple(passages), undated_left_out=undated)
+
+    def _run(
+        self,
+        snapshot: Snapshot,
+        plan: QueryPlan,
+        request: SearchRequest,
+        settings: SearchConfig,
+        allowed: np.ndarray | None,
+    ) -> list[Passage]:
+        return run_search(
             plan,
             request.k,
             backend=snapshot.backend,
             analyzer=self._analyzer,
             encode=self._encode_query,
-            allowed=snapshot.backend.allowed(request.filters),
+            allowed=allowed,
             mode=request.mode,
             settings=settings,
             relevance=snapshot.relevance,
         )
-        # After the search: a change before or during it must not reach the caller.
-        self._served(snapshot)
-        return SearchResult(request, tuple(passages))
+
+    def _undated_left_out(
+        self, snapshot: Snapshot, plan: QueryPlan, request: SearchRequest, settings: SearchConfig
+    ) -> int:
+        """How many documents without any date a date filter kept out that match the
+        question (above the relevance floor), at most ``k``: the same search, over the
+        undated documents alone. Those are usually a few pages, so it costs little, and
+        nothing when the filters leave none out."""
+        filters = request.filters
+        if filters.include_undated or not (filters.date_from or filters.date_to):
+            return 0
+        wider = snapshot.backend.allowed(dataclasses.replace(filters, include_undated=True))
+        kept = snapshot.backend.allowed(filters)
+        if wider is None or kept is None or len(wider) == len(kept):
+            return 0
+        undated = np.setdiff1d(wider, kept, assume_unique=True)
+        return sum(not passage.weak_match for passage in self._run(snapshot, plan, request, settings, undated))
 
     def _served(self, snapshot: Snapshot) -> None:
         """Raise IndexFormatError if the files of the generation just used no longer hold

@@ -82,10 +82,13 @@ class SearchResult(Sequence[Passage]):
     """What a search found: the request and its passages, best first.
 
     A ``Sequence`` of passages (iterate, index, ``len``), so callers that want only the
-    passages need nothing more."""
+    passages need nothing more. ``undated_left_out`` counts the documents without any date
+    that a date filter kept out although they match the question (above the relevance
+    floor; at most ``k``): ``include_undated`` keeps them."""
 
     request: SearchRequest
     passages: tuple[Passage, ...] = ()
+    undated_left_out: int = 0
 
     @overload
     def __getitem__(self, index: int) -> Passage: ...
@@ -101,5 +104,18 @@ class SearchResult(Sequence[Passage]):
         return iter(self.passages)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"query": the question, "passages": [...]}``, as REST and MCP answer."""
-        return {"query": self.request.question, "passages": [passage.to_dict() for passage in self.passages]}
+        """``{"query": the question, "passages": [...], "undated_left_out": n}``, as REST,
+        MCP and ``sendsearch search --json`` answer."""
+        return {
+            "query": self.request.question,
+            "passages": [passage.to_dict() for passage in self.passages],
+            "undated_left_out": self.undated_left_out,
+        }
+
+    @property
+    def undated_note(self) -> str:
+        """ "2 passages without a date were left out", or "" when none were."""
+        count = self.undated_left_out
+        if not count:
+            return ""
+        return f"{count} passage{'s' if count != 1 else ''} without a date {'were' if count != 1 else 'was'} left out"

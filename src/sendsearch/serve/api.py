@@ -2,8 +2,8 @@
 
 - ``rest_app(index)``: a FastAPI app whose ``GET /search?q=...&k=...`` plus one query
   parameter per filter (``filters.FILTERS``: ``from``, ``to``, ``department``, ``kind``)
-  answers ``{"query": ..., "passages": [...]}`` (each passage as ``sendsearch search
-  --json`` prints it) and bad input with 400 ``{"error": "..."}``. Mounted at ``/api`` it
+  answers ``{"query": ..., "passages": [...], "undated_left_out": n}`` (as ``sendsearch
+  search --json`` prints it) and bad input with 400 ``{"error": "..."}``. Mounted at ``/api`` it
   serves ``/api/search``, with its OpenAPI page at ``/api/docs``.
 - ``search_json(index, question, k, **filters)``: the search behind REST, the MCP tool
   (``mcp.py``) and the page's ``/search``, for values that came over the network.
@@ -53,15 +53,15 @@ def _check_text(name: str, value: str) -> None:
 
 
 def search_json(index: Index, question: object, k: object = 5, **filters: Any) -> dict[str, Any]:
-    """``{"query": question, "passages": [...]}`` for a search; QueryError for bad input.
+    """``SearchResult.to_dict()`` for a search; QueryError for bad input.
 
     ``filters`` are by name (``filters.FILTERS``); each must be text of at most
-    ``MAX_FILTER_CHARS``, named in errors as REST names it."""
+    ``MAX_FILTER_CHARS`` (a flag may also be a bool), named in errors as REST names it."""
     if isinstance(question, str):
         _check_text("the question", question)
     for field in FILTERS:
         value = filters.get(field.name)
-        if value is None:
+        if value is None or (field.flag and isinstance(value, bool)):
             continue
         if not isinstance(value, str):
             raise QueryError(f"{field.parameter} must be text, not {json.dumps(value)[:40]}")
@@ -90,11 +90,11 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
     return f"{name}: {first.get('msg', 'not valid')}"
 
 
-def _filter_parameters(query: Any) -> Callable[..., dict[str, str | None]]:
+def _filter_parameters(query: Any) -> Callable[..., dict[str, str | bool | None]]:
     """A FastAPI dependency reading one query parameter per filter of the table, with its
     REST name, bound and help (FastAPI reads the signature made here)."""
 
-    def read(**values: str | None) -> dict[str, str | None]:
+    def read(**values: str | bool | None) -> dict[str, str | bool | None]:
         return values
 
     read.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -105,10 +105,11 @@ def _filter_parameters(query: Any) -> Callable[..., dict[str, str | None]]:
                 default=query(
                     None,
                     alias=field.parameter if field.parameter != field.name else None,
-                    max_length=MAX_FILTER_CHARS,
+                    max_length=None if field.flag else MAX_FILTER_CHARS,
                     description=field.help,
                 ),
-                annotation=str | None,
+                # A flag is read as FastAPI reads a bool: true/false, 1/0, yes/no, on/off.
+                annotation=bool | None if field.flag else str | None,
             )
             for field in remote_filters()
         ]
@@ -132,6 +133,11 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
             description="Best first, at most one per document: text, score, title, question, source, dates, "
             "answered_by, department, kind, start/end, highlights and a ready-made citation "
             "(the fields of `sendsearch search --json`)."
+        )
+        undated_left_out: int = Field(
+            0,
+            description="With a date filter: how many documents without any date match the question but were "
+            "left out (at most k); include_undated=true keeps them.",
         )
 
     class ErrorReply(BaseModel):
@@ -167,7 +173,7 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
             examples=["How long does a council have to issue an EHC plan?"],
         ),
         k: int = Query(5, ge=1, le=MAX_K, description=f"How many passages, 1 to {MAX_K}."),
-        filters: dict[str, str | None] = Depends(filter_parameters),  # noqa: B008 - FastAPI reads it here
+        filters: dict[str, str | bool | None] = Depends(filter_parameters),  # noqa: B008 - FastAPI reads it here
     ) -> Any:
         def run_search() -> dict[str, Any]:
             return search_json(index, q, k, **{name: value or None for name, value in filters.items()})

@@ -35,7 +35,8 @@ PAGE_CSS = """
   min-height: var(--ss-tap) !important; font-size: 1rem !important; }
 #filters > button { align-items: center; }
 #filters > button span { font-size: 1rem; }
-#filters label:has(input[type="radio"]) { min-height: var(--ss-tap) !important; }
+#filters label:has(input[type="radio"]), #filters label:has(input[type="checkbox"]) {
+  min-height: var(--ss-tap) !important; align-items: center; }
 .show-api, .built-with, .settings { min-height: var(--ss-tap); display: inline-flex !important; align-items: center; }
 *:focus-visible, #chat summary:focus-visible, #chat button:focus-visible {
   outline: 3px solid var(--ss-focus) !important; outline-offset: 2px !important; box-shadow: none !important;

@@ -111,6 +111,7 @@ class ChatFilters:
     department: str
     kind: str
     shown: int = SHOWN_FIRST
+    include_undated: bool = False
 
     def filters(self) -> Filters:
         """The filters as the page's controls hold them: "Any" and empty choose nothing."""
@@ -186,7 +187,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
         message = message[:MAX_QUERY_CHARS]
         *chosen, shown = controls
         filters = ChatFilters(
-            **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},
+            **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
             shown=int(shown or SHOWN_FIRST),
         )
         reply, anchor = answer(index, message, anchor, filters)
@@ -269,12 +270,16 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                     date_to = gr.Textbox(label="Dated to (YYYY-MM-DD)", elem_id="date-to")
                 department = gr.Dropdown(departments(), value=ANY_DEPARTMENT, label="Department", elem_id="department")
                 kind = gr.Radio(list(KIND_RADIO), value="Any", label="Kind of document", elem_id="kind")
+                include_undated = gr.Checkbox(
+                    False, label="Include undated documents (with a date filter)", elem_id="include-undated"
+                )
                 shown = gr.Radio(
                     SHOWN_CHOICES, value=SHOWN_FIRST, label="Passages shown before “more”", elem_id="shown"
                 )
                 gr.Markdown(
                     "Filters apply to your next question. Dates are the date answered, or asked where a record "
-                    "does not say when it was answered."
+                    "does not say when it was answered. Pages and files without a date are left out by a date "
+                    "filter unless you include them."
                 )
             with gr.Column(elem_id="examples") as examples:
                 gr.Markdown("**Try an example** (one click asks it):")
@@ -286,7 +291,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             status = gr.Markdown(status_line(index), elem_id="status")
             gr.Markdown(CREDITS, elem_id="credits")
-            filters = [date_from, date_to, department, kind, shown]
+            filters = [date_from, date_to, department, kind, include_undated, shown]
             outputs = [chat, turns, box, anchor, standalone, examples]
             for trigger in (box.submit, send.click):
                 trigger(respond, [box, turns, anchor, *filters], outputs, api_visibility="private").then(
