@@ -496,6 +496,8 @@ def search(
         click.echo(f"{count} left out (probably not an answer to the question; --show-weak lists them).")
     if undated:
         click.echo(undated)
+    if passages.councils_line:
+        click.echo(passages.councils_line + ".")
 
 
 @main.command()

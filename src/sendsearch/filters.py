@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from .authorities import authority_name, resolve
 from .errors import QueryError
 from .schema import KIND_LABELS, KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, DocumentKind
 
@@ -93,6 +94,19 @@ _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0", ""})
 
 
+def _as_council(value: object, name: str) -> str | None:
+    """An English local authority in any spelling ("stockport", "Stockport MBC"), as its code."""
+    text = _as_text(value, name)
+    if text is None:
+        return None
+    if len(text) > _MAX_NAME:
+        raise QueryError.about(name, f"{{{name}}} is over {_MAX_NAME} characters")
+    return resolve(text, name)
+
+
+_MAX_NAME = 200
+
+
 def _as_flag(value: object, name: str) -> bool:
     """A yes/no setting: a bool, or its spelling in a query string ("true", "false", "1", "0")."""
     if value is None or isinstance(value, bool):
@@ -161,6 +175,24 @@ FILTERS: tuple[FilterField, ...] = (
         choices=SEARCHABLE_KINDS,
     ),
     FilterField(
+        "council",
+        "--council",
+        "council",
+        "Council",
+        'Only documents about this English local authority, in any spelling ("Stockport", "Stockport MBC").',
+        _as_council,
+    ),
+    FilterField(
+        "include_uncertain",
+        "--include-uncertain",
+        "include_uncertain",
+        "Include uncertain mentions of the council",
+        'With a council, also keep documents that name it only ambiguously ("Durham") or by the asking '
+        "member's constituency.",
+        _as_flag,
+        flag=True,
+    ),
+    FilterField(
         "include_undated",
         "--include-undated",
         "include_undated",
@@ -187,12 +219,16 @@ class Filters:
     to the date answered, or the date asked where a record does not say when it was answered,
     or else the date asked estimated from a written question's number. A document with no
     date at all (a web page, a file) passes a date filter only with ``include_undated``.
-    ``department`` matches without regard to case."""
+    ``department`` matches without regard to case. ``council`` is an authority's code
+    (``authorities.py``): documents it is surely named in, and with ``include_uncertain``
+    also those naming it ambiguously or asked by the member for a seat of its name."""
 
     date_from: date | None = None
     date_to: date | None = None
     department: str | None = None
     kind: DocumentKind | None = None
+    council: str | None = None
+    include_uncertain: bool = False
     include_undated: bool = False
 
     @classmethod
@@ -212,6 +248,8 @@ class Filters:
         # Without a date filter, undated documents are never left out: the flag changes nothing.
         if chosen.include_undated and start is None and end is None:
             chosen = dataclasses.replace(chosen, include_undated=False)
+        if chosen.include_uncertain and chosen.council is None:
+            chosen = dataclasses.replace(chosen, include_uncertain=False)
         return chosen
 
     def __bool__(self) -> bool:
@@ -228,6 +266,9 @@ class Filters:
             parts.append(self.department)
         if self.kind:
             parts.append(KIND_LABELS[self.kind].lower() + "s")
+        if self.council:
+            uncertain = " (or named uncertainly)" if self.include_uncertain else ""
+            parts.append(f"about {authority_name(self.council)}{uncertain}")
         return ", ".join(parts)
 
     def given(self) -> Mapping[str, object]:

@@ -79,7 +79,17 @@ def test_bad_input_is_a_400_with_a_json_error(rest, fake_embedder, params, messa
 def test_the_api_is_documented_in_openapi(rest):
     spec = httpx.get(rest + "openapi.json").json()
     parameters = {p["name"]: p for p in spec["paths"]["/search"]["get"]["parameters"]}
-    assert set(parameters) == {"q", "k", "from", "to", "department", "kind", "include_undated"}
+    assert set(parameters) == {
+        "q",
+        "k",
+        "from",
+        "to",
+        "department",
+        "kind",
+        "council",
+        "include_uncertain",
+        "include_undated",
+    }
     assert parameters["k"]["schema"]["maximum"] == MAX_K
     assert httpx.get(rest + "docs").status_code == 200
 
@@ -129,7 +139,7 @@ async def _mcp(url: str, calls: list[tuple[str, dict]]):
 def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
     question = "How much does Stockport spend on SEND?"
     dated = {"question": question, "k": 3, "date_from": "2020-01-01"}
-    tools, (found, refused, narrow, wide) = asyncio.run(
+    tools, (found, refused, narrow, wide, council, unknown) = asyncio.run(
         _mcp(
             server,
             [
@@ -137,6 +147,8 @@ def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
                 (MCP_TOOL, {"question": question, "k": 20000}),
                 (MCP_TOOL, dated),
                 (MCP_TOOL, {**dated, "include_undated": True}),
+                (MCP_TOOL, {"question": question, "k": 5, "council": "Stockport Metropolitan Borough Council"}),
+                (MCP_TOOL, {"question": question, "council": "Stokport"}),
             ],
         )
     )
@@ -144,7 +156,18 @@ def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
     assert "SEND" in tool.description
     assert "citation" in tool.description
     properties = tool.inputSchema["properties"]
-    assert set(properties) == {"question", "k", "date_from", "date_to", "department", "kind", "include_undated"}
+    assert set(properties) == {
+        "question",
+        "k",
+        "date_from",
+        "date_to",
+        "department",
+        "kind",
+        "council",
+        "include_uncertain",
+        "include_undated",
+    }
+    assert "Stockport MBC" in properties["council"]["description"]
     assert "YYYY-MM-DD" in properties["date_from"]["description"]
     assert properties["include_undated"]["type"] == "boolean"
     assert tool.inputSchema["required"] == ["question"]
@@ -168,6 +191,18 @@ def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
     kept = json.loads(wide.content[0].text)
     assert kept["undated_left_out"] == 0
     assert kept["passages"][0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
+
+    # The council filter and its facet: the three seeds about Stockport, in any spelling.
+    about = json.loads(council.content[0].text)
+    assert {p["doc_id"] for p in about["passages"]} == {
+        "000_7c82a29ce6e4872e.txt",
+        "001_96ab44ec7aed3ea8.txt",
+        "002_30c036443f88d855.txt",
+    }
+    close = sum(not p["weak_match"] for p in about["passages"])
+    assert about["councils"] == [{"code": "SKP", "name": "Stockport", "count": close}]
+    assert unknown.isError
+    assert "did you mean Stockport" in unknown.content[0].text
 
 
 @pytest.mark.slow  # imports Gradio and builds its app: seconds

@@ -302,6 +302,26 @@ def test_a_filter_changes_the_results(page):
     shot(page, "04-filtered")
 
 
+def test_the_council_filter_takes_any_spelling_and_the_reply_counts_councils(page):
+    page.locator("#filters").get_by_text("Filters:").first.click()
+    box = page.locator("#council input")
+    box.click()
+    box.fill("")  # it shows "Any council"
+    box.press_sequentially("Stockp")
+    # The type-ahead narrows the councils' names as one types.
+    page.get_by_role("option", name="Stockport", exact=True).wait_for(timeout=10_000)
+    assert page.get_by_role("option", name="Kent", exact=True).count() == 0
+    box.press_sequentially("ort MBC")  # a spelling the list does not hold: resolved when asked
+    box.press("Enter")
+    page.wait_for_timeout(300)
+    reply = ask(page, "How much does Stockport spend on SEND?")
+    assert "Filters: about Stockport." in reply
+    assert "Councils in these results: Stockport (" in reply
+    assert "CC-BY-4.0" in page.inner_text("#credits")
+    assert "local authority" in page.inner_text("#credits")
+    shot(page, "09-council-filter")
+
+
 def test_copy_gives_plain_text(page):
     ask(page, "How much high needs funding does Stockport get?")
     turn = latest(page)

@@ -207,6 +207,8 @@ def _notes(reply: Reply) -> list[str]:
         notes.append(reply.reading.note)
     if reply.filters:
         notes.append(f"Filters: {reply.filters}.")
+    if reply.councils:
+        notes.append(f"{reply.councils}.")
     if reply.undated_left_out:
         count = reply.undated_left_out
         were = "s without a date were" if count != 1 else " without a date was"

@@ -102,6 +102,8 @@ class Reply:
     elsewhere: Elsewhere | None = None
     # Documents without a date that a date filter left out although they match (SearchResult).
     undated_left_out: int = 0
+    # "Councils in these results: Stockport (4)" (SearchResult.councils_line), or "".
+    councils: str = ""
     passages: tuple[ShownPassage, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -186,6 +188,7 @@ def build_reply(index: Index, message: str, anchor: str | None, request: SearchR
         weak=len(passages) - len(close),
         elsewhere=elsewhere_named(reading.query),
         undated_left_out=passages.undated_left_out,
+        councils=passages.councils_line,
     )
 
 

@@ -6,10 +6,12 @@ The CLI, the page, REST, MCP, the reply builder and ``Index.search`` all take or
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, overload
 
+from ..authorities import authority_name
 from ..errors import QueryError
 from ..filters import Filters, check_text
 from ..limits import MAX_K
@@ -17,9 +19,11 @@ from ..schema import Passage
 from ..text.analysis import clean_query
 from .config import SearchConfig
 
-__all__ = ["MODES", "Mode", "SearchRequest", "SearchResult"]
+__all__ = ["COUNCIL_FACETS", "MODES", "Mode", "SearchRequest", "SearchResult"]
 
 Mode = Literal["hybrid", "dense", "bm25"]
+# How many councils a result's facet lists.
+COUNCIL_FACETS = 10
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 
 
@@ -84,7 +88,8 @@ class SearchResult(Sequence[Passage]):
     A ``Sequence`` of passages (iterate, index, ``len``), so callers that want only the
     passages need nothing more. ``undated_left_out`` counts the documents without any date
     that a date filter kept out although they match the question (above the relevance
-    floor; at most ``k``): ``include_undated`` keeps them."""
+    floor; at most ``k``): ``include_undated`` keeps them. ``councils`` counts the local
+    authorities its passages are about (the facet shown under a reply)."""
 
     request: SearchRequest
     passages: tuple[Passage, ...] = ()
@@ -110,7 +115,24 @@ class SearchResult(Sequence[Passage]):
             "query": self.request.question,
             "passages": [passage.to_dict() for passage in self.passages],
             "undated_left_out": self.undated_left_out,
+            "councils": [{"code": code, "name": authority_name(code), "count": count} for code, count in self.councils],
         }
+
+    @property
+    def councils(self) -> tuple[tuple[str, int], ...]:
+        """The local authorities the passages are surely about (weak matches aside), as
+        (code, passages), most first, at most ``COUNCIL_FACETS``."""
+        counts = Counter(code for p in self.passages if not p.weak_match for code in p.citation.places)
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], authority_name(item[0])))
+        return tuple(ranked[:COUNCIL_FACETS])
+
+    @property
+    def councils_line(self) -> str:
+        """ "Councils in these results: Stockport (4), Kent (2)", or "" when none is named."""
+        if not self.councils:
+            return ""
+        named = ", ".join(f"{authority_name(code)} ({count})" for code, count in self.councils)
+        return f"Councils in these results: {named}"
 
     @property
     def undated_note(self) -> str:

@@ -78,4 +78,12 @@ def clauses(filters: Filters, dialect: Dialect, table: str = "d.") -> tuple[str,
     if filters.kind:
         parts.append(f"{table}kind = {mark}")
         params.append(filters.kind)
+    if filters.council:
+        named = dialect.json_has(f"{table}places")
+        if filters.include_uncertain:
+            parts.append(f"({named} OR {dialect.json_has(f'{table}places_uncertain')})")
+            params += [filters.council, filters.council]
+        else:
+            parts.append(named)
+            params.append(filters.council)
     return " AND ".join(parts) or "1 = 1", params

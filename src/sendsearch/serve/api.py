@@ -139,6 +139,11 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
             description="With a date filter: how many documents without any date match the question but were "
             "left out (at most k); include_undated=true keeps them.",
         )
+        councils: list[dict[str, Any]] = Field(
+            default_factory=list,
+            description="The local authorities the passages are surely about (weak matches aside), most first: "
+            '[{"code": "SKP", "name": "Stockport", "count": 4}, ...].',
+        )
 
     class ErrorReply(BaseModel):
         error: str = Field(description="What was wrong, in one line.")

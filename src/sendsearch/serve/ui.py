@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
+from ..authorities import authorities
 from ..chat.conversation import Reading
 from ..chat.render import escape, render_turn
 from ..chat.replies import PASSAGES_FETCHED, Reply, build_reply
@@ -70,11 +71,14 @@ KIND_RADIO: dict[str, DocumentKind | None] = {
     **{f"{KIND_LABELS[kind]}s": kind for kind in SEARCHABLE_KINDS},
 }
 ANY_DEPARTMENT = "Any department"
+ANY_COUNCIL = "Any council"
 # Whose data the answers and their citations come from, as their licences ask.
 CREDITS = (
     "Contains Parliamentary information licensed under the [Open Parliament Licence v3.0]"
     "(https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/). "
-    "Members' names and parties: [mySociety](https://www.mysociety.org/)'s UK politician data (CC-BY-4.0)."
+    "Members' names and parties: [mySociety](https://www.mysociety.org/)'s UK politician data (CC-BY-4.0). "
+    "Local authority names and codes: [mySociety](https://www.mysociety.org/)'s UK local authority names and "
+    "codes (CC-BY-4.0)."
 )
 EMPTY_CONVERSATION = (
     '<p class="placeholder">Ask a question above, or pick an example. Each answer opens with its key points, '
@@ -90,6 +94,11 @@ def open_or_build(index_dir: Path, corpus: Path = settings.BUNDLED_CORPUS) -> In
         print(f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.seconds:.0f} s.", flush=True)
         return index
     return Index.open(index_dir)
+
+
+def council_names() -> list[str]:
+    """The councils' names for the page's type-ahead, past ones (Cumbria) included."""
+    return sorted({authority.nice_name for authority in authorities().values()})
 
 
 def status_line(index: Index) -> str:
@@ -112,6 +121,8 @@ class ChatFilters:
     kind: str
     shown: int = SHOWN_FIRST
     include_undated: bool = False
+    council: str = ""
+    include_uncertain: bool = False
 
     def filters(self) -> Filters:
         """The filters as the page's controls hold them: "Any" and empty choose nothing."""
@@ -119,6 +130,8 @@ class ChatFilters:
         if chosen["department"] == ANY_DEPARTMENT:
             chosen["department"] = None
         chosen["kind"] = KIND_RADIO.get(chosen["kind"])
+        if chosen["council"] == ANY_COUNCIL:
+            chosen["council"] = None
         return Filters.parse(**chosen)
 
 
@@ -264,7 +277,9 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 )
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=72, elem_id="ask")
             standalone = gr.Button(visible=False, size="sm", elem_id="standalone")
-            with gr.Accordion("Filters: dates, department, kind, passages shown", open=False, elem_id="filters"):
+            with gr.Accordion(
+                "Filters: dates, department, kind, council, passages shown", open=False, elem_id="filters"
+            ):
                 with gr.Row():
                     date_from = gr.Textbox(label="Dated from (YYYY-MM-DD)", elem_id="date-from")
                     date_to = gr.Textbox(label="Dated to (YYYY-MM-DD)", elem_id="date-to")
@@ -272,6 +287,20 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 kind = gr.Radio(list(KIND_RADIO), value="Any", label="Kind of document", elem_id="kind")
                 include_undated = gr.Checkbox(
                     False, label="Include undated documents (with a date filter)", elem_id="include-undated"
+                )
+                # Type-ahead over the councils' names; any other spelling is resolved when asked.
+                council = gr.Dropdown(
+                    [ANY_COUNCIL, *council_names()],
+                    value=ANY_COUNCIL,
+                    label="Council (English local authority)",
+                    allow_custom_value=True,
+                    filterable=True,
+                    elem_id="council",
+                )
+                include_uncertain = gr.Checkbox(
+                    False,
+                    label="Include uncertain mentions of the council (an ambiguous name, the asking MP's seat)",
+                    elem_id="include-uncertain",
                 )
                 shown = gr.Radio(
                     SHOWN_CHOICES, value=SHOWN_FIRST, label="Passages shown before “more”", elem_id="shown"
@@ -291,7 +320,16 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             status = gr.Markdown(status_line(index), elem_id="status")
             gr.Markdown(CREDITS, elem_id="credits")
-            filters = [date_from, date_to, department, kind, include_undated, shown]
+            controls = {
+                "date_from": date_from,
+                "date_to": date_to,
+                "department": department,
+                "kind": kind,
+                "council": council,
+                "include_uncertain": include_uncertain,
+                "include_undated": include_undated,
+            }
+            filters = [*(controls[name] for name in PAGE_FILTERS), shown]
             outputs = [chat, turns, box, anchor, standalone, examples]
             for trigger in (box.submit, send.click):
                 trigger(respond, [box, turns, anchor, *filters], outputs, api_visibility="private").then(
