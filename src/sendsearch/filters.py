@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 from .authorities import authority_name, resolve
 from .errors import QueryError
+from .limits import MAX_FILTER_CHARS
 from .schema import KIND_LABELS, KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, DocumentKind
 
 __all__ = [
@@ -99,12 +100,10 @@ def _as_council(value: object, name: str) -> str | None:
     text = _as_text(value, name)
     if text is None:
         return None
-    if len(text) > _MAX_NAME:
-        raise QueryError.about(name, f"{{{name}}} is over {_MAX_NAME} characters")
+    # Every surface's filters are bounded there already but the library's; names are short.
+    if len(text) > MAX_FILTER_CHARS:
+        raise QueryError.about(name, f"{{{name}}} is over {MAX_FILTER_CHARS} characters")
     return resolve(text, name)
-
-
-_MAX_NAME = 200
 
 
 def _as_flag(value: object, name: str) -> bool:

@@ -220,3 +220,11 @@ def test_the_page_filters_by_council_and_shows_the_counts(bundled):
     assert "Councils in these results: Stockport (" in render_turn(reply)
     bad, _ = answer(bundled, "EHC", None, ChatFilters("", "", "Any department", "Any", 3, council="Narnia"))
     assert bad.error == "Council: no local authority called 'Narnia' (an English council responsible for SEND)"
+
+
+def test_a_council_name_is_bounded_like_every_filter():
+    from sendsearch.limits import MAX_FILTER_CHARS
+
+    with pytest.raises(QueryError) as caught:
+        Filters.parse(council="Stockport " * MAX_FILTER_CHARS)
+    assert str(caught.value) == f"council is over {MAX_FILTER_CHARS} characters"
