@@ -501,6 +501,48 @@ def search(
 
 
 @main.command()
+@click.argument("name")
+@index_option
+@click.option(
+    "-n", "limit", default=20, show_default=True, type=click.IntRange(1, MAX_K), help="How many of each to list."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the member's view as JSON.")
+@handle_errors
+def member(name: str, index_dir: Path, limit: int, as_json: bool) -> None:
+    """Show a member's SEND questions and answers in the index, newest first, with counts.
+
+    NAME is a member of either House in any spelling ("Mary Foy", "foy, mary", "Dr
+    Caroline Johnson") or their Parliament id.
+
+    \b
+    Examples:
+      sendsearch member "Mary Foy"
+      sendsearch member 4125 --json
+    """
+    from .filters import check_text
+    from .members import resolve_member
+    from .search.index import Index
+    from .search.people import dated, member_view
+
+    member_id = resolve_member(check_text(name, "NAME"), "NAME")  # or the names that come close
+    view = member_view(Index.open(index_dir), member_id, limit)
+    if as_json:
+        click.echo(_json_for_a_terminal(view.to_dict()))
+        return
+    click.secho(strip_controls(f"{view.label}, member {view.member_id}"), bold=True)
+    for heading, count, listed in (
+        ("Questions asked", view.asked_count, view.asked),
+        ("Answers given", view.answered_count, view.answered),
+    ):
+        more = f" (the newest {len(listed)} shown)" if count > len(listed) else ""
+        click.echo(f"{heading}: {count}{more}")
+        for doc_id, citation in listed:
+            day = dated(citation)
+            click.echo(strip_controls(f"  {day.isoformat() if day else 'undated':10}  {citation.title or doc_id}"))
+            click.secho(strip_controls(f"              {citation.source or doc_id}"), fg="blue")
+
+
+@main.command()
 @index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the details as JSON.")
 @handle_errors

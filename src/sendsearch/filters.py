@@ -20,6 +20,7 @@ from datetime import date, datetime
 from .authorities import authority_name, resolve
 from .errors import QueryError
 from .limits import MAX_FILTER_CHARS
+from .members import member_label, resolve_member, resolve_party
 from .schema import KIND_LABELS, KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, DocumentKind
 
 __all__ = [
@@ -104,6 +105,37 @@ def _as_council(value: object, name: str) -> str | None:
     if len(text) > MAX_FILTER_CHARS:
         raise QueryError.about(name, f"{{{name}}} is over {MAX_FILTER_CHARS} characters")
     return resolve(text, name)
+
+
+def _as_member(value: object, name: str) -> int | None:
+    """A member of either House by name (any order, case or title) or Parliament id."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = _as_text(value, name)
+    if text is None:
+        return None
+    if len(text) > MAX_FILTER_CHARS:
+        raise QueryError.about(name, f"{{{name}}} is over {MAX_FILTER_CHARS} characters")
+    return resolve_member(text, name)
+
+
+def _as_party(value: object, name: str) -> str | None:
+    text = _as_text(value, name)
+    return resolve_party(text, name) if text else None
+
+
+HOUSES = ("Commons", "Lords")
+
+
+def _as_house(value: object, name: str) -> str | None:
+    text = _as_text(value, name)
+    if text is None:
+        return None
+    key = text.lower().removeprefix("house of ").strip()
+    for house in HOUSES:
+        if key == house.lower():
+            return house
+    raise QueryError.about(name, f"{{{name}}} must be Commons or Lords, not {{value}}", value=repr(value))
 
 
 def _as_flag(value: object, name: str) -> bool:
@@ -192,6 +224,41 @@ FILTERS: tuple[FilterField, ...] = (
         flag=True,
     ),
     FilterField(
+        "asked_by",
+        "--asked-by",
+        "asked_by",
+        "Asked by",
+        'Only questions asked by this member: a name in any order or case, titles allowed ("Mary Foy", '
+        '"Foy, Mary", "Dr Caroline Johnson"), or their Parliament id.',
+        _as_member,
+    ),
+    FilterField(
+        "answered_by",
+        "--answered-by",
+        "answered_by",
+        "Answered by",
+        "Only answers given by this member (a minister): a name in any spelling, or their Parliament id.",
+        _as_member,
+    ),
+    FilterField(
+        "house",
+        "--house",
+        "house",
+        "House",
+        '"Commons" or "Lords": only written questions of that House.',
+        _as_house,
+        choices=HOUSES,
+    ),
+    FilterField(
+        "party",
+        "--party",
+        "party",
+        "Party of the asker",
+        'Only questions asked by members of this party on the day they asked ("Labour", "Conservative", '
+        '"Lib Dem"); "Labour" includes Labour (Co-op).',
+        _as_party,
+    ),
+    FilterField(
         "include_undated",
         "--include-undated",
         "include_undated",
@@ -228,6 +295,10 @@ class Filters:
     kind: DocumentKind | None = None
     council: str | None = None
     include_uncertain: bool = False
+    asked_by: int | None = None
+    answered_by: int | None = None
+    house: str | None = None
+    party: str | None = None
     include_undated: bool = False
 
     @classmethod
@@ -265,6 +336,14 @@ class Filters:
             parts.append(self.department)
         if self.kind:
             parts.append(KIND_LABELS[self.kind].lower() + "s")
+        if self.asked_by:
+            parts.append(f"asked by {member_label(self.asked_by)}")
+        if self.answered_by:
+            parts.append(f"answered by {member_label(self.answered_by)}")
+        if self.house:
+            parts.append(f"House of {self.house}")
+        if self.party:
+            parts.append(f"asked by {self.party} members")
         if self.council:
             uncertain = " (or named uncertainly)" if self.include_uncertain else ""
             parts.append(f"about {authority_name(self.council)}{uncertain}")

@@ -76,6 +76,8 @@ class Citation:
     date_corrected: date | None = None
     asked_by: str | None = None
     asking_member_id: int | None = None
+    # The asking member's party on the day they asked (the members table), for the party filter.
+    asked_by_party: str | None = None
     answered_by: str | None = None
     answered_by_role: str | None = None
     answered_by_party: str | None = None

@@ -88,6 +88,10 @@ def test_the_api_is_documented_in_openapi(rest):
         "kind",
         "council",
         "include_uncertain",
+        "asked_by",
+        "answered_by",
+        "house",
+        "party",
         "include_undated",
     }
     assert parameters["k"]["schema"]["maximum"] == MAX_K
@@ -165,6 +169,10 @@ def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
         "kind",
         "council",
         "include_uncertain",
+        "asked_by",
+        "answered_by",
+        "house",
+        "party",
         "include_undated",
     }
     assert "Stockport MBC" in properties["council"]["description"]

@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import settings as environment
 from ..errors import IndexFormatError, ModelMismatchError, SendSearchError, damaged_index, index_problem
+from ..filters import Filters
 from ..indexing.builder import BuildReport, build_index, update_index
 from ..indexing.config import IndexConfig, config_from_manifest
 from ..indexing.embedding import Embedder, load_embedder, relevance_for
@@ -378,6 +379,19 @@ class Index:
         self._served(snapshot)
         return details
 
+    def documents(self, filters: Filters) -> list[tuple[str, Citation]]:
+        """Every document that passes ``filters`` (at least one set), with its citation,
+        newest first (by the date the filters use; undated ones last)."""
+        if not filters:
+            raise ValueError("documents() lists the documents that pass some filter; none was given")
+        backend = self.snapshot().backend
+        allowed = backend.allowed(filters)
+        if allowed is None or not len(allowed):
+            return []
+        doc_ids = sorted({found.doc_id for found in backend.chunk_documents(allowed).values()})
+        citations = backend.citations(doc_ids)
+        return sorted(citations.items(), key=_newest_first)
+
     # -- searching ------------------------------------------------------------------------
     def plan(self, query: str, settings: SearchConfig | None = None) -> QueryPlan:
         """How each side will read a query: BM25 terms and pairs (with SEND concepts) and the dense text."""
@@ -491,6 +505,12 @@ class Index:
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode_query([text])
+
+
+def _newest_first(item: tuple[str, Citation]) -> tuple[bool, int, str]:
+    citation = item[1]
+    day = citation.date_answered or citation.date_asked or citation.date_asked_estimated
+    return (day is None, -day.toordinal() if day else 0, item[0])
 
 
 def _check_model(directory: Path, manifest: Manifest, wanted: str | None) -> None:

@@ -4,7 +4,8 @@
   parameter per filter (``filters.FILTERS``: ``from``, ``to``, ``department``, ``kind``)
   answers ``{"query": ..., "passages": [...], "undated_left_out": n}`` (as ``sendsearch
   search --json`` prints it) and bad input with 400 ``{"error": "..."}``. Mounted at ``/api`` it
-  serves ``/api/search``, with its OpenAPI page at ``/api/docs``.
+  serves ``/api/search`` and ``/api/members/{id}`` (a member's questions and answers,
+  newest first), with its OpenAPI page at ``/api/docs``.
 - ``search_json(index, question, k, **filters)``: the search behind REST, the MCP tool
   (``mcp.py``) and the page's ``/search``, for values that came over the network.
 
@@ -24,7 +25,9 @@ from typing import Any
 from ..errors import QueryError, SendSearchError
 from ..filters import FIELD_LABELS, FILTERS, FilterField
 from ..limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS
+from ..members import resolve_member
 from ..search.index import Index
+from ..search.people import member_view
 from ..search.request import SearchRequest
 
 __all__ = ["remote_filters", "rest_app", "search_json"]
@@ -120,7 +123,7 @@ def _filter_parameters(query: Any) -> Callable[..., dict[str, str | bool | None]
 def rest_app(index: Index, *, concurrency: int = 4) -> Any:
     """The REST API as a FastAPI app, to mount at ``/api``."""
     import anyio
-    from fastapi import Depends, Query
+    from fastapi import Depends, Path, Query
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from fastapi_offline import FastAPIOffline
@@ -190,6 +193,29 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
         except QueryError as error:
             return JSONResponse({"error": error.worded(FIELD_LABELS["rest"])}, status_code=400)
         except SendSearchError as error:  # a damaged index, a model that will not load
+            return JSONResponse({"error": str(error)}, status_code=503)
+
+    @app.get(
+        "/members/{member}",
+        responses={400: {"model": ErrorReply}, 503: {"model": ErrorReply}},
+        summary="A member's SEND questions and answers in the index, newest first",
+    )
+    async def member_page(
+        member: str = Path(
+            description='A member of either House: their Parliament id (4753) or name in any spelling ("Mary Foy").',
+            max_length=MAX_FILTER_CHARS,
+        ),
+        n: int = Query(20, ge=1, le=MAX_K, description=f"How many of each to list, 1 to {MAX_K}."),
+    ) -> Any:
+        def view() -> dict[str, Any]:
+            _check_text("member", member)
+            return member_view(index, resolve_member(member, "member"), n).to_dict()
+
+        try:
+            return await anyio.to_thread.run_sync(view, limiter=limiter)
+        except QueryError as error:
+            return JSONResponse({"error": error.worded(FIELD_LABELS["rest"])}, status_code=400)
+        except SendSearchError as error:
             return JSONResponse({"error": str(error)}, status_code=503)
 
     return app

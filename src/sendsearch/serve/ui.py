@@ -23,7 +23,7 @@ from ..chat.conversation import Reading
 from ..chat.render import escape, render_turn
 from ..chat.replies import PASSAGES_FETCHED, Reply, build_reply
 from ..errors import SendSearchError
-from ..filters import FIELD_LABELS, FILTERS, SEARCHABLE_KINDS, Filters
+from ..filters import FIELD_LABELS, FILTERS, HOUSES, SEARCHABLE_KINDS, Filters
 from ..limits import (
     MAX_CHAT_HISTORY_CHARS,
     MAX_CHAT_SESSIONS,
@@ -32,6 +32,7 @@ from ..limits import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_FILES,
 )
+from ..members import parties
 from ..schema import KIND_LABELS, DocumentKind
 from ..search.index import Index
 from ..search.request import SearchRequest
@@ -72,6 +73,8 @@ KIND_RADIO: dict[str, DocumentKind | None] = {
 }
 ANY_DEPARTMENT = "Any department"
 ANY_COUNCIL = "Any council"
+ANY_HOUSE = "Both"
+ANY_PARTY = "Any party"
 # Whose data the answers and their citations come from, as their licences ask.
 CREDITS = (
     "Contains Parliamentary information licensed under the [Open Parliament Licence v3.0]"
@@ -123,6 +126,10 @@ class ChatFilters:
     include_undated: bool = False
     council: str = ""
     include_uncertain: bool = False
+    asked_by: str = ""
+    answered_by: str = ""
+    house: str = ""
+    party: str = ""
 
     def filters(self) -> Filters:
         """The filters as the page's controls hold them: "Any" and empty choose nothing."""
@@ -132,6 +139,10 @@ class ChatFilters:
         chosen["kind"] = KIND_RADIO.get(chosen["kind"])
         if chosen["council"] == ANY_COUNCIL:
             chosen["council"] = None
+        if chosen["house"] == ANY_HOUSE:
+            chosen["house"] = None
+        if chosen["party"] == ANY_PARTY:
+            chosen["party"] = None
         return Filters.parse(**chosen)
 
 
@@ -297,6 +308,18 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                     filterable=True,
                     elem_id="council",
                 )
+                with gr.Row():
+                    asked_by = gr.Textbox(label="Asked by (a member's name or id)", elem_id="asked-by")
+                    answered_by = gr.Textbox(label="Answered by (a minister's name or id)", elem_id="answered-by")
+                house = gr.Radio([ANY_HOUSE, *HOUSES], value=ANY_HOUSE, label="House", elem_id="house")
+                party = gr.Dropdown(
+                    [ANY_PARTY, *parties()[:12]],
+                    value=ANY_PARTY,
+                    label="Party of the asker, on the day",
+                    allow_custom_value=True,
+                    filterable=True,
+                    elem_id="party",
+                )
                 include_uncertain = gr.Checkbox(
                     False,
                     label="Include uncertain mentions of the council (an ambiguous name, the asking MP's seat)",
@@ -327,6 +350,10 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 "kind": kind,
                 "council": council,
                 "include_uncertain": include_uncertain,
+                "asked_by": asked_by,
+                "answered_by": answered_by,
+                "house": house,
+                "party": party,
                 "include_undated": include_undated,
             }
             filters = [*(controls[name] for name in PAGE_FILTERS), shown]

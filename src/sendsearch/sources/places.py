@@ -16,8 +16,8 @@ import functools
 import re
 
 from ..authorities import authorities, find_authorities
+from ..members import lookup_member
 from ..schema import Citation, Document
-from .members import lookup_member
 
 __all__ = ["constituency_authority", "tag_places"]
 
