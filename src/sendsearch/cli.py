@@ -26,7 +26,7 @@ from . import settings
 from .errors import SendSearchError
 from .filters import FIELD_LABELS, FILTERS
 from .limits import MAX_K
-from .search.request import MODES
+from .search.request import MODES, SORTS
 from .text.normalise import strip_controls
 from .version import __version__
 
@@ -440,6 +440,14 @@ def _json_for_a_terminal(data: Any) -> str:
     help="Retrieval mode.",
 )
 @click.option("--show-weak", is_flag=True, help="Also print weak matches (below the relevance floor), marked as such.")
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="relevance",
+    show_default=True,
+    help="relevance: best first; newest: the newest of the good matches (among the best 100) first.",
+)
+@click.option("--timeline", is_flag=True, help="Also count the good matches (among the best 100) by month.")
 @handle_errors
 def search(
     query: str,
@@ -448,6 +456,8 @@ def search(
     as_json: bool,
     mode: str,
     show_weak: bool,
+    sort: str,
+    timeline: bool,
     **filters: Any,
 ) -> None:
     """Search an index and print the best passages with their citations.
@@ -465,12 +475,13 @@ def search(
     Examples:
       sendsearch search "How much does Stockport spend on SEND?"
       sendsearch search "EHC plan delays" -k 10 --from 2024-01-01 --json
+      sendsearch search "EHC plan delays" --sort newest --timeline
     """
     from .search.index import Index
     from .search.request import SearchRequest
 
     index = Index.open(index_dir)
-    passages = index.search(SearchRequest.parse(query, k, mode=mode, **filters))
+    passages = index.search(SearchRequest.parse(query, k, mode=mode, sort=sort, timeline=timeline, **filters))
     if as_json:
         click.echo(_json_for_a_terminal(passages.to_dict()))
         return
@@ -498,6 +509,19 @@ def search(
         click.echo(undated)
     if passages.councils_line:
         click.echo(passages.councils_line + ".")
+    if passages.timeline is not None:
+        _show_timeline(passages.timeline)
+
+
+def _show_timeline(timeline: Any) -> None:
+    """The good matches by month as a bar of # per month (scaled to 40 at most)."""
+    click.secho(f"Good matches by month ({timeline.matches} among the best 100):", bold=True)
+    top = max((count for _, count in timeline.months), default=0)
+    for month, count in timeline.months:
+        bar = "#" * (round(count * 40 / top) if top else 0)
+        click.echo(f"  {month}  {bar:40}  {count}")
+    if timeline.undated:
+        click.echo(f"  undated  {timeline.undated}")
 
 
 @main.command()

@@ -82,6 +82,8 @@ def test_the_api_is_documented_in_openapi(rest):
     assert set(parameters) == {
         "q",
         "k",
+        "sort",
+        "timeline",
         "from",
         "to",
         "department",
@@ -163,6 +165,8 @@ def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
     assert set(properties) == {
         "question",
         "k",
+        "sort",
+        "timeline",
         "date_from",
         "date_to",
         "department",

@@ -162,7 +162,9 @@ def test_the_search_endpoints_read_no_server_file(site):
     for api_name in ("search", "search_send_answers"):
         for path in ("/etc/hosts", "/proc/self/environ"):
             status, reply = call(
-                site.url, api_name, [file_data(path), 5, "", "", "", "", "", False, "", "", "", "", False]
+                site.url,
+                api_name,
+                [file_data(path), 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
             )
             assert "file" in refused_message(status, reply), (api_name, path)
             assert stored_files(site.folder) == [], (api_name, path)
@@ -181,7 +183,11 @@ def test_the_chat_reads_no_server_file(site):
 
 
 def test_dev_zero_does_not_freeze_the_server(site):
-    call(site.url, "search", [file_data("/dev/zero"), 5, "", "", "", "", "", False, "", "", "", "", False])
+    call(
+        site.url,
+        "search",
+        [file_data("/dev/zero"), 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+    )
     join(site.url, site.events["respond"], chat_inputs(file_data("/dev/zero")))
     still_answers(site.url)
     assert stored_files(site.folder) == []
@@ -212,7 +218,7 @@ def test_a_signed_in_admin_still_cannot_name_a_server_file(site):
     status, answer = call(
         site.url,
         "search",
-        [file_data("/etc/hosts"), 5, "", "", "", "", "", False, "", "", "", "", False],
+        [file_data("/etc/hosts"), 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
         cookies=cookies,
     )
     assert "file" in refused_message(status, answer)
@@ -311,18 +317,49 @@ def test_the_history_is_bounded_in_characters_too():
 
 # -- finding 8: a caller's mistake is a one-line message, never a traceback or a blank error ----------------
 SEARCH_MISTAKES: list[tuple[list[Any], str]] = [
-    (["\ud800", 5, "", "", "", "", "", False, "", "", "", "", False], "not valid unicode (a lone surrogate"),
-    (["EHC", 5, "\ud800", "", "", "", "", False, "", "", "", "", False], "not valid unicode (a lone surrogate"),
-    (["EHC", 5, 20240101, "", "", "", "", False, "", "", "", "", False], "from must be text, not 20240101"),
-    (["EHC", 5, "", "", {"a": 1}, "", "", False, "", "", "", "", False], "department must be text"),
-    (["EHC", "abc", "", "", "", "", "", False, "", "", "", "", False], "k must be a whole number from 1 to 100"),
-    (["EHC", 5, "", "", "", "podcast", "", False, "", "", "", "", False], "kind must be"),
-    ([None, 5, "", "", "", "", "", False, "", "", "", "", False], "must be text"),
     (
-        [{"path": "x", "meta": "not an object"}, 5, "", "", "", "", "", False, "", "", "", "", False],
+        ["\ud800", 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        "not valid unicode (a lone surrogate",
+    ),
+    (
+        ["EHC", 5, "\ud800", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        "not valid unicode (a lone surrogate",
+    ),
+    (
+        ["EHC", 5, 20240101, "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        "from must be text, not 20240101",
+    ),
+    (["EHC", 5, "", "", {"a": 1}, "", "", False, "", "", "", "", False, "relevance", False], "department must be text"),
+    (
+        ["EHC", "abc", "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        "k must be a whole number from 1 to 100",
+    ),
+    (["EHC", 5, "", "", "", "podcast", "", False, "", "", "", "", False, "relevance", False], "kind must be"),
+    ([None, 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False], "must be text"),
+    (
+        [
+            {"path": "x", "meta": "not an object"},
+            5,
+            "",
+            "",
+            "",
+            "",
+            "",
+            False,
+            "",
+            "",
+            "",
+            "",
+            False,
+            "relevance",
+            False,
+        ],
         "files are taken only",
     ),
-    (["EHC", 5, "", "", "", "", "Narnia", False, "", "", "", "", False], "council: no local authority called 'narnia'"),
+    (
+        ["EHC", 5, "", "", "", "", "Narnia", False, "", "", "", "", False, "relevance", False],
+        "council: no local authority called 'narnia'",
+    ),
 ]
 
 
@@ -569,7 +606,9 @@ def test_odd_requests_to_gradio_routes_are_refused_in_one_line(open_site, capfd)
 
 def test_the_page_s_own_way_of_reading_results_still_works(open_site):
     status, reply = call(
-        open_site.url, "search", ["EHC plan timescales", 2, "", "", "", "", "", False, "", "", "", "", False]
+        open_site.url,
+        "search",
+        ["EHC plan timescales", 2, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
     )
     assert status == 200
     assert reply.startswith("event: complete")

@@ -43,7 +43,7 @@ from .backend import Backend
 from .config import SearchConfig
 from .folder.backend import FolderBackend
 from .pipeline import Relevance, run_search
-from .request import Mode, SearchRequest, SearchResult
+from .request import TIMELINE_POOL, Mode, SearchRequest, SearchResult, Timeline
 
 __all__ = ["Index", "IndexInfo", "Snapshot", "search"]
 
@@ -443,11 +443,20 @@ class Index:
         if snapshot.watch.damage is not None:
             self._served(snapshot)  # refuse at once, unless the files were repaired
             snapshot = self.snapshot()
-        passages = self._run(snapshot, plan, request, settings, snapshot.backend.allowed(request.filters))
+        allowed = snapshot.backend.allowed(request.filters)
+        passages = self._run(snapshot, plan, request, settings, allowed)
+        timeline = None
+        if request.sort == "newest" or request.timeline:
+            # The best matches of a wider pool: the newest of those above the floor come
+            # first, and the timeline counts them.
+            wide = self._run(snapshot, plan, dataclasses.replace(request, k=TIMELINE_POOL), settings, allowed)
+            timeline = Timeline.of(wide) if request.timeline else None
+            if request.sort == "newest":
+                passages = _newest(wide, request.k)
         undated = self._undated_left_out(snapshot, plan, request, settings)
         # After the search: a change before or during it must not reach the caller.
         self._served(snapshot)
-        return SearchResult(request, tuple(passages), undated_left_out=undated)
+        return SearchResult(request, tuple(passages), undated_left_out=undated, timeline=timeline)
 
     def _run(
         self,
@@ -505,6 +514,15 @@ class Index:
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode_query([text])
+
+
+def _newest(passages: Sequence[Passage], k: int) -> list[Passage]:
+    """The ``k`` newest passages above the relevance floor (undated ones after the dated,
+    by relevance), then weak matches by relevance if fewer; numbered in that order."""
+    close = [p for p in passages if not p.weak_match]
+    close.sort(key=lambda p: _newest_first((p.doc_id, p.citation))[:2])
+    chosen = (close + [p for p in passages if p.weak_match])[:k]
+    return [dataclasses.replace(p, rank=number) for number, p in enumerate(chosen, start=1)]
 
 
 def _newest_first(item: tuple[str, Citation]) -> tuple[bool, int, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal, cast, overload
 
 from ..authorities import authority_name
@@ -19,12 +20,26 @@ from ..schema import Passage
 from ..text.analysis import clean_query
 from .config import SearchConfig
 
-__all__ = ["COUNCIL_FACETS", "MODES", "Mode", "SearchRequest", "SearchResult"]
+__all__ = [
+    "COUNCIL_FACETS",
+    "MODES",
+    "SORTS",
+    "TIMELINE_POOL",
+    "Mode",
+    "SearchRequest",
+    "SearchResult",
+    "Sort",
+    "Timeline",
+]
 
 Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+Sort = Literal["relevance", "newest"]
+SORTS: tuple[Sort, ...] = ("relevance", "newest")
+# How many of the best matches "newest first" and the timeline look through.
+TIMELINE_POOL = MAX_K
 # How many councils a result's facet lists.
 COUNCIL_FACETS = 10
-MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 
 
 def _check_k(k: object) -> int:
@@ -39,22 +54,82 @@ def _check_mode(mode: object) -> Mode:
     return mode
 
 
+def _check_sort(sort: object) -> Sort:
+    key = sort.strip().lower() if isinstance(sort, str) else sort
+    if key in (None, ""):
+        return "relevance"
+    if key not in SORTS:
+        raise QueryError.about("sort", "{sort} must be relevance or newest, not {value}", value=repr(sort)[:40])
+    return key
+
+
+def _check_flag(value: object, name: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    word = str(value).strip().lower()
+    if word in ("true", "yes", "on", "1", "false", "no", "off", "0", ""):
+        return word in ("true", "yes", "on", "1")
+    raise QueryError.about(name, f"{{{name}}} must be true or false, not {{value}}", value=repr(value)[:40])
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The matching passages by month: over the best ``TIMELINE_POOL`` matches above the
+    relevance floor, dated as the date filters date them; ``months`` runs without gaps from
+    the first month to the last ("YYYY-MM", count), ``undated`` counts those without a date."""
+
+    months: tuple[tuple[str, int], ...]
+    undated: int
+    matches: int
+
+    @classmethod
+    def of(cls, passages: Sequence[Passage]) -> Timeline:
+        close = [p for p in passages if not p.weak_match]
+        days = [_day(p) for p in close]
+        counts = Counter(f"{d.year:04d}-{d.month:02d}" for d in days if d)
+        months: list[tuple[str, int]] = []
+        if counts:
+            year, month = map(int, min(counts).split("-"))
+            last = max(counts)
+            while (key := f"{year:04d}-{month:02d}") <= last:
+                months.append((key, counts.get(key, 0)))
+                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return cls(tuple(months), sum(1 for d in days if d is None), len(close))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "months": [{"month": month, "count": count} for month, count in self.months],
+            "undated": self.undated,
+            "matches": self.matches,
+        }
+
+
+def _day(passage: Passage) -> date | None:
+    c = passage.citation
+    return c.date_answered or c.date_asked or c.date_asked_estimated
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     """A search: the question, how many passages (1 to ``MAX_K``), the filters, the mode
-    (``hybrid``, or one side alone for comparison) and the ranking settings (None: the
-    index's own). ``k`` and ``mode`` are checked when made; the question when searched
-    (``parse`` checks it at once)."""
+    (``hybrid``, or one side alone for comparison), the ranking settings (None: the
+    index's own), the order (``sort``: ``relevance``, or ``newest``: the newest among the
+    best ``TIMELINE_POOL`` matches above the relevance floor) and whether to count the
+    matches by month (``timeline``). ``k``, ``mode`` and ``sort`` are checked when made; the
+    question when searched (``parse`` checks it at once)."""
 
     question: str
     k: int = 5
     filters: Filters = field(default_factory=Filters)
     mode: Mode = "hybrid"
     settings: SearchConfig | None = None
+    sort: Sort = "relevance"
+    timeline: bool = False
 
     def __post_init__(self) -> None:
         _check_k(self.k)
         _check_mode(self.mode)
+        _check_sort(self.sort)
 
     @classmethod
     def parse(
@@ -64,14 +139,26 @@ class SearchRequest:
         *,
         mode: object = "hybrid",
         settings: SearchConfig | None = None,
+        sort: object = "relevance",
+        timeline: object = False,
         **filters: Any,
     ) -> SearchRequest:
         """A request from what a person typed: filters by name (``filters.FILTERS``), empty
         meaning none. Raises ``QueryError`` naming what was wrong, in this order: ``k``, the
-        question, a filter, the mode."""
+        question, a filter, the mode, the order."""
         checked_k = _check_k(k)
         cls.check_question(question)
-        return cls(cast(str, question), checked_k, Filters.parse(**filters), _check_mode(mode), settings)
+        chosen = Filters.parse(**filters)
+        checked_mode = _check_mode(mode)
+        return cls(
+            cast(str, question),
+            checked_k,
+            chosen,
+            checked_mode,
+            settings,
+            _check_sort(sort),
+            _check_flag(timeline, "timeline"),
+        )
 
     @staticmethod
     def check_question(question: object) -> str:
@@ -94,6 +181,7 @@ class SearchResult(Sequence[Passage]):
     request: SearchRequest
     passages: tuple[Passage, ...] = ()
     undated_left_out: int = 0
+    timeline: Timeline | None = None
 
     @overload
     def __getitem__(self, index: int) -> Passage: ...
@@ -116,6 +204,8 @@ class SearchResult(Sequence[Passage]):
             "passages": [passage.to_dict() for passage in self.passages],
             "undated_left_out": self.undated_left_out,
             "councils": [{"code": code, "name": authority_name(code), "count": count} for code, count in self.councils],
+            "sort": self.request.sort,
+            **({"timeline": self.timeline.to_dict()} if self.timeline is not None else {}),
         }
 
     @property

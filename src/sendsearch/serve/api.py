@@ -55,7 +55,15 @@ def _check_text(name: str, value: str) -> None:
         raise QueryError(f"{name} is not valid text: it holds a lone surrogate (\\u{ord(bad):04x})") from None
 
 
-def search_json(index: Index, question: object, k: object = 5, **filters: Any) -> dict[str, Any]:
+def search_json(
+    index: Index,
+    question: object,
+    k: object = 5,
+    *,
+    sort: object = "relevance",
+    timeline: object = False,
+    **filters: Any,
+) -> dict[str, Any]:
     """``SearchResult.to_dict()`` for a search; QueryError for bad input.
 
     ``filters`` are by name (``filters.FILTERS``); each must be text of at most
@@ -71,7 +79,8 @@ def search_json(index: Index, question: object, k: object = 5, **filters: Any) -
         if len(value) > MAX_FILTER_CHARS:
             raise QueryError(f"{field.parameter} is over {MAX_FILTER_CHARS} characters")
         _check_text(field.parameter, value)
-    return index.search(SearchRequest.parse(question, _whole_number(k), **filters)).to_dict()
+    request = SearchRequest.parse(question, _whole_number(k), sort=sort, timeline=timeline, **filters)
+    return index.search(request).to_dict()
 
 
 def remote_filters() -> tuple[FilterField, ...]:
@@ -142,6 +151,13 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
             description="With a date filter: how many documents without any date match the question but were "
             "left out (at most k); include_undated=true keeps them.",
         )
+        sort: str = Field("relevance", description="The order: relevance (best first) or newest.")
+        timeline: dict[str, Any] | None = Field(
+            None,
+            description="With timeline=true: the matches above the relevance floor among the best 100, by month "
+            '(answered, else asked): {"months": [{"month": "2024-03", "count": 4}, ...], "undated": n, '
+            '"matches": n}.',
+        )
         councils: list[dict[str, Any]] = Field(
             default_factory=list,
             description="The local authorities the passages are surely about (weak matches aside), most first: "
@@ -182,9 +198,14 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
         ),
         k: int = Query(5, ge=1, le=MAX_K, description=f"How many passages, 1 to {MAX_K}."),
         filters: dict[str, str | bool | None] = Depends(filter_parameters),  # noqa: B008 - FastAPI reads it here
+        sort: str = Query(
+            "relevance", max_length=20, description="relevance (best first) or newest (the newest good matches)."
+        ),
+        timeline: bool = Query(False, description="Also count the matches by month (the timeline)."),
     ) -> Any:
         def run_search() -> dict[str, Any]:
-            return search_json(index, q, k, **{name: value or None for name, value in filters.items()})
+            chosen = {name: value or None for name, value in filters.items()}
+            return search_json(index, q, k, sort=sort, timeline=timeline, **chosen)
 
         try:
             # Searches wait their turn here without holding a thread, so a flood of API
