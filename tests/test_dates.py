@@ -260,7 +260,7 @@ def test_the_page_offers_undated_documents_and_says_how_many_it_left_out(dated_i
         dated_index, "EHC plans", None, ChatFilters("2025-05-10", "", "Any department", "Any", 3, include_undated=True)
     )
     assert wide.undated_left_out == 0
-    assert "without a date" not in render_turn(wide)
+    assert "left out by the dates" not in render_turn(wide)
     # The undated answers say what the dated one says: they are shown folded into it.
     assert {"1655928", "1928750"} <= _shown(wide)
     assert not {"1655928", "1928750"} & _shown(narrow)

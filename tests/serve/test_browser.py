@@ -322,6 +322,31 @@ def test_the_council_filter_takes_any_spelling_and_the_reply_counts_councils(pag
     shot(page, "09-council-filter")
 
 
+def test_a_reply_charts_its_matches_by_month_and_can_put_the_newest_first(page):
+    ask(page, SHORT_BREAKS_QUESTION)
+    chart = latest(page).locator("svg.timeline-chart")
+    chart.wait_for(timeout=10_000)
+    box = chart.bounding_box()
+    assert box is not None
+    assert box["width"] <= page.viewport_size["width"]
+    assert box["height"] >= 60  # readable: it scales with the width, never to a sliver
+    assert no_sideways_scroll(page)
+    assert chart.get_attribute("role") == "img"
+    assert "good matches" in (latest(page).locator("svg.timeline-chart desc").text_content() or "")
+    labels = latest(page).locator("svg.timeline-chart text.label").all()
+    assert all(float(t.evaluate("e => getComputedStyle(e).fontSize").removesuffix("px")) >= 12 for t in labels)
+    latest(page).get_by_text("Matching answers by month, as a table").click()
+    assert "May 2024" in latest(page).locator(".timeline table").inner_text()
+    shot(page, "10-timeline")
+    page.locator("#filters").get_by_text("Filters:").first.click()
+    page.locator("#order label", has_text="Newest first").click()
+    ask(page, SHORT_BREAKS_QUESTION)
+    reply = latest(page).inner_text()
+    assert "passages found, newest first" in reply
+    # The newest answer comes first, then the one before it, whatever their relevance.
+    assert reply.index("asked 8 May 2024") < reply.index("asked 7 May 2024") < reply.index("answered 18 April 2024")
+
+
 def test_copy_gives_plain_text(page):
     ask(page, "How much high needs funding does Stockport get?")
     turn = latest(page)

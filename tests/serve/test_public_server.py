@@ -154,6 +154,7 @@ def chat_inputs(first: Any) -> list[Any]:
         "Any party",
         False,
         3,
+        "Best match first",
     ]
 
 
@@ -398,6 +399,7 @@ PAGE_MISTAKES: list[tuple[list[Any], str]] = [
             "Any party",
             False,
             3,
+            "Best match first",
         ],
         "kind of document must be one of: any, written",
     ),
@@ -418,14 +420,32 @@ PAGE_MISTAKES: list[tuple[list[Any], str]] = [
             "Any party",
             False,
             "abc",
+            "Best match first",
         ],
         "passages shown before “more” must be one of",
     ),
     (
-        ["EHC", [], None, "", "", {"x": 1}, "Any", "Any council", False, "", "", "Both", "Any party", False, 3],
+        [
+            "EHC",
+            [],
+            None,
+            "",
+            "",
+            {"x": 1},
+            "Any",
+            "Any council",
+            False,
+            "",
+            "",
+            "Both",
+            "Any party",
+            False,
+            3,
+            "Best match first",
+        ],
         "department must be one of: any department",
     ),
-    (["EHC"], "/respond takes 15 values; it was sent 1"),
+    (["EHC"], "/respond takes 16 values; it was sent 1"),
     (chat_inputs("\ud800"), "not valid unicode"),
 ]
 

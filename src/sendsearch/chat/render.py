@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from ..schema import Passage
 from ..text.patterns import FIGURES
+from .chart import timeline_html
 
 if TYPE_CHECKING:
     from ..search.scope import Elsewhere
@@ -219,7 +220,7 @@ def _notes(reply: Reply) -> list[str]:
 def _lead(reply: Reply) -> str:
     """What was found, in a sentence."""
     count = len(reply.passages)
-    lead = f"{count} passage{'s' if count != 1 else ''} found, best first"
+    lead = f"{count} passage{'s' if count != 1 else ''} found, {'newest' if reply.newest_first else 'best'} first"
     if reply.more:
         lead += f"; the first {len(reply.shown)} shown"
     lead += "."
@@ -278,6 +279,7 @@ def render_reply(reply: Reply, turn: str | None = None) -> str:
                 + "".join(_render_passage(shown, turn) for shown in reply.more)
                 + "</details>"
             )
+        parts.append(timeline_html(reply.timeline, f"{turn}-timeline"))
     copy = _copy_button(reply_text(reply), "Copy reply as text", "Copy reply as text")
     parts.append(f'<p class="reply-actions">{copy}</p>')
     parts.append("</section>")

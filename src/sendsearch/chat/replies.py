@@ -17,7 +17,7 @@ from difflib import SequenceMatcher
 from ..errors import SendSearchError
 from ..schema import Citation, Passage
 from ..search.index import Index
-from ..search.request import SearchRequest
+from ..search.request import SearchRequest, Timeline
 from ..search.scope import Elsewhere, elsewhere_named
 from ..text.analysis import answer_words
 from .conversation import Reading, read_question
@@ -104,6 +104,9 @@ class Reply:
     undated_left_out: int = 0
     # "Councils in these results: Stockport (4)" (SearchResult.councils_line), or "".
     councils: str = ""
+    # The good matches by month (SearchResult.timeline), when the request asked for it.
+    timeline: Timeline | None = None
+    newest_first: bool = False
     passages: tuple[ShownPassage, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -189,6 +192,8 @@ def build_reply(index: Index, message: str, anchor: str | None, request: SearchR
         elsewhere=elsewhere_named(reading.query),
         undated_left_out=passages.undated_left_out,
         councils=passages.councils_line,
+        timeline=passages.timeline,
+        newest_first=request.sort == "newest",
     )
 
 

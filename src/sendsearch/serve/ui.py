@@ -35,7 +35,7 @@ from ..limits import (
 from ..members import parties
 from ..schema import KIND_LABELS, DocumentKind
 from ..search.index import Index
-from ..search.request import SearchRequest
+from ..search.request import SearchRequest, Sort
 from ..sources.readers import SUPPORTED_SUFFIXES
 from . import admin, api, mcp
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
@@ -74,6 +74,8 @@ KIND_RADIO: dict[str, DocumentKind | None] = {
 ANY_DEPARTMENT = "Any department"
 ANY_COUNCIL = "Any council"
 ANY_HOUSE = "Both"
+# The page's order choice -> SearchRequest.sort.
+ORDERS: dict[str, Sort] = {"Best match first": "relevance", "Newest first": "newest", "relevance": "relevance"}
 ANY_PARTY = "Any party"
 # Whose data the answers and their citations come from, as their licences ask.
 CREDITS = (
@@ -130,6 +132,7 @@ class ChatFilters:
     answered_by: str = ""
     house: str = ""
     party: str = ""
+    sort: str = "relevance"
 
     def filters(self) -> Filters:
         """The filters as the page's controls hold them: "Any" and empty choose nothing."""
@@ -156,7 +159,9 @@ def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters)
         chosen = filters.filters()
     except SendSearchError as error:
         return Reply(message, Reading(message, message=message), error=error.worded(FIELD_LABELS["page"])), anchor
-    request = SearchRequest(message, PASSAGES_FETCHED, chosen)
+    request = SearchRequest(
+        message, PASSAGES_FETCHED, chosen, sort=ORDERS.get(filters.sort, "relevance"), timeline=True
+    )
     reply = build_reply(index, message, anchor, request, int(filters.shown))
     new_anchor = anchor if reply.reading.follow_up_to else reply.reading.query
     return reply, new_anchor
@@ -209,10 +214,11 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
         # The search cuts a question there anyway; the session keeps no more of it either.
         message = message[:MAX_QUERY_CHARS]
-        *chosen, shown = controls
+        *chosen, shown, order = controls
         filters = ChatFilters(
             **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
             shown=int(shown or SHOWN_FIRST),
+            sort=order or "relevance",
         )
         reply, anchor = answer(index, message, anchor, filters)
         turns = bounded_turns([(message, render_turn(reply)), *turns])
@@ -328,6 +334,9 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 shown = gr.Radio(
                     SHOWN_CHOICES, value=SHOWN_FIRST, label="Passages shown before “more”", elem_id="shown"
                 )
+                order = gr.Radio(
+                    ["Best match first", "Newest first"], value="Best match first", label="Order", elem_id="order"
+                )
                 gr.Markdown(
                     "Filters apply to your next question. Dates are the date answered, or asked where a record "
                     "does not say when it was answered. Pages and files without a date are left out by a date "
@@ -356,7 +365,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 "party": party,
                 "include_undated": include_undated,
             }
-            filters = [*(controls[name] for name in PAGE_FILTERS), shown]
+            filters = [*(controls[name] for name in PAGE_FILTERS), shown, order]
             outputs = [chat, turns, box, anchor, standalone, examples]
             for trigger in (box.submit, send.click):
                 trigger(respond, [box, turns, anchor, *filters], outputs, api_visibility="private").then(
