@@ -448,6 +448,15 @@ def _json_for_a_terminal(data: Any) -> str:
     help="relevance: best first; newest: the newest of the good matches (among the best 100) first.",
 )
 @click.option("--timeline", is_flag=True, help="Also count the good matches (among the best 100) by month.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json", "csv", "citations"]),
+    default="text",
+    show_default=True,
+    help="csv: one row per passage (every citation field, link, text); citations: a numbered citation list; "
+    "json: as --json.",
+)
 @handle_errors
 def search(
     query: str,
@@ -458,6 +467,7 @@ def search(
     show_weak: bool,
     sort: str,
     timeline: bool,
+    output: str,
     **filters: Any,
 ) -> None:
     """Search an index and print the best passages with their citations.
@@ -476,14 +486,21 @@ def search(
       sendsearch search "How much does Stockport spend on SEND?"
       sendsearch search "EHC plan delays" -k 10 --from 2024-01-01 --json
       sendsearch search "EHC plan delays" --sort newest --timeline
+      sendsearch search "EHC plan delays" -k 20 --format csv > passages.csv
     """
     from .search.index import Index
     from .search.request import SearchRequest
 
     index = Index.open(index_dir)
     passages = index.search(SearchRequest.parse(query, k, mode=mode, sort=sort, timeline=timeline, **filters))
-    if as_json:
+    if as_json or output == "json":
         click.echo(_json_for_a_terminal(passages.to_dict()))
+        return
+    if output in ("csv", "citations"):
+        from .search.export import citation_list, to_csv
+
+        text = to_csv(passages) if output == "csv" else citation_list(passages)
+        click.echo(strip_controls(text), nl=False)
         return
     undated = f"{passages.undated_note}; --include-undated keeps them." if passages.undated_left_out else ""
     if not passages:

@@ -84,6 +84,7 @@ def test_the_api_is_documented_in_openapi(rest):
         "k",
         "sort",
         "timeline",
+        "format",
         "from",
         "to",
         "department",

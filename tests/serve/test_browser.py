@@ -9,6 +9,7 @@ states go to test-artifacts/.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -345,6 +346,22 @@ def test_a_reply_charts_its_matches_by_month_and_can_put_the_newest_first(page):
     assert "passages found, newest first" in reply
     # The newest answer comes first, then the one before it, whatever their relevance.
     assert reply.index("asked 8 May 2024") < reply.index("asked 7 May 2024") < reply.index("answered 18 April 2024")
+
+
+def test_a_reply_downloads_its_passages_as_csv_from_the_server_itself(page, tmp_path):
+    ask(page, "How much does Stockport spend on SEND?")
+    link = latest(page).locator("a.download")
+    assert link.inner_text() == "Download these passages (CSV)"
+    assert urlsplit(link.evaluate("a => a.href")).netloc == urlsplit(page.url).netloc
+    with page.expect_download() as waiting:
+        link.click()
+    saved = tmp_path / "passages.csv"
+    waiting.value.save_as(saved)
+    assert waiting.value.suggested_filename == "sendsearch-passages.csv"
+    rows = list(csv.DictReader(saved.open(encoding="utf-8")))
+    assert rows
+    assert rows[0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
+    assert too_small(sizes(latest(page), "a.download")) == []
 
 
 def test_copy_gives_plain_text(page):

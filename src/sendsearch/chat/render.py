@@ -244,11 +244,12 @@ def _key_point(point: KeyPoint, turn: str) -> str:
     return f"<li>{format_passage_text(point.text)} {ref}</li>"
 
 
-def render_reply(reply: Reply, turn: str | None = None) -> str:
+def render_reply(reply: Reply, turn: str | None = None, download: str | None = None) -> str:
     """A reply as HTML: notes, key points, the first passages, the rest behind "more", a copy button.
 
     ``turn`` (letters, digits and hyphens) prefixes the passages' ids, which the key points'
-    [n] link to; by default a random one, so replies on one page never share an id."""
+    [n] link to; by default a random one, so replies on one page never share an id.
+    ``download`` is the address of the reply's passages as CSV, for a download link."""
     turn = turn or f"r{secrets.token_hex(4)}"
     parts = ['<section class="reply" aria-label="Reply">']
     parts += [f'<p class="note">{escape(note)}</p>' for note in _notes(reply)]
@@ -281,6 +282,8 @@ def render_reply(reply: Reply, turn: str | None = None) -> str:
             )
         parts.append(timeline_html(reply.timeline, f"{turn}-timeline"))
     copy = _copy_button(reply_text(reply), "Copy reply as text", "Copy reply as text")
+    if download and reply.passages:
+        copy += f' <a class="download" href="{escape(download)}" download>Download these passages (CSV)</a>'
     parts.append(f'<p class="reply-actions">{copy}</p>')
     parts.append("</section>")
     return "".join(parts)
@@ -314,9 +317,9 @@ def reply_text(reply: Reply) -> str:
     return "\n\n".join(blocks)
 
 
-def render_turn(reply: Reply, turn: str | None = None) -> str:
-    """One exchange: what was asked, then the reply (``turn`` as for ``render_reply``)."""
+def render_turn(reply: Reply, turn: str | None = None, download: str | None = None) -> str:
+    """One exchange: what was asked, then the reply (``turn`` and ``download`` as for ``render_reply``)."""
     return (
         f'<article class="turn"><p class="asked"><span class="who">You asked:</span> {escape(reply.message)}</p>'
-        f"{render_reply(reply, turn)}</article>"
+        f"{render_reply(reply, turn, download)}</article>"
     )

@@ -26,11 +26,12 @@ from ..errors import QueryError, SendSearchError
 from ..filters import FIELD_LABELS, FILTERS, FilterField
 from ..limits import MAX_FILTER_CHARS, MAX_K, MAX_QUERY_CHARS
 from ..members import resolve_member
+from ..search.export import EXPORT_FORMATS, citation_list, to_csv
 from ..search.index import Index
 from ..search.people import member_view
-from ..search.request import SearchRequest
+from ..search.request import SearchRequest, SearchResult
 
-__all__ = ["remote_filters", "rest_app", "search_json"]
+__all__ = ["remote_filters", "rest_app", "search_json", "search_result"]
 
 _WHOLE_NUMBER = re.compile(r"\s*\+?\d{1,9}\s*")
 _K_ERROR = f"k must be a whole number from 1 to {MAX_K}"
@@ -64,7 +65,20 @@ def search_json(
     timeline: object = False,
     **filters: Any,
 ) -> dict[str, Any]:
-    """``SearchResult.to_dict()`` for a search; QueryError for bad input.
+    """``SearchResult.to_dict()`` for a search; QueryError for bad input (``search_result``)."""
+    return search_result(index, question, k, sort=sort, timeline=timeline, **filters).to_dict()
+
+
+def search_result(
+    index: Index,
+    question: object,
+    k: object = 5,
+    *,
+    sort: object = "relevance",
+    timeline: object = False,
+    **filters: Any,
+) -> SearchResult:
+    """The search for values that came over the network; QueryError for bad input.
 
     ``filters`` are by name (``filters.FILTERS``); each must be text of at most
     ``MAX_FILTER_CHARS`` (a flag may also be a bool), named in errors as REST names it."""
@@ -80,7 +94,7 @@ def search_json(
             raise QueryError(f"{field.parameter} is over {MAX_FILTER_CHARS} characters")
         _check_text(field.parameter, value)
     request = SearchRequest.parse(question, _whole_number(k), sort=sort, timeline=timeline, **filters)
-    return index.search(request).to_dict()
+    return index.search(request)
 
 
 def remote_filters() -> tuple[FilterField, ...]:
@@ -134,7 +148,7 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
     import anyio
     from fastapi import Depends, Path, Query
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse, Response
     from fastapi_offline import FastAPIOffline
     from pydantic import BaseModel, Field
     from starlette.requests import Request
@@ -202,10 +216,27 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
             "relevance", max_length=20, description="relevance (best first) or newest (the newest good matches)."
         ),
         timeline: bool = Query(False, description="Also count the matches by month (the timeline)."),
+        format: str = Query(
+            "json",
+            max_length=20,
+            description="json (the default); csv: one row per passage with every citation field, the link and the "
+            "text, as a download; citations: the citations as a numbered plain-text list.",
+        ),
     ) -> Any:
-        def run_search() -> dict[str, Any]:
+        def run_search() -> Any:
             chosen = {name: value or None for name, value in filters.items()}
-            return search_json(index, q, k, sort=sort, timeline=timeline, **chosen)
+            if format == "json":
+                return search_json(index, q, k, sort=sort, timeline=timeline, **chosen)
+            if format not in EXPORT_FORMATS:
+                raise QueryError(f"format must be json, csv or citations, not {format!r}")
+            found = search_result(index, q, k, sort=sort, timeline=timeline, **chosen)
+            if format == "csv":
+                return Response(
+                    to_csv(found),
+                    media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="sendsearch-passages.csv"'},
+                )
+            return PlainTextResponse(citation_list(found))
 
         try:
             # Searches wait their turn here without holding a thread, so a flood of API

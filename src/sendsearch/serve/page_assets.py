@@ -49,6 +49,8 @@ footer, footer a, footer button, .show-api, .built-with, .settings { color: var(
 #chat .turn, #chat .placeholder { font-size: 1rem; }
 #chat .turn { border-top: 1px solid #d1d5db; padding-top: 0.75rem; margin-top: 0.75rem; }
 #chat .turn:first-child { border-top: none; margin-top: 0; }
+#chat .reply-actions a.download { min-height: var(--ss-tap); display: inline-flex; align-items: center;
+  font-size: 1rem; padding: 0 0.5rem; }
 /* The timeline chart: as wide as the reply, its text at least 12 px on a phone. */
 #chat .timeline { margin: 1rem 0 0; }
 #chat .timeline figcaption { font-weight: 600; margin-bottom: 0.25rem; }

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from .. import settings
 from ..authorities import authorities
@@ -167,6 +168,21 @@ def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters)
     return reply, new_anchor
 
 
+def export_link(reply: Reply, filters: ChatFilters) -> str | None:
+    """The REST address of a reply's passages as CSV: the question as searched, with its
+    filters and order (relative, so it goes to the server that served the page)."""
+    if reply.error is not None:
+        return None
+    chosen = filters.filters()
+    params: dict[str, str] = {"q": reply.reading.query, "k": str(PASSAGES_FETCHED), "format": "csv"}
+    for field in api.remote_filters():
+        value = getattr(chosen, field.name)
+        if value:
+            params[field.parameter] = "true" if value is True else str(value)
+    params["sort"] = ORDERS.get(filters.sort, "relevance")
+    return "api/search?" + urlencode(params)
+
+
 def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The newest turns a session keeps: at most ``MAX_CHAT_TURNS``, and older ones go
     once the kept HTML passes ``MAX_CHAT_HISTORY_CHARS`` (the newest is always kept)."""
@@ -221,7 +237,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             sort=order or "relevance",
         )
         reply, anchor = answer(index, message, anchor, filters)
-        turns = bounded_turns([(message, render_turn(reply)), *turns])
+        turns = bounded_turns([(message, render_turn(reply, download=export_link(reply, filters))), *turns])
         standalone = (
             gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
             if reply.reading.follow_up_to
