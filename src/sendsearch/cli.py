@@ -239,7 +239,7 @@ def build(
     from .search.index import Index
 
     config = IndexConfig(include_withdrawn=include_withdrawn)
-    _, report = Index.build(
+    index, report = Index.build(
         list(paths) or [Path("corpus")],
         index_dir,
         model=model,
@@ -248,6 +248,7 @@ def build(
         follow_links=follow_links,
     )
     _print_report(report, "built")
+    _report_saved_searches(index)
 
 
 @main.command()
@@ -265,7 +266,19 @@ def add(paths: tuple[Path, ...], index_dir: Path, follow_links: bool, quiet: boo
     """
     from .search.index import Index
 
-    _print_report(Index.open(index_dir).add(list(paths), progress=not quiet, follow_links=follow_links), "updated")
+    index = Index.open(index_dir)
+    _print_report(index.add(list(paths), progress=not quiet, follow_links=follow_links), "updated")
+    _report_saved_searches(index)
+
+
+def _report_saved_searches(index: Any) -> None:
+    """Each saved search's new matching answers, after the index changed (nothing without any)."""
+    from .search.saved import SavedSearches
+
+    for name, new in SavedSearches(index.directory).check(index).items():
+        click.echo(f"Saved search {name}: {len(new)} new matching answer{'s' if len(new) != 1 else ''}")
+        for passage in new:
+            click.echo(strip_controls(f"  {passage.citation_line}"))
 
 
 def _fetch_summary(report: Any) -> str:
@@ -373,9 +386,12 @@ def fetch(
     from .search.index import Index
 
     if (index_dir / MANIFEST_NAME).exists():
-        _print_report(Index.open(index_dir).add([out], progress=not quiet), "updated")
+        index = Index.open(index_dir)
+        _print_report(index.add([out], progress=not quiet), "updated")
     else:
-        _print_report(Index.build([out], index_dir, progress=not quiet)[1], "built")
+        index, built = Index.build([out], index_dir, progress=not quiet)
+        _print_report(built, "built")
+    _report_saved_searches(index)
 
 
 @main.command()
@@ -581,6 +597,79 @@ def member(name: str, index_dir: Path, limit: int, as_json: bool) -> None:
             day = dated(citation)
             click.echo(strip_controls(f"  {day.isoformat() if day else 'undated':10}  {citation.title or doc_id}"))
             click.secho(strip_controls(f"              {citation.source or doc_id}"), fg="blue")
+
+
+@main.group()
+def watch() -> None:
+    """Saved searches: a question with its filters, kept beside the index, that lists its new
+    matching answers after every add or fetch (and on `watch run`).
+
+    \b
+    Examples:
+      sendsearch watch add stockport-ehc "EHC plan delays" --council stockport
+      sendsearch watch list
+      sendsearch watch run                 # e.g. daily from cron, after `sendsearch fetch`
+      sendsearch watch remove stockport-ehc
+    """
+
+
+@watch.command("add")
+@click.argument("name")
+@click.argument("question")
+@index_option
+@click.option("-k", "k", default=20, show_default=True, type=click.IntRange(1, MAX_K), help="Passages looked at.")
+@filter_options
+@handle_errors
+def watch_add(name: str, question: str, index_dir: Path, k: int, **filters: Any) -> None:
+    """Save QUESTION with its filters as NAME (letters, digits, - and _). What it matches now
+    counts as seen: later runs list only what is new."""
+    from .search.index import Index
+    from .search.request import SearchRequest
+    from .search.saved import SavedSearches, check_name
+
+    check_name(name)
+    index = Index.open(index_dir)
+    saved = SavedSearches(index.directory)
+    saved.add(name, SearchRequest.parse(question, k, **filters))
+    found = saved.check(index).get(name, [])
+    click.echo(f"Saved {name}: {len(found)} matching answers now; later runs list what is new.")
+
+
+@watch.command("list")
+@index_option
+@handle_errors
+def watch_list(index_dir: Path) -> None:
+    """List the saved searches."""
+    from .search.saved import SavedSearches
+
+    found = SavedSearches(index_dir).all()
+    if not found:
+        click.echo("No saved searches (sendsearch watch add NAME QUESTION [filters]).")
+    for saved in found:
+        click.echo(strip_controls(saved.describe()))
+
+
+@watch.command("remove")
+@click.argument("name")
+@index_option
+@handle_errors
+def watch_remove(name: str, index_dir: Path) -> None:
+    """Forget a saved search."""
+    from .search.saved import SavedSearches
+
+    if not SavedSearches(index_dir).remove(name):
+        raise click.ClickException(strip_controls(f"no saved search is called {name!r}; `sendsearch watch list`"))
+    click.echo(f"Removed {name}.")
+
+
+@watch.command("run")
+@index_option
+@handle_errors
+def watch_run(index_dir: Path) -> None:
+    """List each saved search's new matching answers (above the relevance floor, not listed before)."""
+    from .search.index import Index
+
+    _report_saved_searches(Index.open(index_dir))
 
 
 @main.command()

@@ -225,6 +225,9 @@ def test_the_server_carries_the_page_and_the_rest_api(server):
     assert reply.status_code == 200
     assert len(reply.json()["passages"]) == 3
     assert httpx.get(server + "api/search", params={"q": "EHC", "k": 20000}).status_code == 400
+    feed = httpx.get(server + "feeds/search.atom", params={"q": "EHC plan timescales"})
+    assert feed.status_code == 200
+    assert feed.headers["content-type"] == "application/atom+xml; charset=utf-8"
 
 
 def test_mcp_offers_exactly_one_search_tool_and_gradio_client_keeps_search(server):
