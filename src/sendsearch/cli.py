@@ -272,10 +272,11 @@ def add(paths: tuple[Path, ...], index_dir: Path, follow_links: bool, quiet: boo
 
 
 def _report_saved_searches(index: Any) -> None:
-    """Each saved search's new matching answers, after the index changed (nothing without any)."""
-    from .search.saved import SavedSearches
+    """Each saved search's new matching answers, after the index changed (nothing without
+    any); queued for their subscribers' digests in the same transaction (``watch run`` sends)."""
+    from .serve.digests import Subscriptions
 
-    for name, new in SavedSearches(index.directory).check(index).items():
+    for name, new in Subscriptions(index.directory).queue(index).items():
         click.echo(f"Saved search {name}: {len(new)} new matching answer{'s' if len(new) != 1 else ''}")
         for passage in new:
             click.echo(strip_controls(f"  {passage.citation_line}"))
@@ -662,14 +663,96 @@ def watch_remove(name: str, index_dir: Path) -> None:
     click.echo(f"Removed {name}.")
 
 
-@watch.command("run")
+@watch.command("subscribe")
+@click.argument("name")
+@click.argument("email")
 @index_option
 @handle_errors
-def watch_run(index_dir: Path) -> None:
-    """List each saved search's new matching answers (above the relevance floor, not listed before)."""
-    from .search.index import Index
+def watch_subscribe(name: str, email: str, index_dir: Path) -> None:
+    """Send EMAIL a digest of NAME's new matching answers on every `watch run`."""
+    from .serve.digests import Subscriptions
 
-    _report_saved_searches(Index.open(index_dir))
+    Subscriptions(index_dir).subscribe(name, email)
+    click.echo(f"{email.strip()} gets {name}'s new answers by email (each `sendsearch watch run`).")
+
+
+@watch.command("unsubscribe")
+@click.argument("name")
+@click.argument("email")
+@index_option
+@handle_errors
+def watch_unsubscribe(name: str, email: str, index_dir: Path) -> None:
+    """Stop sending EMAIL the digests of NAME."""
+    from .serve.digests import Subscriptions
+
+    if not Subscriptions(index_dir).unsubscribe(name, email.strip()):
+        raise click.ClickException(strip_controls(f"{email.strip()!r} is not subscribed to {name!r}"))
+    click.echo(f"{email.strip()} no longer gets {name}'s digests.")
+
+
+@watch.command("run")
+@index_option
+@click.option("--smtp-host", envvar="SENDSEARCH_SMTP_HOST", show_envvar=True, default=None, help="Mail server.")
+@click.option("--smtp-port", envvar="SENDSEARCH_SMTP_PORT", show_envvar=True, default=587, show_default=True, type=int)
+@click.option(
+    "--smtp-tls",
+    envvar="SENDSEARCH_SMTP_TLS",
+    show_envvar=True,
+    type=click.Choice(["none", "starttls", "tls"]),
+    default="starttls",
+    show_default=True,
+)
+@click.option("--smtp-user", envvar="SENDSEARCH_SMTP_USER", show_envvar=True, default=None, help="Login, if any.")
+@click.option("--mail-from", envvar="SENDSEARCH_MAIL_FROM", show_envvar=True, default="sendsearch@localhost")
+@click.option(
+    "--base-url",
+    envvar="SENDSEARCH_BASE_URL",
+    show_envvar=True,
+    default=None,
+    help="The server's public address, for the unsubscribe links (https://...).",
+)
+@handle_errors
+def watch_run(
+    index_dir: Path,
+    smtp_host: str | None,
+    smtp_port: int,
+    smtp_tls: str,
+    smtp_user: str | None,
+    mail_from: str,
+    base_url: str | None,
+) -> None:
+    """List each saved search's new matching answers (above the relevance floor, not listed
+    before) and email each subscriber a digest of them. The password comes from
+    SENDSEARCH_SMTP_PASSWORD, the key that signs unsubscribe links from SENDSEARCH_SECRET (the
+    server needs the same). Without a mail server nothing is emailed: digests wait.
+
+    \b
+    A daily cron line:
+      0 7 * * * cd /srv/sendsearch && .venv/bin/sendsearch fetch -q && .venv/bin/sendsearch watch run
+    """
+    import os
+
+    from .search.index import Index
+    from .serve.digests import MailSettings, Subscriptions
+
+    index = Index.open(index_dir)
+    _report_saved_searches(index)
+    mail = None
+    if smtp_host:
+        mail = MailSettings(
+            smtp_host,
+            smtp_port,
+            smtp_tls,
+            smtp_user,
+            os.environ.get("SENDSEARCH_SMTP_PASSWORD"),
+            mail_from,
+            base_url or "",
+            os.environ.get("SENDSEARCH_SECRET", ""),
+        )
+    subscriptions = Subscriptions(index.directory)
+    if subscriptions.waiting():
+        sent = subscriptions.send(mail)
+        click.echo(f"Sent {sent} digest{'s' if sent != 1 else ''}.")
 
 
 @main.command()

@@ -29,9 +29,11 @@ from ..schema import Passage
 from .index import Index
 from .request import SearchRequest
 
-__all__ = ["WATCH_FILE", "SavedSearch", "SavedSearches", "check_name"]
+__all__ = ["WATCH_FILE", "OnNew", "SavedSearch", "SavedSearches", "check_name"]
 
 WATCH_FILE = "watch.sqlite"
+# Called with the open transaction, a saved search's name and its new matches.
+OnNew = Callable[[sqlite3.Connection, str, list[Passage]], None]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,59}")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS searches (name TEXT PRIMARY KEY, request TEXT NOT NULL, created TEXT NOT NULL);
@@ -129,9 +131,10 @@ class SavedSearches:
         request = SearchRequest.parse(data["question"], data["k"], **data["filters"])
         return SavedSearch(name, request, created)
 
-    def check(self, index: Index) -> dict[str, list[Passage]]:
+    def check(self, index: Index, also: OnNew | None = None) -> dict[str, list[Passage]]:
         """Each saved search's new matching answers (above the relevance floor, not listed
-        before), best first; they are recorded as seen."""
+        before), best first; they are recorded as seen. ``also`` runs in the transaction
+        that records them (the digests' outbox), so both happen or neither."""
         found: dict[str, list[Passage]] = {}
         for saved in self.all():
             matches = [p for p in index.search(saved.request) if not p.weak_match]
@@ -140,5 +143,7 @@ class SavedSearches:
                 new = [p for p in matches if p.doc_id not in seen]
                 now = self.clock().isoformat(timespec="seconds")
                 db.executemany("INSERT INTO seen VALUES (?, ?, ?)", [(saved.name, p.doc_id, now) for p in new])
+                if also is not None:
+                    also(db, saved.name, new)
             found[saved.name] = new
         return found

@@ -13,6 +13,8 @@ REST is: ``k`` up to ``MAX_K``, the question and filters cut or refused, and at 
 from __future__ import annotations
 
 import dataclasses
+import html
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,6 +29,7 @@ from ..search.index import Index
 from ..search.request import SearchResult
 from ..search.saved import SavedSearches
 from .api import _filter_parameters, search_result
+from .digests import Subscriptions, read_token
 
 __all__ = ["atom", "feeds_app"]
 
@@ -78,12 +81,19 @@ def atom(feed_id: str, title: str, result: SearchResult, now: datetime) -> bytes
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
 
 
-def feeds_app(index: Index, *, concurrency: int = 4, clock: Callable[[], datetime] | None = None) -> Any:
-    """The feeds as a FastAPI app, to mount at ``/feeds``."""
+def feeds_app(
+    index: Index,
+    *,
+    concurrency: int = 4,
+    clock: Callable[[], datetime] | None = None,
+    secret: str | None = None,
+) -> Any:
+    """The feeds as a FastAPI app, to mount at ``/feeds``, with ``/unsubscribe?token=...``
+    for the digests' links (``secret`` signs them: ``SENDSEARCH_SECRET`` by default)."""
     import anyio
     from fastapi import Depends, FastAPI, Path, Query
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
     from starlette.requests import Request
 
     from .api import _validation_message
@@ -132,4 +142,23 @@ def feeds_app(index: Index, *, concurrency: int = 4, clock: Callable[[], datetim
 
         return await answer(make)
 
+    @app.get("/unsubscribe", response_class=HTMLResponse)
+    async def unsubscribe(token: str = Query("", max_length=1000)) -> Response:
+        key = secret if secret is not None else os.environ.get("SENDSEARCH_SECRET", "")
+        found = read_token(key, token) if key else None
+        if found is None:
+            return HTMLResponse(_page("That unsubscribe link is not valid: copy the whole link from the email."), 400)
+        name, email = found
+        removed = await anyio.to_thread.run_sync(Subscriptions(index.directory).unsubscribe, name, email)
+        said = "will get no more" if removed else "was already getting no"
+        return HTMLResponse(_page(f"{email} {said} emails for the saved search “{name}”."))
+
     return app
+
+
+def _page(text: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>sendsearch</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+        f"<body><main><h1>sendsearch</h1><p>{html.escape(text)}</p></main></body></html>"
+    )
