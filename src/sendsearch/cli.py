@@ -156,7 +156,8 @@ def filter_options(command: F) -> F:
         if field.flag:
             option = click.option(field.option, field.name, is_flag=True, help=field.help)
         elif field.choices:
-            option = click.option(field.option, field.name, type=click.Choice(field.choices), help=field.help)
+            choice = click.Choice(field.choices, case_sensitive=False)
+            option = click.option(field.option, field.name, type=choice, help=field.help)
         else:
             option = click.option(field.option, field.name, default=None, help=field.help)
         command = option(command)
@@ -543,6 +544,8 @@ def search(
         click.echo(undated)
     if passages.councils_line:
         click.echo(passages.councils_line + ".")
+    if passages.askers_line:
+        click.echo(strip_controls(passages.askers_line) + ".")
     if passages.timeline is not None:
         _show_timeline(passages.timeline)
 

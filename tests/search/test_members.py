@@ -156,3 +156,30 @@ def test_the_page_filters_by_member(members_index):
     assert "asked by Mary Foy (Labour, City of Durham)" in reply.filters
     bad, _ = answer(members_index, "EHC", None, ChatFilters("", "", "Any department", "Any", 3, answered_by="Mary Fow"))
     assert bad.error == "Answered by: no member called 'Mary Fow'; did you mean Mary Foy?"
+
+
+def test_who_asks_about_this_most_is_counted_in_every_result(members_index):
+    found = members_index.search("EHC plans", k=20, house="Commons")
+    close = [p for p in found if not p.weak_match and p.citation.asking_member_id]
+    expected: dict[int, int] = {}
+    for passage in close:
+        member = passage.citation.asking_member_id
+        assert member is not None
+        expected[member] = expected.get(member, 0) + 1
+    assert dict(found.askers) == expected
+    assert found.askers[0] == (FOY, 2)
+    assert found.to_dict()["askers"][0] == {"member_id": FOY, "name": "Mary Foy (Labour, City of Durham)", "count": 2}
+    assert found.askers_line.startswith("Who asked these: Mary Foy (Labour, City of Durham) (2), ")
+
+
+def test_the_page_and_the_cli_say_who_asked(members_index, tmp_path, monkeypatch):
+    from sendsearch.chat.render import render_turn
+    from sendsearch.serve.ui import ChatFilters, answer
+
+    reply, _ = answer(
+        members_index, "EHC plans", None, ChatFilters("", "", "Any department", "Any", 10, house="Commons")
+    )
+    assert "Who asked these: Mary Foy (Labour, City of Durham) (2)" in render_turn(reply)
+    monkeypatch.chdir(tmp_path)
+    shown = CliRunner().invoke(main, ["search", "EHC plans", "--index", "ix", "-k", "20", "--house", "commons"])
+    assert "Who asked these: Mary Foy (Labour, City of Durham) (2)" in shown.output

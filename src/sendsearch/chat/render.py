@@ -210,6 +210,8 @@ def _notes(reply: Reply) -> list[str]:
         notes.append(f"Filters: {reply.filters}.")
     if reply.councils:
         notes.append(f"{reply.councils}.")
+    if reply.askers:
+        notes.append(f"{reply.askers}.")
     if reply.undated_left_out:
         count = reply.undated_left_out
         were = "s without a date were" if count != 1 else " without a date was"

@@ -104,6 +104,8 @@ class Reply:
     undated_left_out: int = 0
     # "Councils in these results: Stockport (4)" (SearchResult.councils_line), or "".
     councils: str = ""
+    # "Who asked these: Mary Foy (...) (2)" (SearchResult.askers_line), or "".
+    askers: str = ""
     # The good matches by month (SearchResult.timeline), when the request asked for it.
     timeline: Timeline | None = None
     newest_first: bool = False
@@ -192,6 +194,7 @@ def build_reply(index: Index, message: str, anchor: str | None, request: SearchR
         elsewhere=elsewhere_named(reading.query),
         undated_left_out=passages.undated_left_out,
         councils=passages.councils_line,
+        askers=passages.askers_line,
         timeline=passages.timeline,
         newest_first=request.sort == "newest",
     )

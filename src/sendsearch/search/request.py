@@ -16,6 +16,7 @@ from ..authorities import authority_name
 from ..errors import QueryError
 from ..filters import Filters, check_text
 from ..limits import MAX_K
+from ..members import member_label
 from ..schema import Passage
 from ..text.analysis import clean_query
 from .config import SearchConfig
@@ -204,6 +205,10 @@ class SearchResult(Sequence[Passage]):
             "passages": [passage.to_dict() for passage in self.passages],
             "undated_left_out": self.undated_left_out,
             "councils": [{"code": code, "name": authority_name(code), "count": count} for code, count in self.councils],
+            "askers": [
+                {"member_id": member_id, "name": member_label(member_id), "count": count}
+                for member_id, count in self.askers
+            ],
             "sort": self.request.sort,
             **({"timeline": self.timeline.to_dict()} if self.timeline is not None else {}),
         }
@@ -223,6 +228,25 @@ class SearchResult(Sequence[Passage]):
             return ""
         named = ", ".join(f"{authority_name(code)} ({count})" for code, count in self.councils)
         return f"Councils in these results: {named}"
+
+    @property
+    def askers(self) -> tuple[tuple[int, int], ...]:
+        """Who asks about this most: the members who asked the good matches' questions, as
+        (member id, questions), most first, at most ``COUNCIL_FACETS``."""
+        counts = Counter(
+            p.citation.asking_member_id
+            for p in self.passages
+            if not p.weak_match and p.citation.asking_member_id is not None
+        )
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], member_label(item[0])))
+        return tuple(ranked[:COUNCIL_FACETS])
+
+    @property
+    def askers_line(self) -> str:
+        """ "Who asked these: Mary Foy (Labour, City of Durham) (2), ...", or ""."""
+        if not self.askers:
+            return ""
+        return "Who asked these: " + ", ".join(f"{member_label(i)} ({count})" for i, count in self.askers)
 
     @property
     def undated_note(self) -> str:

@@ -172,6 +172,11 @@ def rest_app(index: Index, *, concurrency: int = 4) -> Any:
             '(answered, else asked): {"months": [{"month": "2024-03", "count": 4}, ...], "undated": n, '
             '"matches": n}.',
         )
+        askers: list[dict[str, Any]] = Field(
+            default_factory=list,
+            description="Who asks about this most: the members who asked the good matches' questions, most first: "
+            '[{"member_id": 4753, "name": "Mary Foy (Labour, City of Durham)", "count": 2}, ...].',
+        )
         councils: list[dict[str, Any]] = Field(
             default_factory=list,
             description="The local authorities the passages are surely about (weak matches aside), most first: "
