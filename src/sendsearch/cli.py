@@ -666,6 +666,26 @@ def watch_remove(name: str, index_dir: Path) -> None:
     click.echo(f"Removed {name}.")
 
 
+@watch.command("export")
+@click.argument("name")
+@index_option
+@click.option("--format", "output", type=click.Choice(["csv", "citations"]), default="csv", show_default=True)
+@handle_errors
+def watch_export(name: str, index_dir: Path, output: str) -> None:
+    """Print a saved search's matches, newest first, as CSV (as `search --format csv`) or a citation list."""
+    import dataclasses
+
+    from .search.export import citation_list, to_csv
+    from .search.index import Index
+    from .search.saved import SavedSearches
+
+    saved = SavedSearches(index_dir).get(name)
+    if saved is None:
+        raise click.ClickException(strip_controls(f"no saved search is called {name!r}; `sendsearch watch list`"))
+    found = Index.open(index_dir).search(dataclasses.replace(saved.request, sort="newest"))
+    click.echo(strip_controls(to_csv(found) if output == "csv" else citation_list(found)), nl=False)
+
+
 @watch.command("subscribe")
 @click.argument("name")
 @click.argument("email")

@@ -87,3 +87,26 @@ def test_document_text_is_escaped_never_markup():
     assert parsed.entries[0].updated == "2026-12-07T06:00:00Z"  # undated: the feed's time
     assert parsed.entries[0].get("links", []) == []  # a file, not a page to link to
     assert parsed.entries[1].link == "https://example.org/a?b=1&c=2"
+
+
+def test_a_saved_search_exports_its_matches_as_csv(feeds, seed_index, tmp_path, monkeypatch, use_fake_embedder):
+    import csv
+    import io
+
+    from click.testing import CliRunner
+
+    from sendsearch.cli import main
+
+    reply = httpx.get(feeds + "saved/stockport.csv")
+    assert reply.status_code == 200
+    assert reply.headers["content-disposition"] == 'attachment; filename="sendsearch-stockport.csv"'
+    rows = list(csv.DictReader(io.StringIO(reply.text)))
+    saved = SavedSearches(seed_index.directory).get("stockport")
+    assert saved is not None
+    found = seed_index.search(dataclasses.replace(saved.request, sort="newest"))
+    assert [row["doc_id"] for row in rows] == [p.doc_id for p in found]
+    assert httpx.get(feeds + "saved/nothing.csv").status_code == 404
+    monkeypatch.chdir(tmp_path)
+    printed = CliRunner().invoke(main, ["watch", "export", "stockport", "--index", str(seed_index.directory)])
+    assert printed.exit_code == 0, printed.output
+    assert [row["doc_id"] for row in csv.DictReader(io.StringIO(printed.output))] == [p.doc_id for p in found]

@@ -25,6 +25,7 @@ from ..errors import QueryError, SendSearchError
 from ..filters import FIELD_LABELS
 from ..limits import MAX_K
 from ..schema import Passage
+from ..search.export import to_csv
 from ..search.index import Index
 from ..search.request import SearchResult
 from ..search.saved import SavedSearches
@@ -139,6 +140,20 @@ def feeds_app(
             found = index.search(dataclasses.replace(saved.request, sort="newest"))
             body = atom(_TAG + "saved:" + quote(name, safe=""), f"sendsearch: {saved.describe()}", found, now())
             return Response(body, media_type=ATOM_TYPE)
+
+        return await answer(make)
+
+    @app.get("/saved/{name}.csv")
+    async def saved_csv(name: str = Path(max_length=60)) -> Response:
+        def make() -> Response:
+            saved = SavedSearches(index.directory).get(name)
+            if saved is None:
+                return JSONResponse({"error": f"no saved search is called {name!r}"}, status_code=404)
+            found = index.search(dataclasses.replace(saved.request, sort="newest"))
+            disposition = f'attachment; filename="sendsearch-{name}.csv"'
+            return Response(
+                to_csv(found), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition}
+            )
 
         return await answer(make)
 
