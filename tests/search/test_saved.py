@@ -101,3 +101,34 @@ def test_weak_matches_are_never_new_matches(seed_index, monkeypatch):
     assert saved.check(seed_index)["stockport"] == []
     with pytest.raises(QueryError):
         saved.add("stockport", SearchRequest.parse("EHC", 5))
+
+
+def test_a_signed_in_administrator_saves_a_search_from_the_page(seed_index):
+    from types import SimpleNamespace
+
+    from sendsearch.serve.admin import SESSION_COOKIE, AdminGuard
+    from sendsearch.serve.ui import ChatFilters, save_search
+
+    guard = AdminGuard("a-long-enough-admin-password")
+    signed = SimpleNamespace(cookies={SESSION_COOKIE: guard.open_session()}, client=SimpleNamespace(host="127.0.0.1"))
+    stranger = SimpleNamespace(cookies={}, client=SimpleNamespace(host="127.0.0.1"))
+    filters = ChatFilters("", "", "Any department", "Any", 3, council="Stockport MBC")
+    question = "How much does Stockport spend on SEND?"
+    refused = save_search(seed_index, guard, stranger, "stockport", question, filters)
+    assert refused == "Sign in with the admin password first; nothing was saved."
+    assert SavedSearches(seed_index.directory).all() == []
+    said = save_search(seed_index, guard, signed, "stockport", question, filters)
+    assert said.startswith("Saved stockport: “How much does Stockport spend on SEND?” (about Stockport): ")
+    assert "/feeds/saved/stockport.atom" in said
+    saved = SavedSearches(seed_index.directory).get("stockport")
+    assert saved is not None
+    assert saved.request.filters.council == "SKP"
+    bad = save_search(seed_index, guard, signed, "../x", question, filters)
+    assert bad.startswith("a saved search's name is 1 to 60 letters")
+    wrong = save_search(
+        seed_index, guard, signed, "x", question, ChatFilters("", "", "Any department", "Any", 3, council="Narnia")
+    )
+    assert wrong.startswith("Council: no local authority called 'Narnia'")
+    assert save_search(seed_index, AdminGuard(None), signed, "y", question, filters) == (
+        "Saving searches is turned off on this server."
+    )

@@ -9,6 +9,7 @@ the environment (README, "Configuration").
 
 # No ``from __future__ import annotations`` here: Gradio reads the upload handler's
 # ``gr.Request`` hint as a real class to pass the request in (admin.add_uploads needs it).
+import dataclasses
 import logging
 import os
 import shutil
@@ -37,6 +38,7 @@ from ..members import parties
 from ..schema import KIND_LABELS, DocumentKind
 from ..search.index import Index
 from ..search.request import SearchRequest, Sort
+from ..search.saved import SavedSearches, check_name
 from ..sources.readers import SUPPORTED_SUFFIXES
 from . import admin, api, mcp
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
@@ -183,6 +185,30 @@ def export_link(reply: Reply, filters: ChatFilters) -> str | None:
     return "api/search?" + urlencode(params)
 
 
+def save_search(
+    index: Index, guard: admin.AdminGuard, request: Any, name: str, question: str, filters: ChatFilters
+) -> str:
+    """Save a question with the Ask tab's filters as a saved search, for a signed-in
+    administrator only; the reply in one line, saying where its feed is."""
+    if not guard.enabled:
+        return "Saving searches is turned off on this server."
+    if request is None or not guard.signed_in(request):
+        return "Sign in with the admin password first; nothing was saved."
+    try:
+        check_name((name or "").strip())
+        asked = SearchRequest.parse((question or "")[:MAX_QUERY_CHARS], 20)
+        saved = SavedSearches(index.directory).add(
+            name.strip(), dataclasses.replace(asked, filters=filters.filters(), sort="relevance")
+        )
+        new = SavedSearches(index.directory).check(index).get(saved.name, [])
+    except SendSearchError as error:
+        return error.worded(FIELD_LABELS["page"])
+    return (
+        f"Saved {saved.describe()}: {len(new)} matching answers now. Its feed: /feeds/saved/{saved.name}.atom; "
+        "new answers are listed after every add or fetch."
+    )
+
+
 def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The newest turns a session keeps: at most ``MAX_CHAT_TURNS``, and older ones go
     once the kept HTML passes ``MAX_CHAT_HISTORY_CHARS`` (the newest is always kept)."""
@@ -279,6 +305,15 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
     # Gradio reads a gr.Progress default as "show progress here"; track_tqdm shows the
     # tqdm bars that `add` draws while embedding.
     tracker = gr.Progress(track_tqdm=True)
+
+    def save(name: str, question: str, *controls: Any, request: gr.Request) -> str:
+        *chosen, shown, order = controls
+        filters = ChatFilters(
+            **{key: value or "" for key, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
+            shown=int(shown or SHOWN_FIRST),
+            sort=order or "relevance",
+        )
+        return save_search(index, guard, request, name, question, filters)
 
     def upload(files: list[str] | None, request: gr.Request, progress: Any = tracker) -> tuple[Any, ...]:
         outcome = admin.add_uploads(index, files, guard, request)
@@ -416,6 +451,16 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 add_button = gr.Button("Add to the index", variant="primary", elem_id="upload-button")
                 result = gr.Markdown(elem_id="upload-result")
                 add_button.click(upload, [files], [result, status, department], api_visibility="private")
+                gr.Markdown(
+                    "**Save a search** (signed in): a question with the filters chosen on the Ask tab. Its new "
+                    "matching answers are listed after every add or fetch, and it has an Atom feed."
+                )
+                with gr.Row(equal_height=True):
+                    save_name = gr.Textbox(label="Name (letters, digits, - and _)", elem_id="save-name")
+                    save_question = gr.Textbox(label="Question", elem_id="save-question")
+                save_button = gr.Button("Save this search", elem_id="save-button")
+                saved_result = gr.Markdown(elem_id="save-result")
+                save_button.click(save, [save_name, save_question, *filters], [saved_result], api_visibility="private")
             else:
                 gr.Markdown(
                     "Adding answers is not open on this server. (Its operator can open it to signed-in "
