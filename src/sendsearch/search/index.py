@@ -493,7 +493,10 @@ class Index:
         if wider is None or kept is None or len(wider) == len(kept):
             return 0
         undated = np.setdiff1d(wider, kept, assume_unique=True)
-        return sum(not passage.weak_match for passage in self._run(snapshot, plan, request, settings, undated))
+        # Whether a passage matches is judged on its own (cosine, the question's words), so
+        # the expanded second reading (feedback) that orders the best ones is not needed.
+        quick = settings.with_(feedback_docs=0)
+        return sum(not passage.weak_match for passage in self._run(snapshot, plan, request, quick, undated))
 
     def _served(self, snapshot: Snapshot) -> None:
         """Raise IndexFormatError if the files of the generation just used no longer hold
