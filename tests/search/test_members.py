@@ -173,13 +173,15 @@ def test_who_asks_about_this_most_is_counted_in_every_result(members_index):
 
 
 def test_the_page_and_the_cli_say_who_asked(members_index, tmp_path, monkeypatch):
+    from html import unescape
+
     from sendsearch.chat.render import render_turn
     from sendsearch.serve.ui import ChatFilters, answer
 
     reply, _ = answer(
         members_index, "EHC plans", None, ChatFilters("", "", "Any department", "Any", 10, house="Commons")
     )
-    assert "Who asked these: Mary Foy (Labour, City of Durham) (2)" in render_turn(reply)
+    assert "Who asked these: Mary Foy (Labour, City of Durham) (2)" in unescape(render_turn(reply))
     monkeypatch.chdir(tmp_path)
     shown = CliRunner().invoke(main, ["search", "EHC plans", "--index", "ix", "-k", "20", "--house", "commons"])
     assert "Who asked these: Mary Foy (Labour, City of Durham) (2)" in shown.output

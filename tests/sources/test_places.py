@@ -208,7 +208,9 @@ def test_rest_filters_by_council_and_returns_the_facet(bundled):
 
 @pytest.mark.slow
 def test_the_page_filters_by_council_and_shows_the_counts(bundled):
-    from sendsearch.chat.render import render_turn
+    from html import unescape
+
+    from sendsearch.chat.render import render_turn, reply_text
     from sendsearch.serve.ui import ChatFilters, answer, council_names
 
     assert "Stockport" in council_names()
@@ -217,7 +219,10 @@ def test_the_page_filters_by_council_and_shows_the_counts(bundled):
     assert reply.error is None
     about_stockport = {p.doc_id for p in bundled.search("Stockport", k=100, council="SKP")}
     assert {s.passage.doc_id for s in reply.passages} <= about_stockport
-    assert "Councils in these results: Stockport (" in render_turn(reply)
+    assert "Councils in these results: Stockport (" in unescape(render_turn(reply))
+    # The counts are for reading on the page, not part of the text copied into a letter.
+    assert "Councils in these results" not in reply_text(reply)
+    assert reply_text(reply).startswith("Filters: about Stockport.\n\n")
     bad, _ = answer(bundled, "EHC", None, ChatFilters("", "", "Any department", "Any", 3, council="Narnia"))
     assert bad.error == "Council: no local authority called 'Narnia' (an English council responsible for SEND)"
 

@@ -202,15 +202,17 @@ def _render_passage(shown: ShownPassage, turn: str) -> str:
     return "".join(parts)
 
 
-def _notes(reply: Reply) -> list[str]:
+def _notes(reply: Reply, *, facets: bool = True) -> list[str]:
+    """What the reply says before its answer; ``facets`` adds who and which councils its
+    passages are about (shown on the page, left out of the text a person copies)."""
     notes = []
     if reply.reading.note:
         notes.append(reply.reading.note)
     if reply.filters:
         notes.append(f"Filters: {reply.filters}.")
-    if reply.councils:
+    if facets and reply.councils:
         notes.append(f"{reply.councils}.")
-    if reply.askers:
+    if facets and reply.askers:
         notes.append(f"{reply.askers}.")
     if reply.undated_left_out:
         count = reply.undated_left_out
@@ -303,7 +305,8 @@ def _passage_text(shown: ShownPassage) -> str:
 
 def reply_text(reply: Reply) -> str:
     """A reply as plain text: notes, key points with their [n], passages and citation lines."""
-    blocks = ["\n".join(_notes(reply))] if _notes(reply) else []
+    notes = _notes(reply, facets=False)
+    blocks = ["\n".join(notes)] if notes else []
     if reply.error is not None:
         blocks.append(f"I couldn't search for that: {reply.error}")
     elif reply.nothing_close and reply.elsewhere is not None:
