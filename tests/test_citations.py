@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sendsearch import Citation, Index
-from sendsearch.sources.members import lookup_member
+from sendsearch.members import lookup_member
 from sendsearch.sources.parliament import record_to_document, referred_questions, title_from_question
 from sendsearch.sources.readers import read_paths
 

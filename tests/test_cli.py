@@ -28,7 +28,7 @@ def test_build_then_search_json(run, corpus_copy, tmp_path):
     assert "Embedded" in result.output
     result = run("search", "How much does Stockport spend on SEND?", "--index", "ix", "--json", "-k", "3")
     assert result.exit_code == 0
-    passages = json.loads(result.output)
+    passages = json.loads(result.output)["passages"]
     assert len(passages) == 3
     assert passages[0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"  # the real-model test checks "£32m"
     for field in (
@@ -190,4 +190,4 @@ def test_search_prints_no_terminal_escape_sequences_from_the_corpus(run, tmp_pat
     printed = run("search", "EHC plans", "--index", "ix", "--json").output
     assert "\x1b" not in printed
     assert "\x9b" not in printed
-    assert json.loads(printed)[0]["text"].endswith("within 20 weeks.\x9b31m")  # the data itself, escaped
+    assert json.loads(printed)["passages"][0]["text"].endswith("within 20 weeks.\x9b31m")  # the data itself, escaped

@@ -28,7 +28,9 @@ def weak_from(monkeypatch, rank: int) -> None:
     real = Index.search
 
     def search(self, *args, **kwargs):
-        return [dataclasses.replace(p, weak_match=p.rank >= rank) for p in real(self, *args, **kwargs)]
+        found = real(self, *args, **kwargs)
+        marked = tuple(dataclasses.replace(p, weak_match=p.rank >= rank) for p in found)
+        return dataclasses.replace(found, passages=marked)
 
     monkeypatch.setattr(Index, "search", search)
 
@@ -53,5 +55,5 @@ def test_nothing_close_is_said_plainly(run, monkeypatch):
     assert result.output.startswith("Nothing in this index is close to that question")
     assert "1. " not in result.output
     assert "5 weak matches left out" in result.output
-    passages = json.loads(run("search", "What is the capital of France?", "--index", "ix", "--json").output)
+    passages = json.loads(run("search", "What is the capital of France?", "--index", "ix", "--json").output)["passages"]
     assert [p["weak_match"] for p in passages] == [True] * 5

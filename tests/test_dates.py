@@ -131,8 +131,8 @@ def test_the_cli_flag_includes_undated_documents(dated_index, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     base = ["search", "EHC plans", "--index", "ix", "-k", "20", "--json", "--from", "2025-05-10"]
-    without = {p["doc_id"] for p in json.loads(runner.invoke(main, base).output)}
-    with_flag = json.loads(runner.invoke(main, [*base, "--include-undated"]).output)
+    without = {p["doc_id"] for p in json.loads(runner.invoke(main, base).output)["passages"]}
+    with_flag = json.loads(runner.invoke(main, [*base, "--include-undated"]).output)["passages"]
     assert without == {"1800001"}
     assert {"1655928", "1928750"} <= {p["doc_id"] for p in with_flag}
     [estimated] = [p for p in with_flag if p["doc_id"] == "1800001"]
@@ -194,3 +194,77 @@ def test_the_shipped_table_is_what_the_tool_makes_and_its_error_is_as_documented
     assert missing == 4
     assert sum(1 for e in errors if e == 0) / len(errors) > 0.9995
     assert max(errors) == 8
+
+
+# -- what a date filter leaves out ---------------------------------------------------------------------
+def test_a_date_filter_counts_the_matching_undated_documents_it_left_out(dated_index):
+    kept = dated_index.search("EHC plans", k=20, date_from="2025-05-10")
+    wider = dated_index.search("EHC plans", k=20, date_from="2025-05-10", include_undated=True)
+    matching_undated = [p for p in wider if not _dated(p) and not p.weak_match]
+    assert matching_undated
+    assert kept.undated_left_out == len(matching_undated)
+    assert kept.to_dict()["undated_left_out"] == len(matching_undated)
+    assert kept.undated_note.endswith("without a date were left out")
+    assert wider.undated_left_out == 0
+    assert dated_index.search("EHC plans", k=20).undated_left_out == 0  # no date filter, nothing left out
+    # At most k: the count says how many would have had a place in the reply.
+    assert dated_index.search("EHC plans", k=1, date_from="2025-05-10").undated_left_out == 1
+
+
+def test_the_cli_says_how_many_undated_passages_it_left_out(dated_index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    shown = runner.invoke(main, ["search", "EHC plans", "--index", "ix", "-k", "20", "--from", "2025-05-10"])
+    count = dated_index.search("EHC plans", k=20, date_from="2025-05-10").undated_left_out
+    assert f"{count} passages without a date were left out; --include-undated keeps them." in shown.output
+    flagged = ["search", "EHC plans", "--index", "ix", "-k", "20", "--from", "2025-05-10", "--include-undated"]
+    assert "without a date" not in runner.invoke(main, flagged).output
+    printed = json.loads(
+        runner.invoke(main, ["search", "EHC plans", "--index", "ix", "--from", "2025-05-10", "--json"]).output
+    )
+    assert printed["undated_left_out"] >= 1
+
+
+def test_rest_offers_include_undated_and_reports_what_was_left_out(dated_index):
+    from sendsearch.serve.api import rest_app
+
+    from .serving import serving
+
+    query: dict[str, str | int] = {"q": "EHC plans", "k": 20, "from": "2025-05-10"}
+    with serving(rest_app(dated_index)) as url:
+        narrow = httpx.get(url + "search", params=query).json()
+        wide = httpx.get(url + "search", params={**query, "include_undated": "true"}).json()
+        off = httpx.get(url + "search", params={**query, "include_undated": "false"}).json()
+        bad = httpx.get(url + "search", params={**query, "include_undated": "maybe"})
+    assert {p["doc_id"] for p in narrow["passages"]} == {"1800001"}
+    assert narrow["undated_left_out"] >= 2
+    assert {"1655928", "1928750"} <= {p["doc_id"] for p in wide["passages"]}
+    assert wide["undated_left_out"] == 0
+    assert off == narrow
+    assert bad.status_code == 400
+    assert list(bad.json()) == ["error"]
+    assert "include_undated" in bad.json()["error"]
+
+
+def test_the_page_offers_undated_documents_and_says_how_many_it_left_out(dated_index):
+    from sendsearch.chat.render import render_turn
+    from sendsearch.serve.ui import PAGE_FILTERS, ChatFilters, answer
+
+    assert "include_undated" in PAGE_FILTERS
+    narrow, _ = answer(dated_index, "EHC plans", None, ChatFilters("2025-05-10", "", "Any department", "Any", 3))
+    assert narrow.undated_left_out >= 2
+    html = render_turn(narrow)
+    assert f"{narrow.undated_left_out} passages without a date were left out by the dates" in html
+    assert "Include undated documents" in html
+    wide, _ = answer(
+        dated_index, "EHC plans", None, ChatFilters("2025-05-10", "", "Any department", "Any", 3, include_undated=True)
+    )
+    assert wide.undated_left_out == 0
+    assert "left out by the dates" not in render_turn(wide)
+    # The undated answers say what the dated one says: they are shown folded into it.
+    assert {"1655928", "1928750"} <= _shown(wide)
+    assert not {"1655928", "1928750"} & _shown(narrow)
+
+
+def _shown(reply) -> set[str]:
+    return {p.doc_id for s in reply.passages for p in (s.passage, *s.near_identical)}

@@ -23,7 +23,7 @@ def test_cli_build_and_search_on_the_bundled_corpus(tmp_path, monkeypatch, corpu
     assert "Indexed 5 documents" in result.output
     result = runner.invoke(main, ["search", "How much does Stockport spend on SEND?", "--json"])
     assert result.exit_code == 0, result.output
-    first = json.loads(result.output)[0]
+    first = json.loads(result.output)["passages"][0]
     assert first["doc_id"] == "001_96ab44ec7aed3ea8.txt"
     assert "£32m" in first["text"]
 

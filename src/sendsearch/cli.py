@@ -26,7 +26,7 @@ from . import settings
 from .errors import SendSearchError
 from .filters import FIELD_LABELS, FILTERS
 from .limits import MAX_K
-from .search.request import MODES
+from .search.request import MODES, SORTS
 from .text.normalise import strip_controls
 from .version import __version__
 
@@ -205,7 +205,8 @@ def filter_options(command: F) -> F:
         if field.flag:
             option = click.option(field.option, field.name, is_flag=True, help=field.help)
         elif field.choices:
-            option = click.option(field.option, field.name, type=click.Choice(field.choices), help=field.help)
+            choice = click.Choice(field.choices, case_sensitive=False)
+            option = click.option(field.option, field.name, type=choice, help=field.help)
         else:
             option = click.option(field.option, field.name, default=None, help=field.help)
         command = option(command)
@@ -288,7 +289,7 @@ def build(
     from .search.index import Index
 
     config = IndexConfig(include_withdrawn=include_withdrawn)
-    _, report = Index.build(
+    index, report = Index.build(
         list(paths) or [Path("corpus")],
         index_dir,
         model=model,
@@ -297,6 +298,7 @@ def build(
         follow_links=follow_links,
     )
     _print_report(report, "built")
+    _report_saved_searches(index)
 
 
 @main.command()
@@ -314,7 +316,20 @@ def add(paths: tuple[Path, ...], index_dir: Path | str, follow_links: bool, quie
     """
     from .search.index import Index
 
-    _print_report(Index.open(index_dir).add(list(paths), progress=not quiet, follow_links=follow_links), "updated")
+    index = Index.open(index_dir)
+    _print_report(index.add(list(paths), progress=not quiet, follow_links=follow_links), "updated")
+    _report_saved_searches(index)
+
+
+def _report_saved_searches(index: Any) -> None:
+    """Each saved search's new matching answers, after the index changed (nothing without
+    any); queued for their subscribers' digests in the same transaction (``watch run`` sends)."""
+    from .serve.digests import Subscriptions
+
+    for name, new in Subscriptions(index.directory).queue(index).items():
+        click.echo(f"Saved search {name}: {len(new)} new matching answer{'s' if len(new) != 1 else ''}")
+        for passage in new:
+            click.echo(strip_controls(f"  {passage.citation_line}"))
 
 
 def _fetch_summary(report: Any) -> str:
@@ -425,7 +440,9 @@ def fetch(
     if published:
         _print_report(Index.open(index_dir).add([out], progress=not quiet), "updated")
     else:
-        _print_report(Index.build([out], index_dir, progress=not quiet)[1], "built")
+        index, built = Index.build([out], index_dir, progress=not quiet)
+        _print_report(built, "built")
+    _report_saved_searches(index)
 
 
 @main.command()
@@ -478,7 +495,9 @@ def _json_for_a_terminal(data: Any) -> str:
 @click.argument("query")
 @index_option
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="Number of passages.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of passages.")
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print the result as JSON, as REST answers it: {"query", "passages", ...}.'
+)
 @filter_options
 @click.option(
     "--mode",
@@ -488,6 +507,23 @@ def _json_for_a_terminal(data: Any) -> str:
     help="Retrieval mode.",
 )
 @click.option("--show-weak", is_flag=True, help="Also print weak matches (below the relevance floor), marked as such.")
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="relevance",
+    show_default=True,
+    help="relevance: best first; newest: the newest of the good matches (among the best 100) first.",
+)
+@click.option("--timeline", is_flag=True, help="Also count the good matches (among the best 100) by month.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json", "csv", "citations"]),
+    default="text",
+    show_default=True,
+    help="csv: one row per passage (every citation field, link, text); citations: a numbered citation list; "
+    "json: as --json.",
+)
 @handle_errors
 def search(
     query: str,
@@ -496,33 +532,48 @@ def search(
     as_json: bool,
     mode: str,
     show_weak: bool,
+    sort: str,
+    timeline: bool,
+    output: str,
     **filters: Any,
 ) -> None:
     """Search an index and print the best passages with their citations.
 
     Passages below the relevance floor (probably not an answer to the question) are left
     out with a count, or listed under "Weak matches" with --show-weak; --json prints them
-    all with "weak_match": true.
+    all with "weak_match": true, and the counts below as fields.
 
     Dates are the date answered, else asked; a written answer whose record lost both is
     dated by an estimate from its question number ("tabled about ..."). Documents with no
-    date at all are left out by --from and --to unless --include-undated.
+    date at all are left out by --from and --to unless --include-undated; how many of
+    them match the question is said ("undated_left_out" in --json).
 
     \b
     Examples:
       sendsearch search "How much does Stockport spend on SEND?"
       sendsearch search "EHC plan delays" -k 10 --from 2024-01-01 --json
+      sendsearch search "EHC plan delays" --sort newest --timeline
+      sendsearch search "EHC plan delays" -k 20 --format csv > passages.csv
     """
     from .search.index import Index
     from .search.request import SearchRequest
 
     index = Index.open(index_dir)
-    passages = index.search(SearchRequest.parse(query, k, mode=mode, **filters))
-    if as_json:
-        click.echo(_json_for_a_terminal([p.to_dict() for p in passages]))
+    passages = index.search(SearchRequest.parse(query, k, mode=mode, sort=sort, timeline=timeline, **filters))
+    if as_json or output == "json":
+        click.echo(_json_for_a_terminal(passages.to_dict()))
         return
+    if output in ("csv", "citations"):
+        from .search.export import citation_list, to_csv
+
+        text = to_csv(passages) if output == "csv" else citation_list(passages)
+        click.echo(strip_controls(text), nl=False)
+        return
+    undated = f"{passages.undated_note}; --include-undated keeps them." if passages.undated_left_out else ""
     if not passages:
         click.echo("No passages found. Try other words, or fewer filters.")
+        if undated:
+            click.echo(undated)
         return
     close = [p for p in passages if not p.weak_match]
     weak = [p for p in passages if p.weak_match]
@@ -538,6 +589,242 @@ def search(
     elif weak:
         count = f"{len(weak)} weak match{'es' if len(weak) != 1 else ''}"
         click.echo(f"{count} left out (probably not an answer to the question; --show-weak lists them).")
+    if undated:
+        click.echo(undated)
+    if passages.councils_line:
+        click.echo(passages.councils_line + ".")
+    if passages.askers_line:
+        click.echo(strip_controls(passages.askers_line) + ".")
+    if passages.timeline is not None:
+        _show_timeline(passages.timeline)
+
+
+def _show_timeline(timeline: Any) -> None:
+    """The good matches by month as a bar of # per month (scaled to 40 at most)."""
+    click.secho(f"Good matches by month ({timeline.matches} among the best 100):", bold=True)
+    top = max((count for _, count in timeline.months), default=0)
+    for month, count in timeline.months:
+        bar = "#" * (round(count * 40 / top) if top else 0)
+        click.echo(f"  {month}  {bar:40}  {count}")
+    if timeline.undated:
+        click.echo(f"  undated  {timeline.undated}")
+
+
+@main.command()
+@click.argument("name")
+@index_option
+@click.option(
+    "-n", "limit", default=20, show_default=True, type=click.IntRange(1, MAX_K), help="How many of each to list."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the member's view as JSON.")
+@handle_errors
+def member(name: str, index_dir: Path, limit: int, as_json: bool) -> None:
+    """Show a member's SEND questions and answers in the index, newest first, with counts.
+
+    NAME is a member of either House in any spelling ("Mary Foy", "foy, mary", "Dr
+    Caroline Johnson") or their Parliament id.
+
+    \b
+    Examples:
+      sendsearch member "Mary Foy"
+      sendsearch member 4125 --json
+    """
+    from .filters import check_text
+    from .members import resolve_member
+    from .search.index import Index
+    from .search.people import dated, member_view
+
+    member_id = resolve_member(check_text(name, "NAME"), "NAME")  # or the names that come close
+    view = member_view(Index.open(index_dir), member_id, limit)
+    if as_json:
+        click.echo(_json_for_a_terminal(view.to_dict()))
+        return
+    click.secho(strip_controls(f"{view.label}, member {view.member_id}"), bold=True)
+    for heading, count, listed in (
+        ("Questions asked", view.asked_count, view.asked),
+        ("Answers given", view.answered_count, view.answered),
+    ):
+        more = f" (the newest {len(listed)} shown)" if count > len(listed) else ""
+        click.echo(f"{heading}: {count}{more}")
+        for doc_id, citation in listed:
+            day = dated(citation)
+            click.echo(strip_controls(f"  {day.isoformat() if day else 'undated':10}  {citation.title or doc_id}"))
+            click.secho(strip_controls(f"              {citation.source or doc_id}"), fg="blue")
+
+
+@main.group()
+def watch() -> None:
+    """Saved searches: a question with its filters, kept beside the index, that lists its new
+    matching answers after every add or fetch (and on `watch run`).
+
+    \b
+    Examples:
+      sendsearch watch add stockport-ehc "EHC plan delays" --council stockport
+      sendsearch watch list
+      sendsearch watch run                 # e.g. daily from cron, after `sendsearch fetch`
+      sendsearch watch remove stockport-ehc
+    """
+
+
+@watch.command("add")
+@click.argument("name")
+@click.argument("question")
+@index_option
+@click.option("-k", "k", default=20, show_default=True, type=click.IntRange(1, MAX_K), help="Passages looked at.")
+@filter_options
+@handle_errors
+def watch_add(name: str, question: str, index_dir: Path, k: int, **filters: Any) -> None:
+    """Save QUESTION with its filters as NAME (letters, digits, - and _). What it matches now
+    counts as seen: later runs list only what is new."""
+    from .search.index import Index
+    from .search.request import SearchRequest
+    from .search.saved import SavedSearches, check_name
+
+    check_name(name)
+    index = Index.open(index_dir)
+    saved = SavedSearches(index.directory)
+    saved.add(name, SearchRequest.parse(question, k, **filters))
+    found = saved.check(index).get(name, [])
+    click.echo(f"Saved {name}: {len(found)} matching answers now; later runs list what is new.")
+
+
+@watch.command("list")
+@index_option
+@handle_errors
+def watch_list(index_dir: Path) -> None:
+    """List the saved searches."""
+    from .search.saved import SavedSearches
+
+    found = SavedSearches(index_dir).all()
+    if not found:
+        click.echo("No saved searches (sendsearch watch add NAME QUESTION [filters]).")
+    for saved in found:
+        click.echo(strip_controls(saved.describe()))
+
+
+@watch.command("remove")
+@click.argument("name")
+@index_option
+@handle_errors
+def watch_remove(name: str, index_dir: Path) -> None:
+    """Forget a saved search."""
+    from .search.saved import SavedSearches
+
+    if not SavedSearches(index_dir).remove(name):
+        raise click.ClickException(strip_controls(f"no saved search is called {name!r}; `sendsearch watch list`"))
+    click.echo(f"Removed {name}.")
+
+
+@watch.command("export")
+@click.argument("name")
+@index_option
+@click.option("--format", "output", type=click.Choice(["csv", "citations"]), default="csv", show_default=True)
+@handle_errors
+def watch_export(name: str, index_dir: Path, output: str) -> None:
+    """Print a saved search's matches, newest first, as CSV (as `search --format csv`) or a citation list."""
+    import dataclasses
+
+    from .search.export import citation_list, to_csv
+    from .search.index import Index
+    from .search.saved import SavedSearches
+
+    saved = SavedSearches(index_dir).get(name)
+    if saved is None:
+        raise click.ClickException(strip_controls(f"no saved search is called {name!r}; `sendsearch watch list`"))
+    found = Index.open(index_dir).search(dataclasses.replace(saved.request, sort="newest"))
+    click.echo(strip_controls(to_csv(found) if output == "csv" else citation_list(found)), nl=False)
+
+
+@watch.command("subscribe")
+@click.argument("name")
+@click.argument("email")
+@index_option
+@handle_errors
+def watch_subscribe(name: str, email: str, index_dir: Path) -> None:
+    """Send EMAIL a digest of NAME's new matching answers on every `watch run`."""
+    from .serve.digests import Subscriptions
+
+    Subscriptions(index_dir).subscribe(name, email)
+    click.echo(f"{email.strip()} gets {name}'s new answers by email (each `sendsearch watch run`).")
+
+
+@watch.command("unsubscribe")
+@click.argument("name")
+@click.argument("email")
+@index_option
+@handle_errors
+def watch_unsubscribe(name: str, email: str, index_dir: Path) -> None:
+    """Stop sending EMAIL the digests of NAME."""
+    from .serve.digests import Subscriptions
+
+    if not Subscriptions(index_dir).unsubscribe(name, email.strip()):
+        raise click.ClickException(strip_controls(f"{email.strip()!r} is not subscribed to {name!r}"))
+    click.echo(f"{email.strip()} no longer gets {name}'s digests.")
+
+
+@watch.command("run")
+@index_option
+@click.option("--smtp-host", envvar="SENDSEARCH_SMTP_HOST", show_envvar=True, default=None, help="Mail server.")
+@click.option("--smtp-port", envvar="SENDSEARCH_SMTP_PORT", show_envvar=True, default=587, show_default=True, type=int)
+@click.option(
+    "--smtp-tls",
+    envvar="SENDSEARCH_SMTP_TLS",
+    show_envvar=True,
+    type=click.Choice(["none", "starttls", "tls"]),
+    default="starttls",
+    show_default=True,
+)
+@click.option("--smtp-user", envvar="SENDSEARCH_SMTP_USER", show_envvar=True, default=None, help="Login, if any.")
+@click.option("--mail-from", envvar="SENDSEARCH_MAIL_FROM", show_envvar=True, default="sendsearch@localhost")
+@click.option(
+    "--base-url",
+    envvar="SENDSEARCH_BASE_URL",
+    show_envvar=True,
+    default=None,
+    help="The server's public address, for the unsubscribe links (https://...).",
+)
+@handle_errors
+def watch_run(
+    index_dir: Path,
+    smtp_host: str | None,
+    smtp_port: int,
+    smtp_tls: str,
+    smtp_user: str | None,
+    mail_from: str,
+    base_url: str | None,
+) -> None:
+    """List each saved search's new matching answers (above the relevance floor, not listed
+    before) and email each subscriber a digest of them. The password comes from
+    SENDSEARCH_SMTP_PASSWORD, the key that signs unsubscribe links from SENDSEARCH_SECRET (the
+    server needs the same). Without a mail server nothing is emailed: digests wait.
+
+    \b
+    A daily cron line:
+      0 7 * * * cd /srv/sendsearch && .venv/bin/sendsearch fetch -q && .venv/bin/sendsearch watch run
+    """
+    import os
+
+    from .search.index import Index
+    from .serve.digests import MailSettings, Subscriptions
+
+    index = Index.open(index_dir)
+    _report_saved_searches(index)
+    mail = None
+    if smtp_host:
+        mail = MailSettings(
+            smtp_host,
+            smtp_port,
+            smtp_tls,
+            smtp_user,
+            os.environ.get("SENDSEARCH_SMTP_PASSWORD"),
+            mail_from,
+            base_url or "",
+            os.environ.get("SENDSEARCH_SECRET", ""),
+        )
+    subscriptions = Subscriptions(index.directory)
+    if subscriptions.waiting():
+        sent = subscriptions.send(mail)
+        click.echo(f"Sent {sent} digest{'s' if sent != 1 else ''}.")
 
 
 @main.command()

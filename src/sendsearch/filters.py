@@ -17,7 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from .authorities import authority_name, resolve
 from .errors import QueryError
+from .limits import MAX_FILTER_CHARS
+from .members import member_label, resolve_member, resolve_party
 from .schema import KIND_LABELS, KIND_WEB_PAGE, KIND_WRITTEN_ANSWER, DocumentKind
 
 __all__ = [
@@ -89,8 +92,60 @@ def _as_text(value: object, name: str) -> str | None:
     return check_text(value or "", name).strip() or None
 
 
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0", ""})
+
+
+def _as_council(value: object, name: str) -> str | None:
+    """An English local authority in any spelling ("stockport", "Stockport MBC"), as its code."""
+    text = _as_text(value, name)
+    if text is None:
+        return None
+    # Every surface's filters are bounded there already but the library's; names are short.
+    if len(text) > MAX_FILTER_CHARS:
+        raise QueryError.about(name, f"{{{name}}} is over {MAX_FILTER_CHARS} characters")
+    return resolve(text, name)
+
+
+def _as_member(value: object, name: str) -> int | None:
+    """A member of either House by name (any order, case or title) or Parliament id."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = _as_text(value, name)
+    if text is None:
+        return None
+    if len(text) > MAX_FILTER_CHARS:
+        raise QueryError.about(name, f"{{{name}}} is over {MAX_FILTER_CHARS} characters")
+    return resolve_member(text, name)
+
+
+def _as_party(value: object, name: str) -> str | None:
+    text = _as_text(value, name)
+    return resolve_party(text, name) if text else None
+
+
+HOUSES = ("Commons", "Lords")
+
+
+def _as_house(value: object, name: str) -> str | None:
+    text = _as_text(value, name)
+    if text is None:
+        return None
+    key = text.lower().removeprefix("house of ").strip()
+    for house in HOUSES:
+        if key == house.lower():
+            return house
+    raise QueryError.about(name, f"{{{name}}} must be Commons or Lords, not {{value}}", value=repr(value))
+
+
 def _as_flag(value: object, name: str) -> bool:
-    return bool(value)
+    """A yes/no setting: a bool, or its spelling in a query string ("true", "false", "1", "0")."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    word = check_text(str(value), name).strip().lower()
+    if word in _TRUE | _FALSE:
+        return word in _TRUE
+    raise QueryError.about(name, f"{{{name}}} must be true or false, not {{value}}", value=repr(value))
 
 
 @dataclass(frozen=True)
@@ -102,7 +157,7 @@ class FilterField:
     ``help`` is one line, shared by the CLI's help, the REST docs and the MCP tool's
     description. ``parse`` turns what a person typed into the field's value (empty means
     no filter), raising a QueryError about ``name``. ``surfaces`` says where it is
-    offered: a flag such as ``include_undated`` is a CLI and library setting only.
+    offered (every surface unless a row says otherwise); a ``flag`` is yes or no.
     """
 
     name: str
@@ -151,14 +206,66 @@ FILTERS: tuple[FilterField, ...] = (
         choices=SEARCHABLE_KINDS,
     ),
     FilterField(
+        "council",
+        "--council",
+        "council",
+        "Council",
+        'Only documents about this English local authority, in any spelling ("Stockport", "Stockport MBC").',
+        _as_council,
+    ),
+    FilterField(
+        "include_uncertain",
+        "--include-uncertain",
+        "include_uncertain",
+        "Include uncertain mentions of the council",
+        'With a council, also keep documents that name it only ambiguously ("Durham") or by the asking '
+        "member's constituency.",
+        _as_flag,
+        flag=True,
+    ),
+    FilterField(
+        "asked_by",
+        "--asked-by",
+        "asked_by",
+        "Asked by",
+        'Only questions asked by this member: a name in any order or case, titles allowed ("Mary Foy", '
+        '"Foy, Mary", "Dr Caroline Johnson"), or their Parliament id.',
+        _as_member,
+    ),
+    FilterField(
+        "answered_by",
+        "--answered-by",
+        "answered_by",
+        "Answered by",
+        "Only answers given by this member (a minister): a name in any spelling, or their Parliament id.",
+        _as_member,
+    ),
+    FilterField(
+        "house",
+        "--house",
+        "house",
+        "House",
+        '"Commons" or "Lords": only written questions of that House.',
+        _as_house,
+        choices=HOUSES,
+    ),
+    FilterField(
+        "party",
+        "--party",
+        "party",
+        "Party of the asker",
+        'Only questions asked by members of this party on the day they asked ("Labour", "Conservative", '
+        '"Lib Dem"); "Labour" includes Labour (Co-op).',
+        _as_party,
+    ),
+    FilterField(
         "include_undated",
         "--include-undated",
         "include_undated",
-        "Also undated",
-        "With --from or --to, also keep documents that have no date at all (web pages, files).",
+        "Include undated documents",
+        "With a date filter, also keep documents that have no date at all (web pages, files).",
         _as_flag,
         flag=True,
-        surfaces=frozenset({"cli"}),
     ),
 )
 _BY_NAME = {field.name: field for field in FILTERS}
@@ -178,12 +285,20 @@ class Filters:
     to the date answered, or the date asked where a record does not say when it was answered,
     or else the date asked estimated from a written question's number. A document with no
     date at all (a web page, a file) passes a date filter only with ``include_undated``.
-    ``department`` matches without regard to case."""
+    ``department`` matches without regard to case. ``council`` is an authority's code
+    (``authorities.py``): documents it is surely named in, and with ``include_uncertain``
+    also those naming it ambiguously or asked by the member for a seat of its name."""
 
     date_from: date | None = None
     date_to: date | None = None
     department: str | None = None
     kind: DocumentKind | None = None
+    council: str | None = None
+    include_uncertain: bool = False
+    asked_by: int | None = None
+    answered_by: int | None = None
+    house: str | None = None
+    party: str | None = None
     include_undated: bool = False
 
     @classmethod
@@ -203,6 +318,8 @@ class Filters:
         # Without a date filter, undated documents are never left out: the flag changes nothing.
         if chosen.include_undated and start is None and end is None:
             chosen = dataclasses.replace(chosen, include_undated=False)
+        if chosen.include_uncertain and chosen.council is None:
+            chosen = dataclasses.replace(chosen, include_uncertain=False)
         return chosen
 
     def __bool__(self) -> bool:
@@ -219,6 +336,17 @@ class Filters:
             parts.append(self.department)
         if self.kind:
             parts.append(KIND_LABELS[self.kind].lower() + "s")
+        if self.asked_by:
+            parts.append(f"asked by {member_label(self.asked_by)}")
+        if self.answered_by:
+            parts.append(f"answered by {member_label(self.answered_by)}")
+        if self.house:
+            parts.append(f"House of {self.house}")
+        if self.party:
+            parts.append(f"asked by {self.party} members")
+        if self.council:
+            uncertain = " (or named uncertainly)" if self.include_uncertain else ""
+            parts.append(f"about {authority_name(self.council)}{uncertain}")
         return ", ".join(parts)
 
     def given(self) -> Mapping[str, object]:

@@ -76,6 +76,8 @@ class Citation:
     date_corrected: date | None = None
     asked_by: str | None = None
     asking_member_id: int | None = None
+    # The asking member's party on the day they asked (the members table), for the party filter.
+    asked_by_party: str | None = None
     answered_by: str | None = None
     answered_by_role: str | None = None
     answered_by_party: str | None = None
@@ -93,6 +95,13 @@ class Citation:
     non_answer: str | None = None
     # Questions answered together with this one, as "tabled-date/uin" (their public pages).
     grouped_with: tuple[str, ...] = ()
+    # The English local authorities (three-letter codes, authorities.py) the document is
+    # about, named surely in it; those named only ambiguously or by the asking member's
+    # constituency; and how each was found ("SKP heading", "DUR text ambiguous"). Set by
+    # sources/places.py when the document is read.
+    places: tuple[str, ...] = ()
+    places_uncertain: tuple[str, ...] = ()
+    places_found: tuple[str, ...] = ()
     # The document that supplied who answered and when, when this one's record lacks them
     # and another carries the same answer word for word (grouped questions).
     details_from: str | None = field(default=None, metadata={"stored": False})

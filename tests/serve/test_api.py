@@ -79,7 +79,24 @@ def test_bad_input_is_a_400_with_a_json_error(rest, fake_embedder, params, messa
 def test_the_api_is_documented_in_openapi(rest):
     spec = httpx.get(rest + "openapi.json").json()
     parameters = {p["name"]: p for p in spec["paths"]["/search"]["get"]["parameters"]}
-    assert set(parameters) == {"q", "k", "from", "to", "department", "kind"}
+    assert set(parameters) == {
+        "q",
+        "k",
+        "sort",
+        "timeline",
+        "format",
+        "from",
+        "to",
+        "department",
+        "kind",
+        "council",
+        "include_uncertain",
+        "asked_by",
+        "answered_by",
+        "house",
+        "party",
+        "include_undated",
+    }
     assert parameters["k"]["schema"]["maximum"] == MAX_K
     assert httpx.get(rest + "docs").status_code == 200
 
@@ -128,15 +145,44 @@ async def _mcp(url: str, calls: list[tuple[str, dict]]):
 @pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
     question = "How much does Stockport spend on SEND?"
-    tools, (found, refused) = asyncio.run(
-        _mcp(server, [(MCP_TOOL, {"question": question, "k": 3}), (MCP_TOOL, {"question": question, "k": 20000})])
+    dated = {"question": question, "k": 3, "date_from": "2020-01-01"}
+    tools, (found, refused, narrow, wide, council, unknown) = asyncio.run(
+        _mcp(
+            server,
+            [
+                (MCP_TOOL, {"question": question, "k": 3}),
+                (MCP_TOOL, {"question": question, "k": 20000}),
+                (MCP_TOOL, dated),
+                (MCP_TOOL, {**dated, "include_undated": True}),
+                (MCP_TOOL, {"question": question, "k": 5, "council": "Stockport Metropolitan Borough Council"}),
+                (MCP_TOOL, {"question": question, "council": "Stokport"}),
+            ],
+        )
     )
     [tool] = [t for t in tools.tools if t.name == MCP_TOOL]
     assert "SEND" in tool.description
     assert "citation" in tool.description
     properties = tool.inputSchema["properties"]
-    assert set(properties) == {"question", "k", "date_from", "date_to", "department", "kind"}
+    assert set(properties) == {
+        "question",
+        "k",
+        "sort",
+        "timeline",
+        "date_from",
+        "date_to",
+        "department",
+        "kind",
+        "council",
+        "include_uncertain",
+        "asked_by",
+        "answered_by",
+        "house",
+        "party",
+        "include_undated",
+    }
+    assert "Stockport MBC" in properties["council"]["description"]
     assert "YYYY-MM-DD" in properties["date_from"]["description"]
+    assert properties["include_undated"]["type"] == "boolean"
     assert tool.inputSchema["required"] == ["question"]
 
     assert not found.isError
@@ -150,6 +196,27 @@ def test_mcp_client_lists_and_calls_the_search_tool(server, seed_index):
     assert refused.isError
     assert f"k must be a whole number from 1 to {MAX_K}" in refused.content[0].text
 
+    # The seed pages have no date: a date filter leaves them out and says how many matched.
+    left_out = json.loads(narrow.content[0].text)
+    assert left_out["undated_left_out"] == seed_index.search(question, 3, date_from="2020-01-01").undated_left_out
+    assert left_out["undated_left_out"] >= 1
+    assert "001_96ab44ec7aed3ea8.txt" not in {p["doc_id"] for p in left_out["passages"]}
+    kept = json.loads(wide.content[0].text)
+    assert kept["undated_left_out"] == 0
+    assert kept["passages"][0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
+
+    # The council filter and its facet: the three seeds about Stockport, in any spelling.
+    about = json.loads(council.content[0].text)
+    assert {p["doc_id"] for p in about["passages"]} == {
+        "000_7c82a29ce6e4872e.txt",
+        "001_96ab44ec7aed3ea8.txt",
+        "002_30c036443f88d855.txt",
+    }
+    close = sum(not p["weak_match"] for p in about["passages"])
+    assert about["councils"] == [{"code": "SKP", "name": "Stockport", "count": close}]
+    assert unknown.isError
+    assert "did you mean Stockport" in unknown.content[0].text
+
 
 @pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_the_server_carries_the_page_and_the_rest_api(server):
@@ -158,6 +225,9 @@ def test_the_server_carries_the_page_and_the_rest_api(server):
     assert reply.status_code == 200
     assert len(reply.json()["passages"]) == 3
     assert httpx.get(server + "api/search", params={"q": "EHC", "k": 20000}).status_code == 400
+    feed = httpx.get(server + "feeds/search.atom", params={"q": "EHC plan timescales"})
+    assert feed.status_code == 200
+    assert feed.headers["content-type"] == "application/atom+xml; charset=utf-8"
 
 
 def test_mcp_offers_exactly_one_search_tool_and_gradio_client_keeps_search(server):

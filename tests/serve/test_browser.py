@@ -9,6 +9,7 @@ states go to test-artifacts/.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -306,6 +307,67 @@ def test_a_filter_changes_the_results(page):
     shot(page, "04-filtered")
 
 
+def test_the_council_filter_takes_any_spelling_and_the_reply_counts_councils(page):
+    page.locator("#filters").get_by_text("Filters:").first.click()
+    box = page.locator("#council input")
+    box.click()
+    box.fill("")  # it shows "Any council"
+    box.press_sequentially("Stockp")
+    # The type-ahead narrows the councils' names as one types.
+    page.get_by_role("option", name="Stockport", exact=True).wait_for(timeout=10_000)
+    assert page.get_by_role("option", name="Kent", exact=True).count() == 0
+    box.press_sequentially("ort MBC")  # a spelling the list does not hold: resolved when asked
+    box.press("Enter")
+    page.wait_for_timeout(300)
+    reply = ask(page, "How much does Stockport spend on SEND?")
+    assert "Filters: about Stockport." in reply
+    assert "Councils in these results: Stockport (" in reply
+    assert "CC-BY-4.0" in page.inner_text("#credits")
+    assert "local authority" in page.inner_text("#credits")
+    shot(page, "09-council-filter")
+
+
+def test_a_reply_charts_its_matches_by_month_and_can_put_the_newest_first(page):
+    ask(page, SHORT_BREAKS_QUESTION)
+    chart = latest(page).locator("svg.timeline-chart")
+    chart.wait_for(timeout=10_000)
+    box = chart.bounding_box()
+    assert box is not None
+    assert box["width"] <= page.viewport_size["width"]
+    assert box["height"] >= 60  # readable: it scales with the width, never to a sliver
+    assert no_sideways_scroll(page)
+    assert chart.get_attribute("role") == "img"
+    assert "good matches" in (latest(page).locator("svg.timeline-chart desc").text_content() or "")
+    labels = latest(page).locator("svg.timeline-chart text.label").all()
+    assert all(float(t.evaluate("e => getComputedStyle(e).fontSize").removesuffix("px")) >= 12 for t in labels)
+    latest(page).get_by_text("Matching answers by month, as a table").click()
+    assert "May 2024" in latest(page).locator(".timeline table").inner_text()
+    shot(page, "10-timeline")
+    page.locator("#filters").get_by_text("Filters:").first.click()
+    page.locator("#order label", has_text="Newest first").click()
+    ask(page, SHORT_BREAKS_QUESTION)
+    reply = latest(page).inner_text()
+    assert "passages found, newest first" in reply
+    # The newest answer comes first, then the one before it, whatever their relevance.
+    assert reply.index("asked 8 May 2024") < reply.index("asked 7 May 2024") < reply.index("answered 18 April 2024")
+
+
+def test_a_reply_downloads_its_passages_as_csv_from_the_server_itself(page, tmp_path):
+    ask(page, "How much does Stockport spend on SEND?")
+    link = latest(page).locator("a.download")
+    assert link.inner_text() == "Download these passages (CSV)"
+    assert urlsplit(link.evaluate("a => a.href")).netloc == urlsplit(page.url).netloc
+    with page.expect_download() as waiting:
+        link.click()
+    saved = tmp_path / "passages.csv"
+    waiting.value.save_as(saved)
+    assert waiting.value.suggested_filename == "sendsearch-passages.csv"
+    rows = list(csv.DictReader(saved.open(encoding="utf-8")))
+    assert rows
+    assert rows[0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
+    assert too_small(sizes(latest(page), "a.download")) == []
+
+
 def test_copy_gives_plain_text(page):
     ask(page, "How much high needs funding does Stockport get?")
     turn = latest(page)
@@ -414,7 +476,9 @@ def test_every_tap_target_is_44_px_with_readable_text(page):
     assert too_small(sizes(page, "[role=tab], #filters > button")) == []
     page.locator("#filters").get_by_text("Filters:").first.click()
     page.locator("#shown label", has_text="1").first.click()  # one passage first: the rest behind "more"
-    assert too_small(sizes(page, "#filters label:has(input[type=radio])"), text=14) == []
+    choices = sizes(page, "#filters label:has(input[type=radio]), #filters label:has(input[type=checkbox])")
+    assert any(name.startswith("Include undated documents") for name, *_ in choices)
+    assert too_small(choices, text=14) == []
     ask(page, SHORT_BREAKS_QUESTION)
     turn = latest(page)
     toggles = sizes(turn, "summary")

@@ -138,14 +138,35 @@ def refused_message(status: int, reply: Any) -> str:
 
 def chat_inputs(first: Any) -> list[Any]:
     """The Ask event's inputs: the question, the turns, the anchor and the five filters."""
-    return [first, [], None, "", "", "Any department", "Any", 3]
+    return [
+        first,
+        [],
+        None,
+        "",
+        "",
+        "Any department",
+        "Any",
+        "Any council",
+        False,
+        "",
+        "",
+        "Both",
+        "Any party",
+        False,
+        3,
+        "Best match first",
+    ]
 
 
 # -- finding 1: no anonymous request reads or copies a server-side path -------------------------------
 def test_the_search_endpoints_read_no_server_file(site):
     for api_name in ("search", "search_send_answers"):
         for path in ("/etc/hosts", "/proc/self/environ"):
-            status, reply = call(site.url, api_name, [file_data(path), 5, "", "", "", ""])
+            status, reply = call(
+                site.url,
+                api_name,
+                [file_data(path), 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+            )
             assert "file" in refused_message(status, reply), (api_name, path)
             assert stored_files(site.folder) == [], (api_name, path)
     still_answers(site.url)
@@ -163,7 +184,11 @@ def test_the_chat_reads_no_server_file(site):
 
 
 def test_dev_zero_does_not_freeze_the_server(site):
-    call(site.url, "search", [file_data("/dev/zero"), 5, "", "", "", ""])
+    call(
+        site.url,
+        "search",
+        [file_data("/dev/zero"), 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+    )
     join(site.url, site.events["respond"], chat_inputs(file_data("/dev/zero")))
     still_answers(site.url)
     assert stored_files(site.folder) == []
@@ -191,7 +216,12 @@ def test_a_signed_in_admin_still_cannot_name_a_server_file(site):
     cookies = {SESSION_COOKIE: site.guard.open_session()}
     status, reply = join(site.url, site.events["upload"], [[file_data("/etc/hosts")]], cookies=cookies)
     assert "only files uploaded through this page" in refused_message(status, reply)
-    status, answer = call(site.url, "search", [file_data("/etc/hosts"), 5, "", "", "", ""], cookies=cookies)
+    status, answer = call(
+        site.url,
+        "search",
+        [file_data("/etc/hosts"), 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        cookies=cookies,
+    )
     assert "file" in refused_message(status, answer)
     assert stored_files(site.folder) == []
 
@@ -288,14 +318,49 @@ def test_the_history_is_bounded_in_characters_too():
 
 # -- finding 8: a caller's mistake is a one-line message, never a traceback or a blank error ----------------
 SEARCH_MISTAKES: list[tuple[list[Any], str]] = [
-    (["\ud800", 5, "", "", "", ""], "not valid unicode (a lone surrogate"),
-    (["EHC", 5, "\ud800", "", "", ""], "not valid unicode (a lone surrogate"),
-    (["EHC", 5, 20240101, "", "", ""], "from must be text, not 20240101"),
-    (["EHC", 5, "", "", {"a": 1}, ""], "department must be text"),
-    (["EHC", "abc", "", "", "", ""], "k must be a whole number from 1 to 100"),
-    (["EHC", 5, "", "", "", "podcast"], "kind must be"),
-    ([None, 5, "", "", "", ""], "must be text"),
-    ([{"path": "x", "meta": "not an object"}, 5, "", "", "", ""], "files are taken only"),
+    (
+        ["\ud800", 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        "not valid unicode (a lone surrogate",
+    ),
+    (
+        ["EHC", 5, "\ud800", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        "not valid unicode (a lone surrogate",
+    ),
+    (
+        ["EHC", 5, 20240101, "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        "from must be text, not 20240101",
+    ),
+    (["EHC", 5, "", "", {"a": 1}, "", "", False, "", "", "", "", False, "relevance", False], "department must be text"),
+    (
+        ["EHC", "abc", "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+        "k must be a whole number from 1 to 100",
+    ),
+    (["EHC", 5, "", "", "", "podcast", "", False, "", "", "", "", False, "relevance", False], "kind must be"),
+    ([None, 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False], "must be text"),
+    (
+        [
+            {"path": "x", "meta": "not an object"},
+            5,
+            "",
+            "",
+            "",
+            "",
+            "",
+            False,
+            "",
+            "",
+            "",
+            "",
+            False,
+            "relevance",
+            False,
+        ],
+        "files are taken only",
+    ),
+    (
+        ["EHC", 5, "", "", "", "", "Narnia", False, "", "", "", "", False, "relevance", False],
+        "council: no local authority called 'narnia'",
+    ),
 ]
 
 
@@ -317,10 +382,70 @@ def test_search_endpoint_mistakes_are_one_line(open_site, capfd):
 
 
 PAGE_MISTAKES: list[tuple[list[Any], str]] = [
-    (["EHC", [], None, "", "", "Any department", "Nope", 3], "kind of document must be one of: any, written"),
-    (["EHC", [], None, "", "", "Any department", "Any", "abc"], "passages shown before “more” must be one of"),
-    (["EHC", [], None, "", "", {"x": 1}, "Any", 3], "department must be one of: any department"),
-    (["EHC"], "/respond takes 8 values; it was sent 1"),
+    (
+        [
+            "EHC",
+            [],
+            None,
+            "",
+            "",
+            "Any department",
+            "Nope",
+            "Any council",
+            False,
+            "",
+            "",
+            "Both",
+            "Any party",
+            False,
+            3,
+            "Best match first",
+        ],
+        "kind of document must be one of: any, written",
+    ),
+    (
+        [
+            "EHC",
+            [],
+            None,
+            "",
+            "",
+            "Any department",
+            "Any",
+            "Any council",
+            False,
+            "",
+            "",
+            "Both",
+            "Any party",
+            False,
+            "abc",
+            "Best match first",
+        ],
+        "passages shown before “more” must be one of",
+    ),
+    (
+        [
+            "EHC",
+            [],
+            None,
+            "",
+            "",
+            {"x": 1},
+            "Any",
+            "Any council",
+            False,
+            "",
+            "",
+            "Both",
+            "Any party",
+            False,
+            3,
+            "Best match first",
+        ],
+        "department must be one of: any department",
+    ),
+    (["EHC"], "/respond takes 16 values; it was sent 1"),
     (chat_inputs("\ud800"), "not valid unicode"),
 ]
 
@@ -500,7 +625,11 @@ def test_odd_requests_to_gradio_routes_are_refused_in_one_line(open_site, capfd)
 
 
 def test_the_page_s_own_way_of_reading_results_still_works(open_site):
-    status, reply = call(open_site.url, "search", ["EHC plan timescales", 2, "", "", "", ""])
+    status, reply = call(
+        open_site.url,
+        "search",
+        ["EHC plan timescales", 2, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
+    )
     assert status == 200
     assert reply.startswith("event: complete")
     posted = post_json(open_site.url + "gradio_api/call/v2/search", {"question": "EHC plan timescales", "k": 2})

@@ -438,7 +438,7 @@ def test_weak_matches_are_left_out_and_counted(page_index, monkeypatch):
 
     def search(*args, **kwargs):
         found = real_search(*args, **kwargs)
-        return [dataclasses.replace(p, weak_match=p.rank > 1) for p in found]
+        return dataclasses.replace(found, passages=tuple(dataclasses.replace(p, weak_match=p.rank > 1) for p in found))
 
     monkeypatch.setattr(page_index, "search", search)
     reply, _ = answer(page_index, "How much does Stockport spend on SEND?", None, FILTERS)
@@ -449,9 +449,12 @@ def test_weak_matches_are_left_out_and_counted(page_index, monkeypatch):
 
 def test_answer_says_plainly_when_nothing_is_relevant(page_index, monkeypatch):
     real_search = page_index.search
-    monkeypatch.setattr(
-        page_index, "search", lambda *a, **k: [dataclasses.replace(p, weak_match=True) for p in real_search(*a, **k)]
-    )
+
+    def search(*args, **kwargs):
+        found = real_search(*args, **kwargs)
+        return dataclasses.replace(found, passages=tuple(dataclasses.replace(p, weak_match=True) for p in found))
+
+    monkeypatch.setattr(page_index, "search", search)
     reply, _ = answer(page_index, "What is the best pizza in Rome?", None, FILTERS)
     assert reply.nothing_close
     assert "Nothing in this index answers that" in render_turn(reply)

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from ..schema import Passage
 from ..text.patterns import FIGURES
+from .chart import timeline_html
 
 if TYPE_CHECKING:
     from ..search.scope import Elsewhere
@@ -205,19 +206,29 @@ def _render_passage(shown: ShownPassage, turn: str) -> str:
     return "".join(parts)
 
 
-def _notes(reply: Reply) -> list[str]:
+def _notes(reply: Reply, *, facets: bool = True) -> list[str]:
+    """What the reply says before its answer; ``facets`` adds who and which councils its
+    passages are about (shown on the page, left out of the text a person copies)."""
     notes = []
     if reply.reading.note:
         notes.append(reply.reading.note)
     if reply.filters:
         notes.append(f"Filters: {reply.filters}.")
+    if facets and reply.councils:
+        notes.append(f"{reply.councils}.")
+    if facets and reply.askers:
+        notes.append(f"{reply.askers}.")
+    if reply.undated_left_out:
+        count = reply.undated_left_out
+        were = "s without a date were" if count != 1 else " without a date was"
+        notes.append(f"{count} passage{were} left out by the dates; tick “Include undated documents” to keep them.")
     return notes
 
 
 def _lead(reply: Reply) -> str:
     """What was found, in a sentence."""
     count = len(reply.passages)
-    lead = f"{count} passage{'s' if count != 1 else ''} found, best first"
+    lead = f"{count} passage{'s' if count != 1 else ''} found, {'newest' if reply.newest_first else 'best'} first"
     if reply.more:
         lead += f"; the first {len(reply.shown)} shown"
     lead += "."
@@ -241,11 +252,12 @@ def _key_point(point: KeyPoint, turn: str) -> str:
     return f"<li>{format_passage_text(point.text)} {ref}</li>"
 
 
-def render_reply(reply: Reply, turn: str | None = None) -> str:
+def render_reply(reply: Reply, turn: str | None = None, download: str | None = None) -> str:
     """A reply as HTML: notes, key points, the first passages, the rest behind "more", a copy button.
 
     ``turn`` (letters, digits and hyphens) prefixes the passages' ids, which the key points'
-    [n] link to; by default a random one, so replies on one page never share an id."""
+    [n] link to; by default a random one, so replies on one page never share an id.
+    ``download`` is the address of the reply's passages as CSV, for a download link."""
     turn = turn or f"r{secrets.token_hex(4)}"
     parts = ['<section class="reply" aria-label="Reply">']
     parts += [f'<p class="note">{escape(note)}</p>' for note in _notes(reply)]
@@ -282,7 +294,10 @@ def render_reply(reply: Reply, turn: str | None = None) -> str:
                 + "".join(_render_passage(shown, turn) for shown in reply.more)
                 + "</details>"
             )
+        parts.append(timeline_html(reply.timeline, f"{turn}-timeline"))
     copy = _copy_button(reply_text(reply), "Copy reply as text", "Copy reply as text")
+    if download and reply.passages:
+        copy += f' <a class="download" href="{escape(download)}" download>Download these passages (CSV)</a>'
     parts.append(f'<p class="reply-actions">{copy}</p>')
     parts.append("</section>")
     return "".join(parts)
@@ -300,7 +315,8 @@ def _passage_text(shown: ShownPassage) -> str:
 
 def reply_text(reply: Reply) -> str:
     """A reply as plain text: notes, key points with their [n], passages and citation lines."""
-    blocks = ["\n".join(_notes(reply))] if _notes(reply) else []
+    notes = _notes(reply, facets=False)
+    blocks = ["\n".join(notes)] if notes else []
     if reply.error is not None:
         blocks.append(f"I couldn't search for that: {reply.error}")
     elif reply.nothing_close and reply.elsewhere is not None:
@@ -318,9 +334,9 @@ def reply_text(reply: Reply) -> str:
     return "\n\n".join(blocks)
 
 
-def render_turn(reply: Reply, turn: str | None = None) -> str:
-    """One exchange: what was asked, then the reply (``turn`` as for ``render_reply``)."""
+def render_turn(reply: Reply, turn: str | None = None, download: str | None = None) -> str:
+    """One exchange: what was asked, then the reply (``turn`` and ``download`` as for ``render_reply``)."""
     return (
         f'<article class="turn"><p class="asked"><span class="who">You asked:</span> {escape(reply.message)}</p>'
-        f"{render_reply(reply, turn)}</article>"
+        f"{render_reply(reply, turn, download)}</article>"
     )

@@ -19,7 +19,7 @@ from .. import settings
 from ..errors import SendSearchError
 from ..schema import Citation, Passage
 from ..search.index import Index
-from ..search.request import SearchRequest
+from ..search.request import SearchRequest, SearchResult, Timeline
 from ..search.scope import Elsewhere, elsewhere_named
 from ..text.analysis import answer_words
 from .answers import AnswerScorer, Candidate, candidates, load_answer_scorer
@@ -108,6 +108,15 @@ class Reply:
     # False when passages were found but no sentence in them answers the question well
     # enough to be a key point: the reply then says so and where parents get advice.
     answered: bool = True
+    # Documents without a date that a date filter left out although they match (SearchResult).
+    undated_left_out: int = 0
+    # "Councils in these results: Stockport (4)" (SearchResult.councils_line), or "".
+    councils: str = ""
+    # "Who asked these: Mary Foy (...) (2)" (SearchResult.askers_line), or "".
+    askers: str = ""
+    # The good matches by month (SearchResult.timeline), when the request asked for it.
+    timeline: Timeline | None = None
+    newest_first: bool = False
     passages: tuple[ShownPassage, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -168,17 +177,18 @@ def collapse_near_identical(passages: Sequence[Passage]) -> list[tuple[Passage, 
 
 def _close_groups(
     index: Index, question: str, request: SearchRequest
-) -> tuple[list[tuple[Passage, list[Passage]]], int]:
-    """The passages a reply draws on, near-identical ones folded, and how many weak ones were left out."""
+) -> tuple[list[tuple[Passage, list[Passage]]], SearchResult, int]:
+    """The passages a reply draws on, near-identical ones folded; the search's result; and
+    how many weak matches were left out."""
     passages = index.search(dataclasses.replace(request, question=question))
     close = [p for p in passages if not p.weak_match]
-    return collapse_near_identical(close), len(passages) - len(close)
+    return collapse_near_identical(close), passages, len(passages) - len(close)
 
 
 def reply_passages(index: Index, question: str, request: SearchRequest | None = None) -> list[tuple[int, Passage]]:
     """The numbered passages a reply to ``question`` draws on, before any is moved to the front
     (what the answer scorer was trained on: ``training/train_answer_scorer.py``)."""
-    groups, _ = _close_groups(index, question, request or SearchRequest.parse(question, PASSAGES_FETCHED))
+    groups, _, _ = _close_groups(index, question, request or SearchRequest.parse(question, PASSAGES_FETCHED))
     return [(number, kept) for number, (kept, _) in enumerate(groups, start=1)]
 
 
@@ -254,14 +264,18 @@ def build_reply(
     reading = read_question(message, anchor)
     filters = request.filters
     try:
-        groups, weak = _close_groups(index, reading.query, request)
+        groups, passages, weak = _close_groups(index, reading.query, request)
         learned = _scorer_for(index) if scorer == "shipped" else scorer
         ordered, answering = _answer_first(index, reading.query, groups, learned)
     except SendSearchError as error:
         return Reply(message, reading, filters.describe(), error=str(error))
+    newest_first = request.sort == "newest"
+    if newest_first:
+        # Newest first was asked for: the passages keep their dates' order.
+        ordered = groups
+    elif answering:
+        answering = _renumbered(answering, answering[0][1].number)
     if learned is not None:
-        if answering:
-            answering = _renumbered(answering, answering[0][1].number)
         points = learned_key_points(answering)
     numbered = _numbered(index, ordered)
     if learned is None:
@@ -279,6 +293,11 @@ def build_reply(
         weak=weak,
         elsewhere=elsewhere_named(reading.query),
         answered=bool(points),
+        undated_left_out=passages.undated_left_out,
+        councils=passages.councils_line,
+        askers=passages.askers_line,
+        timeline=passages.timeline,
+        newest_first=newest_first,
     )
 
 

@@ -16,6 +16,7 @@ rebuild, logged once) until its files match again or a new generation is publish
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -31,11 +32,12 @@ import numpy as np
 
 from .. import settings as environment
 from ..errors import IndexFormatError, ModelMismatchError, SendSearchError, damaged_index, index_problem
+from ..filters import Filters
 from ..indexing.builder import BuildReport, build_index, update_index
 from ..indexing.config import IndexConfig, config_from_manifest
 from ..indexing.embedding import Embedder, load_embedder, relevance_for
 from ..indexing.manifest import MANIFEST_NAME, Manifest, read_manifest, verify_files
-from ..schema import Citation
+from ..schema import Citation, Passage
 from ..text.analysis import Analyzer, QueryPlan
 from .backend import Backend
 from .config import SearchConfig
@@ -44,7 +46,7 @@ from .pipeline import Relevance, run_search
 from .postgres.backend import PostgresBackend, open_current
 from .postgres.connection import is_database, shown
 from .postgres.writer import build_database, update_database
-from .request import Mode, SearchRequest, SearchResult
+from .request import TIMELINE_POOL, Mode, SearchRequest, SearchResult, Timeline
 
 __all__ = ["Index", "IndexInfo", "Snapshot", "search"]
 
@@ -416,6 +418,19 @@ class Index:
         self._served(snapshot)
         return details
 
+    def documents(self, filters: Filters) -> list[tuple[str, Citation]]:
+        """Every document that passes ``filters`` (at least one set), with its citation,
+        newest first (by the date the filters use; undated ones last)."""
+        if not filters:
+            raise ValueError("documents() lists the documents that pass some filter; none was given")
+        backend = self.snapshot().backend
+        allowed = backend.allowed(filters)
+        if allowed is None or not len(allowed):
+            return []
+        doc_ids = sorted({found.doc_id for found in backend.chunk_documents(allowed).values()})
+        citations = backend.citations(doc_ids)
+        return sorted(citations.items(), key=_newest_first)
+
     # -- searching ------------------------------------------------------------------------
     def plan(self, query: str, settings: SearchConfig | None = None) -> QueryPlan:
         """How each side will read a query: BM25 terms and pairs (with SEND concepts) and the dense text."""
@@ -467,20 +482,60 @@ class Index:
         if snapshot.watch is not None and snapshot.watch.damage is not None:
             self._served(snapshot)  # refuse at once, unless the files were repaired
             snapshot = self.snapshot()
-        passages = run_search(
+        allowed = snapshot.backend.allowed(request.filters)
+        passages = self._run(snapshot, plan, request, settings, allowed)
+        timeline = None
+        if request.sort == "newest" or request.timeline:
+            # The best matches of a wider pool: the newest of those above the floor come
+            # first, and the timeline counts them.
+            wide = self._run(snapshot, plan, dataclasses.replace(request, k=TIMELINE_POOL), settings, allowed)
+            timeline = Timeline.of(wide) if request.timeline else None
+            if request.sort == "newest":
+                passages = _newest(wide, request.k)
+        undated = self._undated_left_out(snapshot, plan, request, settings)
+        # After the search: a change before or during it must not reach the caller.
+        self._served(snapshot)
+        return SearchResult(request, tuple(passages), undated_left_out=undated, timeline=timeline)
+
+    def _run(
+        self,
+        snapshot: Snapshot,
+        plan: QueryPlan,
+        request: SearchRequest,
+        settings: SearchConfig,
+        allowed: np.ndarray | None,
+    ) -> list[Passage]:
+        return run_search(
             plan,
             request.k,
             backend=snapshot.backend,
             analyzer=self._analyzer,
             encode=self._encode_query,
-            allowed=snapshot.backend.allowed(request.filters),
+            allowed=allowed,
             mode=request.mode,
             settings=settings,
             relevance=snapshot.relevance,
         )
-        # After the search: a change before or during it must not reach the caller.
-        self._served(snapshot)
-        return SearchResult(request, tuple(passages))
+
+    def _undated_left_out(
+        self, snapshot: Snapshot, plan: QueryPlan, request: SearchRequest, settings: SearchConfig
+    ) -> int:
+        """How many documents without any date a date filter kept out that match the
+        question (above the relevance floor), at most ``k``: the same search, over the
+        undated documents alone. Those are usually a few pages, so it costs little, and
+        nothing when the filters leave none out."""
+        filters = request.filters
+        if filters.include_undated or not (filters.date_from or filters.date_to):
+            return 0
+        wider = snapshot.backend.allowed(dataclasses.replace(filters, include_undated=True))
+        kept = snapshot.backend.allowed(filters)
+        if wider is None or kept is None or len(wider) == len(kept):
+            return 0
+        undated = np.setdiff1d(wider, kept, assume_unique=True)
+        # Whether a passage matches is judged on its own (cosine, the question's words), so
+        # the expanded second reading (feedback) that orders the best ones is not needed.
+        quick = settings.with_(feedback_docs=0)
+        return sum(not passage.weak_match for passage in self._run(snapshot, plan, request, quick, undated))
 
     def _served(self, snapshot: Snapshot) -> None:
         """Raise IndexFormatError if the files of the generation just used no longer hold
@@ -518,6 +573,21 @@ def _load_database(dsn: str) -> Snapshot:
     generation, manifest, backend = open_current(dsn)
     config_from_manifest(manifest, Path(shown(dsn)))
     return Snapshot(manifest, backend, _relevance(manifest), generation, None)
+
+
+def _newest(passages: Sequence[Passage], k: int) -> list[Passage]:
+    """The ``k`` newest passages above the relevance floor (undated ones after the dated,
+    by relevance), then weak matches by relevance if fewer; numbered in that order."""
+    close = [p for p in passages if not p.weak_match]
+    close.sort(key=lambda p: _newest_first((p.doc_id, p.citation))[:2])
+    chosen = (close + [p for p in passages if p.weak_match])[:k]
+    return [dataclasses.replace(p, rank=number) for number, p in enumerate(chosen, start=1)]
+
+
+def _newest_first(item: tuple[str, Citation]) -> tuple[bool, int, str]:
+    citation = item[1]
+    day = citation.date_answered or citation.date_asked or citation.date_asked_estimated
+    return (day is None, -day.toordinal() if day else 0, item[0])
 
 
 def _check_model(directory: Path, manifest: Manifest, wanted: str | None) -> None:

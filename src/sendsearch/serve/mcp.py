@@ -29,7 +29,7 @@ Use it for questions about EHC (education, health and care) plans and needs asse
 """  # noqa: E501 - Gradio reads each paragraph and each Args entry from a single line.
 
 _RETURNS = """Returns:
-    JSON text {"query": the question, "passages": [...]}, best first; each passage has "text", "citation" (title, who answered, when, where to read it), "source" (its web address), "date_answered", "answered_by", "department" and "score".
+    JSON text {"query": the question, "passages": [...], "undated_left_out": n, "councils": [...], "sort": ..., "timeline": {...} when asked}, best first (or newest first); each passage has "text", "citation" (title, who answered, when, where to read it), "source" (its web address), "date_answered", "answered_by", "department" and "score"; undated_left_out counts documents without a date that match but a date filter left out (include_undated keeps them); councils counts the local authorities the passages are about; timeline counts the good matches by month.
 """  # noqa: E501
 
 
@@ -46,10 +46,25 @@ def tool_signature() -> tuple[inspect.Signature, dict[str, Any], str]:
         "    k: How many passages to return, from 1 to 100 (5 is usually enough).",
     ]
     for field in remote_filters():
+        if field.flag:
+            parameters.append(
+                inspect.Parameter(field.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False, annotation=bool)
+            )
+            args.append(f"    {field.name}: {field.help} False by default.")
+            continue
         parameters.append(
             inspect.Parameter(field.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default="", annotation=str)
         )
         args.append(f"    {field.name}: {field.help} Empty for no filter.")
+    # After the filters, so that callers passing the filters by position are not moved.
+    parameters += [
+        inspect.Parameter("sort", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="relevance", annotation=str),
+        inspect.Parameter("timeline", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False, annotation=bool),
+    ]
+    args += [
+        '    sort: "relevance" (best first, the default) or "newest" (the newest of the good matches first).',
+        "    timeline: True to also count the good matches by month (a timeline). False by default.",
+    ]
     hints = {parameter.name: parameter.annotation for parameter in parameters}
     return inspect.Signature(parameters), hints, "Args:\n" + "\n".join(args) + "\n"
 

@@ -35,7 +35,8 @@ PAGE_CSS = """
   min-height: var(--ss-tap) !important; font-size: 1rem !important; }
 #filters > button { align-items: center; }
 #filters > button span { font-size: 1rem; }
-#filters label:has(input[type="radio"]) { min-height: var(--ss-tap) !important; }
+#filters label:has(input[type="radio"]), #filters label:has(input[type="checkbox"]) {
+  min-height: var(--ss-tap) !important; align-items: center; }
 .show-api, .built-with, .settings { min-height: var(--ss-tap); display: inline-flex !important; align-items: center; }
 *:focus-visible, #chat summary:focus-visible, #chat button:focus-visible {
   outline: 3px solid var(--ss-focus) !important; outline-offset: 2px !important; box-shadow: none !important;
@@ -48,6 +49,18 @@ footer, footer a, footer button, .show-api, .built-with, .settings { color: var(
 #chat .turn, #chat .placeholder { font-size: 1rem; }
 #chat .turn { border-top: 1px solid #d1d5db; padding-top: 0.75rem; margin-top: 0.75rem; }
 #chat .turn:first-child { border-top: none; margin-top: 0; }
+#chat .reply-actions a.download { min-height: var(--ss-tap); display: inline-flex; align-items: center;
+  font-size: 1rem; padding: 0 0.5rem; }
+/* The timeline chart: as wide as the reply, its text at least 12 px on a phone. */
+#chat .timeline { margin: 1rem 0 0; }
+#chat .timeline figcaption { font-weight: 600; margin-bottom: 0.25rem; }
+#chat .timeline-chart { display: block; width: 100%; max-width: 40rem; height: auto; }
+#chat .timeline-chart .bar { fill: #1d4ed8; }
+#chat .timeline-chart .axis { stroke: #374151; stroke-width: 1; }
+#chat .timeline-chart .label { fill: #374151; font-size: 13px; }
+#chat .timeline summary { min-height: var(--ss-tap); display: flex; align-items: center; cursor: pointer; }
+#chat .timeline table { border-collapse: collapse; }
+#chat .timeline td, #chat .timeline th { padding: 0.2rem 0.75rem 0.2rem 0; text-align: left; }
 #chat .asked { font-weight: 600; margin: 0 0 0.5rem; overflow-wrap: anywhere; }
 #chat .asked .who { color: var(--ss-muted); font-weight: 400; }
 #chat .reply { line-height: 1.5; overflow-wrap: anywhere; }

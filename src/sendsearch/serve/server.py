@@ -64,6 +64,7 @@ from ..limits import (
 from ..search.index import Index
 from .admin import PROXY_SCOPE_KEY, AdminGuard, UploadGate, guard_file_inputs, session_router
 from .api import rest_app
+from .feeds import feeds_app
 from .gate import RequestGate
 from .mcp import offer_one_mcp_tool
 
@@ -482,6 +483,7 @@ def create_server(
 
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.mount("/api", rest_app(index, concurrency=concurrency))
+    app.mount("/feeds", feeds_app(index, concurrency=concurrency))
     if guard is not None:
         app.include_router(session_router(guard))
     app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)

@@ -9,6 +9,7 @@ the environment (README, "Configuration").
 
 # No ``from __future__ import annotations`` here: Gradio reads the upload handler's
 # ``gr.Request`` hint as a real class to pass the request in (admin.add_uploads needs it).
+import dataclasses
 import logging
 import os
 import shutil
@@ -16,13 +17,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from .. import settings
+from ..authorities import authorities
 from ..chat.conversation import Reading
 from ..chat.render import escape, render_turn
 from ..chat.replies import PASSAGES_FETCHED, Reply, build_reply
 from ..errors import SendSearchError
-from ..filters import FIELD_LABELS, FILTERS, SEARCHABLE_KINDS, Filters
+from ..filters import FIELD_LABELS, FILTERS, HOUSES, SEARCHABLE_KINDS, Filters
 from ..limits import (
     MAX_CHAT_HISTORY_CHARS,
     MAX_CHAT_SESSIONS,
@@ -31,9 +34,11 @@ from ..limits import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_FILES,
 )
+from ..members import parties
 from ..schema import KIND_LABELS, DocumentKind
 from ..search.index import Index
-from ..search.request import SearchRequest
+from ..search.request import SearchRequest, Sort
+from ..search.saved import SavedSearches, check_name
 from ..sources.readers import SUPPORTED_SUFFIXES
 from . import admin, api, mcp
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
@@ -70,11 +75,18 @@ KIND_RADIO: dict[str, DocumentKind | None] = {
     **{f"{KIND_LABELS[kind]}s": kind for kind in SEARCHABLE_KINDS},
 }
 ANY_DEPARTMENT = "Any department"
+ANY_COUNCIL = "Any council"
+ANY_HOUSE = "Both"
+# The page's order choice -> SearchRequest.sort.
+ORDERS: dict[str, Sort] = {"Best match first": "relevance", "Newest first": "newest", "relevance": "relevance"}
+ANY_PARTY = "Any party"
 # Whose data the answers and their citations come from, as their licences ask.
 CREDITS = (
     "Contains Parliamentary information licensed under the [Open Parliament Licence v3.0]"
     "(https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/). "
-    "Members' names and parties: [mySociety](https://www.mysociety.org/)'s UK politician data (CC-BY-4.0)."
+    "Members' names and parties: [mySociety](https://www.mysociety.org/)'s UK politician data (CC-BY-4.0). "
+    "Local authority names and codes: [mySociety](https://www.mysociety.org/)'s UK local authority names and "
+    "codes (CC-BY-4.0)."
 )
 EMPTY_CONVERSATION = (
     '<p class="placeholder">Ask a question above, or pick an example. Each answer opens with its key points, '
@@ -90,6 +102,11 @@ def open_or_build(index_dir: Path, corpus: Path = settings.BUNDLED_CORPUS) -> In
         print(f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.seconds:.0f} s.", flush=True)
         return index
     return Index.open(index_dir)
+
+
+def council_names() -> list[str]:
+    """The councils' names for the page's type-ahead, past ones (Cumbria) included."""
+    return sorted({authority.nice_name for authority in authorities().values()})
 
 
 def status_line(index: Index) -> str:
@@ -111,6 +128,14 @@ class ChatFilters:
     department: str
     kind: str
     shown: int = SHOWN_FIRST
+    include_undated: bool = False
+    council: str = ""
+    include_uncertain: bool = False
+    asked_by: str = ""
+    answered_by: str = ""
+    house: str = ""
+    party: str = ""
+    sort: str = "relevance"
 
     def filters(self) -> Filters:
         """The filters as the page's controls hold them: "Any" and empty choose nothing."""
@@ -118,6 +143,12 @@ class ChatFilters:
         if chosen["department"] == ANY_DEPARTMENT:
             chosen["department"] = None
         chosen["kind"] = KIND_RADIO.get(chosen["kind"])
+        if chosen["council"] == ANY_COUNCIL:
+            chosen["council"] = None
+        if chosen["house"] == ANY_HOUSE:
+            chosen["house"] = None
+        if chosen["party"] == ANY_PARTY:
+            chosen["party"] = None
         return Filters.parse(**chosen)
 
 
@@ -131,10 +162,51 @@ def answer(index: Index, message: str, anchor: str | None, filters: ChatFilters)
         chosen = filters.filters()
     except SendSearchError as error:
         return Reply(message, Reading(message, message=message), error=error.worded(FIELD_LABELS["page"])), anchor
-    request = SearchRequest(message, PASSAGES_FETCHED, chosen)
+    request = SearchRequest(
+        message, PASSAGES_FETCHED, chosen, sort=ORDERS.get(filters.sort, "relevance"), timeline=True
+    )
     reply = build_reply(index, message, anchor, request, int(filters.shown))
     new_anchor = anchor if reply.reading.follow_up_to else reply.reading.query
     return reply, new_anchor
+
+
+def export_link(reply: Reply, filters: ChatFilters) -> str | None:
+    """The REST address of a reply's passages as CSV: the question as searched, with its
+    filters and order (relative, so it goes to the server that served the page)."""
+    if reply.error is not None:
+        return None
+    chosen = filters.filters()
+    params: dict[str, str] = {"q": reply.reading.query, "k": str(PASSAGES_FETCHED), "format": "csv"}
+    for field in api.remote_filters():
+        value = getattr(chosen, field.name)
+        if value:
+            params[field.parameter] = "true" if value is True else str(value)
+    params["sort"] = ORDERS.get(filters.sort, "relevance")
+    return "api/search?" + urlencode(params)
+
+
+def save_search(
+    index: Index, guard: admin.AdminGuard, request: Any, name: str, question: str, filters: ChatFilters
+) -> str:
+    """Save a question with the Ask tab's filters as a saved search, for a signed-in
+    administrator only; the reply in one line, saying where its feed is."""
+    if not guard.enabled:
+        return "Saving searches is turned off on this server."
+    if request is None or not guard.signed_in(request):
+        return "Sign in with the admin password first; nothing was saved."
+    try:
+        check_name((name or "").strip())
+        asked = SearchRequest.parse((question or "")[:MAX_QUERY_CHARS], 20)
+        saved = SavedSearches(index.directory).add(
+            name.strip(), dataclasses.replace(asked, filters=filters.filters(), sort="relevance")
+        )
+        new = SavedSearches(index.directory).check(index).get(saved.name, [])
+    except SendSearchError as error:
+        return error.worded(FIELD_LABELS["page"])
+    return (
+        f"Saved {saved.describe()}: {len(new)} matching answers now. Its feed: /feeds/saved/{saved.name}.atom; "
+        "new answers are listed after every add or fetch."
+    )
 
 
 def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -184,13 +256,14 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
         # The search cuts a question there anyway; the session keeps no more of it either.
         message = message[:MAX_QUERY_CHARS]
-        *chosen, shown = controls
+        *chosen, shown, order = controls
         filters = ChatFilters(
-            **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},
+            **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
             shown=int(shown or SHOWN_FIRST),
+            sort=order or "relevance",
         )
         reply, anchor = answer(index, message, anchor, filters)
-        turns = bounded_turns([(message, render_turn(reply)), *turns])
+        turns = bounded_turns([(message, render_turn(reply, download=export_link(reply, filters))), *turns])
         standalone = (
             gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
             if reply.reading.follow_up_to
@@ -233,6 +306,15 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
     # tqdm bars that `add` draws while embedding.
     tracker = gr.Progress(track_tqdm=True)
 
+    def save(name: str, question: str, *controls: Any, request: gr.Request) -> str:
+        *chosen, shown, order = controls
+        filters = ChatFilters(
+            **{key: value or "" for key, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
+            shown=int(shown or SHOWN_FIRST),
+            sort=order or "relevance",
+        )
+        return save_search(index, guard, request, name, question, filters)
+
     def upload(files: list[str] | None, request: gr.Request, progress: Any = tracker) -> tuple[Any, ...]:
         outcome = admin.add_uploads(index, files, guard, request)
         return outcome.message, status_line(index), gr.update(choices=departments())
@@ -263,18 +345,53 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 )
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=72, elem_id="ask")
             standalone = gr.Button(visible=False, size="sm", elem_id="standalone")
-            with gr.Accordion("Filters: dates, department, kind, passages shown", open=False, elem_id="filters"):
+            with gr.Accordion(
+                "Filters: dates, department, kind, council, passages shown", open=False, elem_id="filters"
+            ):
                 with gr.Row():
                     date_from = gr.Textbox(label="Dated from (YYYY-MM-DD)", elem_id="date-from")
                     date_to = gr.Textbox(label="Dated to (YYYY-MM-DD)", elem_id="date-to")
                 department = gr.Dropdown(departments(), value=ANY_DEPARTMENT, label="Department", elem_id="department")
                 kind = gr.Radio(list(KIND_RADIO), value="Any", label="Kind of document", elem_id="kind")
+                include_undated = gr.Checkbox(
+                    False, label="Include undated documents (with a date filter)", elem_id="include-undated"
+                )
+                # Type-ahead over the councils' names; any other spelling is resolved when asked.
+                council = gr.Dropdown(
+                    [ANY_COUNCIL, *council_names()],
+                    value=ANY_COUNCIL,
+                    label="Council (English local authority)",
+                    allow_custom_value=True,
+                    filterable=True,
+                    elem_id="council",
+                )
+                with gr.Row():
+                    asked_by = gr.Textbox(label="Asked by (a member's name or id)", elem_id="asked-by")
+                    answered_by = gr.Textbox(label="Answered by (a minister's name or id)", elem_id="answered-by")
+                house = gr.Radio([ANY_HOUSE, *HOUSES], value=ANY_HOUSE, label="House", elem_id="house")
+                party = gr.Dropdown(
+                    [ANY_PARTY, *parties()[:12]],
+                    value=ANY_PARTY,
+                    label="Party of the asker, on the day",
+                    allow_custom_value=True,
+                    filterable=True,
+                    elem_id="party",
+                )
+                include_uncertain = gr.Checkbox(
+                    False,
+                    label="Include uncertain mentions of the council (an ambiguous name, the asking MP's seat)",
+                    elem_id="include-uncertain",
+                )
                 shown = gr.Radio(
                     SHOWN_CHOICES, value=SHOWN_FIRST, label="Passages shown before “more”", elem_id="shown"
                 )
+                order = gr.Radio(
+                    ["Best match first", "Newest first"], value="Best match first", label="Order", elem_id="order"
+                )
                 gr.Markdown(
                     "Filters apply to your next question. Dates are the date answered, or asked where a record "
-                    "does not say when it was answered."
+                    "does not say when it was answered. Pages and files without a date are left out by a date "
+                    "filter unless you include them."
                 )
             with gr.Column(elem_id="examples") as examples:
                 gr.Markdown("**Try an example** (one click asks it):")
@@ -286,7 +403,20 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             status = gr.Markdown(status_line(index), elem_id="status")
             gr.Markdown(CREDITS, elem_id="credits")
-            filters = [date_from, date_to, department, kind, shown]
+            controls = {
+                "date_from": date_from,
+                "date_to": date_to,
+                "department": department,
+                "kind": kind,
+                "council": council,
+                "include_uncertain": include_uncertain,
+                "asked_by": asked_by,
+                "answered_by": answered_by,
+                "house": house,
+                "party": party,
+                "include_undated": include_undated,
+            }
+            filters = [*(controls[name] for name in PAGE_FILTERS), shown, order]
             outputs = [chat, turns, box, anchor, standalone, examples]
             for trigger in (box.submit, send.click):
                 trigger(respond, [box, turns, anchor, *filters], outputs, api_visibility="private").then(
@@ -321,6 +451,16 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 add_button = gr.Button("Add to the index", variant="primary", elem_id="upload-button")
                 result = gr.Markdown(elem_id="upload-result")
                 add_button.click(upload, [files], [result, status, department], api_visibility="private")
+                gr.Markdown(
+                    "**Save a search** (signed in): a question with the filters chosen on the Ask tab. Its new "
+                    "matching answers are listed after every add or fetch, and it has an Atom feed."
+                )
+                with gr.Row(equal_height=True):
+                    save_name = gr.Textbox(label="Name (letters, digits, - and _)", elem_id="save-name")
+                    save_question = gr.Textbox(label="Question", elem_id="save-question")
+                save_button = gr.Button("Save this search", elem_id="save-button")
+                saved_result = gr.Markdown(elem_id="save-result")
+                save_button.click(save, [save_name, save_question, *filters], [saved_result], api_visibility="private")
             else:
                 gr.Markdown(
                     "Adding answers is not open on this server. (Its operator can open it to signed-in "

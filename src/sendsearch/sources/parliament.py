@@ -18,12 +18,12 @@ from typing import Any
 from ..limits import (
     MAX_BAD_RUN,
 )
+from ..members import Member, lookup_member
 from ..schema import API_RECORD_PREFIX, KIND_WRITTEN_ANSWER, PUBLIC_PAGE_PREFIX, Citation, Document, Skipped
 from ..text.normalise import normalise, parse_date
 from .cleaning import html_to_text
 from .departments import department_from_question
 from .jsonstream import Stop, json_items, open_text
-from .members import Member, lookup_member
 from .question_dates import estimate_tabled
 
 __all__ = [
@@ -278,6 +278,7 @@ def _people(record: dict[str, Any], asked: date | None, answered: date | None) -
         "house": record.get("house") or (asking.house if asking else None),
         "asked_by": asking_label or _text(asking_api.get("listAs") or asking_api.get("name")),
         "asking_member_id": asking_id,
+        "asked_by_party": asking.party if asking else _text(asking_api.get("party")),
         "answered_by": answering_name or _text(answering_api.get("name")),
         "answered_by_party": answering_party or _text(answering_api.get("party")),
         "answering_member_id": answering_id,

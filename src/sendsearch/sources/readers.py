@@ -22,6 +22,7 @@ from ..schema import Document, Skipped
 from .cleaning import html_address, html_title, html_to_text, replace_surrogates, text_address
 from .pages import parse_page
 from .parliament import iter_records
+from .places import tag_places
 
 __all__ = [
     "DOCUMENT_SUFFIXES",
@@ -276,6 +277,6 @@ def read_paths(
                         report.skipped.append(item)
                         continue
                     report.documents += 1
-                    yield item
+                    yield tag_places(item)
             except OSError as error:
                 report.skipped.append(Skipped(display, f"cannot read: {error.strerror or error}"))

@@ -1,0 +1,85 @@
+"""The timeline of a reply as a chart drawn here, in SVG: no library, no request to any host.
+
+A bar per month of the good matches (``SearchResult.timeline``), scaled to the page's width
+(a ``viewBox``), readable at phone size: the years under the axis, the highest count beside
+it. Screen readers get the chart's title and a description in words, and everyone gets the
+counts as a table under "Matching answers by month, as a table". Nothing here comes from a
+document: months and counts only, and they are escaped all the same.
+"""
+
+from __future__ import annotations
+
+import calendar
+from html import escape
+
+from ..search.request import Timeline
+
+__all__ = ["timeline_html"]
+
+_WIDTH, _HEIGHT = 360, 150
+_LEFT, _BOTTOM, _TOP = 28, 22, 10
+
+
+def _month_name(month: str) -> str:
+    year, number = month.split("-")
+    return f"{calendar.month_name[int(number)]} {year}"
+
+
+def _describe(timeline: Timeline) -> str:
+    """The chart in words: span, busiest month, undated."""
+    months = timeline.months
+    busiest = max(months, key=lambda item: item[1])
+    words = (
+        f"{timeline.matches} good matches from {_month_name(months[0][0])} to {_month_name(months[-1][0])}; "
+        f"most in {_month_name(busiest[0])} ({busiest[1]})"
+    )
+    return words + (f"; {timeline.undated} without a date." if timeline.undated else ".")
+
+
+def _svg(timeline: Timeline, chart_id: str) -> str:
+    months = timeline.months
+    top = max(count for _, count in months) or 1
+    plot_width = _WIDTH - _LEFT - 4
+    plot_height = _HEIGHT - _BOTTOM - _TOP
+    step = plot_width / len(months)
+    bar = max(step * 0.8, 1.0)
+    parts = [
+        f'<svg class="timeline-chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" preserveAspectRatio="xMidYMid meet">',
+        f'<title id="{chart_id}-title">Matching answers by month</title>',
+        f'<desc id="{chart_id}-desc">{escape(_describe(timeline))}</desc>',
+        f'<line x1="{_LEFT}" y1="{_TOP + plot_height}" x2="{_WIDTH - 2}" y2="{_TOP + plot_height}" class="axis"/>',
+        f'<text x="{_LEFT - 4}" y="{_TOP + 8}" text-anchor="end" class="label">{top}</text>',
+        f'<text x="{_LEFT - 4}" y="{_TOP + plot_height}" text-anchor="end" class="label">0</text>',
+    ]
+    for number, (month, count) in enumerate(months):
+        height = plot_height * count / top
+        x = _LEFT + number * step + (step - bar) / 2
+        y = _TOP + plot_height - height
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" class="bar">'
+            f"<title>{escape(_month_name(month))}: {count}</title></rect>"
+        )
+        if number == 0 or month.endswith("-01"):
+            parts.append(
+                f'<text x="{_LEFT + number * step:.1f}" y="{_HEIGHT - 6}" class="label">{escape(month[:4])}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def timeline_html(timeline: Timeline | None, chart_id: str) -> str:
+    """The chart and its table, or "" when no good match has a date."""
+    if timeline is None or not timeline.months:
+        return ""
+    rows = "".join(f"<tr><td>{escape(_month_name(m))}</td><td>{count}</td></tr>" for m, count in timeline.months)
+    if timeline.undated:
+        rows += f"<tr><td>Without a date</td><td>{timeline.undated}</td></tr>"
+    return (
+        '<figure class="timeline">'
+        f"<figcaption>Matching answers by month ({timeline.matches} good matches among the best 100)</figcaption>"
+        f"{_svg(timeline, chart_id)}"
+        "<details><summary>Matching answers by month, as a table</summary>"
+        '<table><thead><tr><th scope="col">Month</th><th scope="col">Answers</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></details></figure>"
+    )
