@@ -326,6 +326,8 @@ def _report_saved_searches(index: Any) -> None:
     any); queued for their subscribers' digests in the same transaction (``watch run`` sends)."""
     from .serve.digests import Subscriptions
 
+    if getattr(index, "dsn", None) is not None:
+        return  # a --store database keeps no saved searches
     for name, new in Subscriptions(index.directory).queue(index).items():
         click.echo(f"Saved search {name}: {len(new)} new matching answer{'s' if len(new) != 1 else ''}")
         for passage in new:
@@ -438,7 +440,8 @@ def fetch(
 
     published = _published(index_dir) if isinstance(index_dir, str) else (index_dir / MANIFEST_NAME).exists()
     if published:
-        _print_report(Index.open(index_dir).add([out], progress=not quiet), "updated")
+        index = Index.open(index_dir)
+        _print_report(index.add([out], progress=not quiet), "updated")
     else:
         index, built = Index.build([out], index_dir, progress=not quiet)
         _print_report(built, "built")
@@ -682,7 +685,7 @@ def watch_add(name: str, question: str, index_dir: Path, k: int, **filters: Any)
 
     check_name(name)
     index = Index.open(index_dir)
-    saved = SavedSearches(index.directory)
+    saved = SavedSearches(index.dsn or index.directory)
     saved.add(name, SearchRequest.parse(question, k, **filters))
     found = saved.check(index).get(name, [])
     click.echo(f"Saved {name}: {len(found)} matching answers now; later runs list what is new.")
@@ -821,7 +824,7 @@ def watch_run(
             base_url or "",
             os.environ.get("SENDSEARCH_SECRET", ""),
         )
-    subscriptions = Subscriptions(index.directory)
+    subscriptions = Subscriptions(index.dsn or index.directory)
     if subscriptions.waiting():
         sent = subscriptions.send(mail)
         click.echo(f"Sent {sent} digest{'s' if sent != 1 else ''}.")

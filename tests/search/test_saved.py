@@ -132,3 +132,13 @@ def test_a_signed_in_administrator_saves_a_search_from_the_page(seed_index):
     assert save_search(seed_index, AdminGuard(None), signed, "y", question, filters) == (
         "Saving searches is turned off on this server."
     )
+
+
+def test_saved_searches_need_an_index_folder_not_a_database():
+    from sendsearch.errors import SendSearchError
+    from sendsearch.search.saved import SavedSearches
+    from sendsearch.serve.digests import Subscriptions
+
+    for make in (SavedSearches, Subscriptions):
+        with pytest.raises(SendSearchError, match="saved searches need an index folder"):
+            make("postgresql://user@db.example/sendsearch")

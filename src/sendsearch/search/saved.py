@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import QueryError
+from ..errors import QueryError, SendSearchError
 from ..filters import FILTERS, Filters
 from ..schema import Passage
 from .index import Index
@@ -80,7 +80,11 @@ class SavedSearch:
 class SavedSearches:
     """The saved searches of the index in ``directory``; ``clock`` gives the time recorded."""
 
-    def __init__(self, directory: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, directory: Path | str, *, clock: Callable[[], datetime] | None = None) -> None:
+        if not isinstance(directory, Path):
+            # A PostgreSQL store (--store) has no folder to keep them in, and they are not in
+            # its tables yet.
+            raise SendSearchError("saved searches need an index folder (--index); a --store database has none yet")
         self.path = directory / WATCH_FILE
         self.clock = clock or (lambda: datetime.now(UTC))
 

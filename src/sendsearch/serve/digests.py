@@ -113,9 +113,10 @@ def read_token(secret: str, token: str) -> tuple[str, str] | None:
 class Subscriptions:
     """Subscribers of the saved searches of the index in ``directory``, and the outbox."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.path = directory / WATCH_FILE
+    def __init__(self, directory: Path | str) -> None:
+        SavedSearches(directory)  # refuses a --store database in one line
+        self.directory = Path(directory)
+        self.path = self.directory / WATCH_FILE
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
