@@ -134,7 +134,7 @@ def feeds_app(
     @app.get("/saved/{name}.atom")
     async def saved_feed(name: str = Path(max_length=60)) -> Response:
         def make() -> Response:
-            saved = SavedSearches(index.directory).get(name)
+            saved = SavedSearches(index.dsn or index.directory).get(name)
             if saved is None:
                 return JSONResponse({"error": f"no saved search is called {name!r}"}, status_code=404)
             found = index.search(dataclasses.replace(saved.request, sort="newest"))
@@ -146,7 +146,7 @@ def feeds_app(
     @app.get("/saved/{name}.csv")
     async def saved_csv(name: str = Path(max_length=60)) -> Response:
         def make() -> Response:
-            saved = SavedSearches(index.directory).get(name)
+            saved = SavedSearches(index.dsn or index.directory).get(name)
             if saved is None:
                 return JSONResponse({"error": f"no saved search is called {name!r}"}, status_code=404)
             found = index.search(dataclasses.replace(saved.request, sort="newest"))
@@ -164,7 +164,7 @@ def feeds_app(
         if found is None:
             return HTMLResponse(_page("That unsubscribe link is not valid: copy the whole link from the email."), 400)
         name, email = found
-        removed = await anyio.to_thread.run_sync(Subscriptions(index.directory).unsubscribe, name, email)
+        removed = await anyio.to_thread.run_sync(Subscriptions(index.dsn or index.directory).unsubscribe, name, email)
         said = "will get no more" if removed else "was already getting no"
         return HTMLResponse(_page(f"{email} {said} emails for the saved search “{name}”."))
 

@@ -197,10 +197,10 @@ def save_search(
     try:
         check_name((name or "").strip())
         asked = SearchRequest.parse((question or "")[:MAX_QUERY_CHARS], 20)
-        saved = SavedSearches(index.directory).add(
+        saved = SavedSearches(index.dsn or index.directory).add(
             name.strip(), dataclasses.replace(asked, filters=filters.filters(), sort="relevance")
         )
-        new = SavedSearches(index.directory).check(index).get(saved.name, [])
+        new = SavedSearches(index.dsn or index.directory).check(index).get(saved.name, [])
     except SendSearchError as error:
         return error.worded(FIELD_LABELS["page"])
     return (
