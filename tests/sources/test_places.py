@@ -219,7 +219,10 @@ def test_the_page_filters_by_council_and_shows_the_counts(bundled):
     assert reply.error is None
     about_stockport = {p.doc_id for p in bundled.search("Stockport", k=100, council="SKP")}
     assert {s.passage.doc_id for s in reply.passages} <= about_stockport
-    assert "Councils in these results: Stockport (" in unescape(render_turn(reply))
+    shown = unescape(render_turn(reply))
+    assert "Councils in these results: Stockport (" in shown
+    # After the answer and the passages: the answer comes first on a phone.
+    assert shown.index("Councils in these results") > shown.index('class="lead"')
     # The counts are for reading on the page, not part of the text copied into a letter.
     assert "Councils in these results" not in reply_text(reply)
     assert reply_text(reply).startswith("Filters: about Stockport.\n\n")

@@ -206,23 +206,24 @@ def _render_passage(shown: ShownPassage, turn: str) -> str:
     return "".join(parts)
 
 
-def _notes(reply: Reply, *, facets: bool = True) -> list[str]:
-    """What the reply says before its answer; ``facets`` adds who and which councils its
-    passages are about (shown on the page, left out of the text a person copies)."""
+def _notes(reply: Reply) -> list[str]:
+    """What the reply says before its answer."""
     notes = []
     if reply.reading.note:
         notes.append(reply.reading.note)
     if reply.filters:
         notes.append(f"Filters: {reply.filters}.")
-    if facets and reply.councils:
-        notes.append(f"{reply.councils}.")
-    if facets and reply.askers:
-        notes.append(f"{reply.askers}.")
     if reply.undated_left_out:
         count = reply.undated_left_out
         were = "s without a date were" if count != 1 else " without a date was"
         notes.append(f"{count} passage{were} left out by the dates; tick “Include undated documents” to keep them.")
     return notes
+
+
+def _facets(reply: Reply) -> list[str]:
+    """Which councils the passages are about and who asked them: after the passages, so the
+    answer comes first (shown on the page, left out of the text a person copies)."""
+    return [f"{line}." for line in (reply.councils, reply.askers) if line]
 
 
 def _lead(reply: Reply) -> str:
@@ -295,6 +296,7 @@ def render_reply(reply: Reply, turn: str | None = None, download: str | None = N
                 + "</details>"
             )
         parts.append(timeline_html(reply.timeline, f"{turn}-timeline"))
+        parts += [f'<p class="note">{escape(line)}</p>' for line in _facets(reply)]
     copy = _copy_button(reply_text(reply), "Copy reply as text", "Copy reply as text")
     if download and reply.passages:
         copy += f' <a class="download" href="{escape(download)}" download>Download these passages (CSV)</a>'
@@ -315,7 +317,7 @@ def _passage_text(shown: ShownPassage) -> str:
 
 def reply_text(reply: Reply) -> str:
     """A reply as plain text: notes, key points with their [n], passages and citation lines."""
-    notes = _notes(reply, facets=False)
+    notes = _notes(reply)
     blocks = ["\n".join(notes)] if notes else []
     if reply.error is not None:
         blocks.append(f"I couldn't search for that: {reply.error}")
