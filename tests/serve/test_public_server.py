@@ -34,6 +34,10 @@ PASSWORD = "public-server-admin-password"
 PATIENCE = 60.0
 MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
+# Each test starts the whole server (Gradio app, uvicorn) on loopback: about a second each,
+# so `make test` runs them and `make check` does not.
+pytestmark = pytest.mark.slow
+
 
 def file_data(path: str) -> dict[str, Any]:
     """A Gradio FileData reference to a path on the server, as an attacker writes it."""
