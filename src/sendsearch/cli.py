@@ -18,7 +18,7 @@ import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -29,6 +29,9 @@ from .limits import MAX_K
 from .search.request import MODES, SORTS
 from .text.normalise import strip_controls
 from .version import __version__
+
+if TYPE_CHECKING:  # the CLI imports the index lazily: `sendsearch --help` stays fast
+    from .search.index import Index
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -321,12 +324,12 @@ def add(paths: tuple[Path, ...], index_dir: Path | str, follow_links: bool, quie
     _report_saved_searches(index)
 
 
-def _report_saved_searches(index: Any) -> None:
+def _report_saved_searches(index: Index) -> None:
     """Each saved search's new matching answers, after the index changed (nothing without
     any); queued for their subscribers' digests in the same transaction (``watch run`` sends)."""
     from .serve.digests import Subscriptions
 
-    if getattr(index, "dsn", None) is not None:
+    if index.dsn is not None:
         return  # a --store database keeps no saved searches
     for name, new in Subscriptions(index.directory).queue(index).items():
         click.echo(f"Saved search {name}: {len(new)} new matching answer{'s' if len(new) != 1 else ''}")
