@@ -37,8 +37,11 @@ test: $(VENV)/.installed axe
 # nor seconds each (marked slow). Modules holding only such tests are not even imported:
 # importing Gradio or Hypothesis alone costs seconds.
 CHECK_SKIPS = tests/serve/test_browser.py tests/serve/test_admin_browser.py tests/sources/test_hostile_records_fuzz.py
+# Spread over the cores (pytest-xdist, a test file per worker); Hypothesis's plugin is left out
+# since its only user, the fuzz test, is in CHECK_SKIPS.
 check: lint
 	$(VENV)/bin/python -m pytest -m "not slow and not browser" -q -p no:cacheprovider \
+		-n auto --maxprocesses 4 --dist loadfile -p no:hypothesispytest \
 		$(addprefix --ignore=,$(CHECK_SKIPS))
 
 lint: $(VENV)/.installed

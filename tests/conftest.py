@@ -29,6 +29,28 @@ needs_shared = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_tls_context_for_httpx() -> Iterator[None]:
+    """``httpx.get`` builds a new TLS context for every call, reading certifi's bundle (about
+    35 ms each, seconds over the suite); the tests speak plain HTTP on loopback, so the
+    default context is built once and shared."""
+    import functools
+
+    import httpx._transports.default as transports
+
+    build = transports.create_ssl_context
+    shared = functools.cache(lambda: build())
+
+    def create_ssl_context(verify: object = True, cert: object = None, trust_env: bool = True) -> object:
+        if verify is True and cert is None and trust_env:
+            return shared()
+        return build(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transports, "create_ssl_context", create_ssl_context)
+        yield
+
+
 class FakeEmbedder:
     """A deterministic bag-of-words embedder: similar words give similar vectors.
 

@@ -33,7 +33,7 @@ def serving(app: Any, limits: ServerLimits | None = None) -> Iterator[str]:
     while not server.started:
         if time.monotonic() - started > STARTUP_PATIENCE or not thread.is_alive():
             raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
+        time.sleep(0.005)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:

@@ -349,12 +349,14 @@ def proxied_site(seed_index, gradio_folder, request):
         yield SimpleNamespace(url=url, guard=guard, clock=clock)
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_forwarded_addresses_are_ignored_unless_a_proxy_is_trusted(proxied_site):
     # Each guess claims a new address; none is believed, so they all count against 127.0.0.1.
     statuses = _guesses(proxied_site.url, _fresh_addresses(12))
     assert statuses == [401] * 4 + [429] * 8
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 @pytest.mark.parametrize("proxied_site", [("127.0.0.1",)], indirect=True)
 def test_through_a_trusted_proxy_each_client_and_the_proxy_are_limited(proxied_site):
     # One client behind the proxy: its own limit, as if it were connected directly.

@@ -230,6 +230,7 @@ def test_the_server_carries_the_page_and_the_rest_api(server):
     assert feed.headers["content-type"] == "application/atom+xml; charset=utf-8"
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_mcp_offers_exactly_one_search_tool_and_gradio_client_keeps_search(server):
     tools, _ = asyncio.run(_mcp(server, []))
     assert [tool.name for tool in tools.tools] == [MCP_TOOL]
@@ -248,6 +249,7 @@ def _readme_block(containing: str) -> str:
     return block
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_the_readme_mcp_example_runs_as_written(server):
     """The README's Python MCP example, against a live server (real MCP over streamable
     HTTP), with only the address changed to the test server's."""
@@ -277,5 +279,6 @@ def test_the_api_docs_load_nothing_from_another_host(rest):
     _docs_load_nothing_from_another_host(rest, "docs")
 
 
+@pytest.mark.slow  # imports Gradio and builds its app: seconds
 def test_the_api_docs_load_nothing_from_another_host_on_the_whole_server(server):
     _docs_load_nothing_from_another_host(server, "api/docs")

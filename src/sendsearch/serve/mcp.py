@@ -84,8 +84,6 @@ def search_tool(index: Index, *, concurrency: int = 4) -> Callable[..., Awaitabl
     signature, hints, args = tool_signature()
 
     async def search_send_answers(*given: Any, **named: Any) -> str:
-        import gradio as gr
-
         bound = signature.bind(*given, **named)
         bound.apply_defaults()
         values = dict(bound.arguments)
@@ -97,6 +95,8 @@ def search_tool(index: Index, *, concurrency: int = 4) -> Callable[..., Awaitabl
         try:
             found = await anyio.to_thread.run_sync(run_search, limiter=limiter)
         except SendSearchError as error:
+            import gradio as gr  # only to say why (importing Gradio takes seconds)
+
             raise gr.Error(str(error), print_exception=False) from None
         return json.dumps(found, ensure_ascii=False)
 
