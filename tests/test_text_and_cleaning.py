@@ -1,5 +1,7 @@
 from datetime import date
 
+import pytest
+
 from sendsearch.sources.cleaning import html_title, html_to_text, strip_furniture
 from sendsearch.sources.departments import department_from_question
 from sendsearch.text.normalise import find_date, normalise, normalise_for_match, parse_date, sentence_spans
@@ -88,3 +90,30 @@ def test_department_from_question():
         == "Church Commissioners"
     )
     assert department_from_question("Why is the sky blue?") is None
+
+
+def test_the_asking_part_of_a_question_written_as_several_sentences():
+    from sendsearch.text.analysis import asking_part
+
+    parent = (
+        "my son has autism and the school says they have no money for a TA. "
+        "what funding do schools actually get for SEN?"
+    )
+    assert asking_part(parent) == "what funding do schools actually get for SEN?"
+    assert asking_part("Draft plan arrived. It is vague. Is this allowed?? how do I fix it") == (
+        "Is this allowed?? how do I fix it"
+    )
+    assert asking_part("How long does an EHC needs assessment take?") is None  # one sentence
+    assert asking_part("What is an EHCP? Who writes it?") is None  # every sentence asks
+    assert asking_part("My son is 7. He has ADHD.") is None  # none does
+    assert asking_part("The review was in May.\nCan I ask for another one") == "Can I ask for another one"
+
+
+def test_the_asking_weight_is_a_share_from_0_to_1():
+    from sendsearch.errors import QueryError
+    from sendsearch.search.config import SearchConfig
+
+    assert SearchConfig().with_(asking_weight=0.5).long_questions.asking_weight == 0.5
+    for bad in (-0.1, 1.5):
+        with pytest.raises(QueryError, match="asking_weight must be a number"):
+            SearchConfig().with_(asking_weight=bad)

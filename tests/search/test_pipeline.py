@@ -162,6 +162,19 @@ def test_encode_question_only_when_the_dense_side_takes_part():
     assert encode_question(_plan(a=1.0), "dense", encode) is not None
 
 
+def test_a_question_of_several_sentences_blends_in_its_asking_sentences():
+    vectors = {"whole": np.array([[1.0, 0.0, 0.0]], np.float32), "asks": np.array([[0.0, 1.0, 0.0]], np.float32)}
+    encode = lambda text: vectors[text]  # noqa: E731
+    plan = QueryPlan("whole", "whole", {"a": 1.0}, {}, asking_text="asks")
+    assert np.allclose(encode_question(plan, "dense", encode), vectors["whole"])  # weight 0: as before
+    half = encode_question(plan, "hybrid", encode, 0.5)
+    assert half is not None
+    assert np.allclose(half, [[2**-0.5, 2**-0.5, 0.0]])  # unit length, halfway
+    assert np.allclose(encode_question(plan, "dense", encode, 1.0), vectors["asks"])
+    single = QueryPlan("whole", "whole", {"a": 1.0}, {})  # one sentence: nothing to blend
+    assert np.allclose(encode_question(single, "dense", encode, 0.5), vectors["whole"])
+
+
 def test_gather_dense_is_best_first_and_empty_without_a_vector(backend):
     assert list(gather_dense(backend, _unit(1, 0, 0), 2, None)) == [1, 2]
     assert gather_dense(backend, None, 2, None) == {}

@@ -134,7 +134,9 @@ def features(
     best = float(cosines.max()) if len(found) else 0.0
     top_score = max((abs(c.passage.score) for c in found), default=1.0) or 1.0
     top_bm25 = max((_explained(c.passage, "bm25") for c in found), default=1.0) or 1.0
-    passage_words = {id(c.passage): len(stems(c.passage.text) & asked.words) / max(1, len(asked.words)) for c in found}
+    # Once per passage, not per sentence: a passage's stems are the costly part.
+    passages = {id(c.passage): c.passage for c in found}
+    passage_words = {key: len(stems(p.text) & asked.words) / max(1, len(asked.words)) for key, p in passages.items()}
     rows = []
     for candidate, cosine in zip(found, cosines, strict=True):
         words = stems(candidate.text)

@@ -147,14 +147,20 @@ class WeakMatch:
 class LongQuestions:
     """Questions of at least ``terms`` terms (after stop words) are read as paragraphs: their
     terms that none of the ``agreement_chunks`` nearest passages (dense) contain are about the
-    asker's life rather than the topic, and weigh ``off_topic_weight`` in BM25."""
+    asker's life rather than the topic, and weigh ``off_topic_weight`` in BM25. A question
+    written as several sentences, some of which ask (``asking_part``), is embedded twice: whole
+    and its asking sentences alone, the two vectors blended with ``asking_weight`` on the
+    second (0 leaves the whole question's vector as it is; 1 uses the asking sentences only)."""
 
     terms: int = 12
     agreement_chunks: int = 20
     off_topic_weight: float = 0.3
+    asking_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self)
+        if self.asking_weight > 1:
+            raise QueryError(f"asking_weight must be a number from 0 to 1, not {self.asking_weight!r}")
 
 
 @dataclass(frozen=True)
@@ -192,6 +198,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "long_question_terms": ("long_questions", "terms"),
     "agreement_chunks": ("long_questions", "agreement_chunks"),
     "off_topic_term_weight": ("long_questions", "off_topic_weight"),
+    "asking_weight": ("long_questions", "asking_weight"),
     "non_answer_weight": ("non_answers", "weight"),
 }
 _PART_CLASSES = {

@@ -91,9 +91,20 @@ class Pick:
 
 
 # -- steps ----------------------------------------------------------------------------------
-def encode_question(plan: QueryPlan, mode: Mode, encode: Callable[[str], np.ndarray]) -> np.ndarray | None:
-    """The question's vector, when the dense side takes part."""
-    return encode(plan.dense_text) if mode in ("hybrid", "dense") else None
+def encode_question(
+    plan: QueryPlan, mode: Mode, encode: Callable[[str], np.ndarray], asking_weight: float = 0.0
+) -> np.ndarray | None:
+    """The question's vector, when the dense side takes part: for a question written as
+    several sentences, blended with its asking sentences' own (``LongQuestions``), since the
+    sentences about the asker's life pull the whole question's vector towards passages about
+    them rather than the answer."""
+    if mode not in ("hybrid", "dense"):
+        return None
+    vector = encode(plan.dense_text)
+    if asking_weight > 0 and plan.asking_text:
+        blended = (1.0 - asking_weight) * vector + asking_weight * encode(plan.asking_text)
+        vector = (blended / np.linalg.norm(blended, axis=-1, keepdims=True)).astype(np.float32)
+    return vector
 
 
 def gather_dense(
@@ -368,7 +379,7 @@ def run_search(
         return []
     pool = max(settings.gathering.candidates, k)
     search = (mode, pool, allowed)
-    asked_vector = encode_question(plan, mode, encode)
+    asked_vector = encode_question(plan, mode, encode, settings.long_questions.asking_weight)
     dense_top = gather_dense(backend, asked_vector, pool, allowed)
     asked = weigh_long_question(plan, dense_top, backend, mode, settings.long_questions)
     first = rank(backend, asked, asked_vector, settings, search, dense_top=dense_top)

@@ -13,7 +13,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,6 +34,7 @@ __all__ = [
     "QueryPlan",
     "Terms",
     "answer_words",
+    "asking_part",
     "clean_query",
     "message_words",
     "prefix_stems",
@@ -241,6 +242,9 @@ class QueryPlan:
     dense_text: str
     words: dict[str, float]
     pairs: dict[Pair, float]
+    # The sentences that ask, when the question is written as several (``asking_part``):
+    # the model embeds them on their own too (``LongQuestions.asking_weight``).
+    asking_text: str | None = None
 
     def weighted(self, kept: set[str], factor: float) -> QueryPlan:
         """The plan with the words not in ``kept`` (and pairs that use them) scaled by ``factor``;
@@ -253,14 +257,39 @@ class QueryPlan:
 
         words = {w: weight if keep(w) else weight * factor for w, weight in self.words.items()}
         pairs = {p: weight if keep(p[0]) and keep(p[1]) else weight * factor for p, weight in self.pairs.items()}
-        return QueryPlan(self.text, self.dense_text, words, pairs)
+        return replace(self, words=words, pairs=pairs)
 
     def with_words(self, extra: Sequence[str], weight: float) -> QueryPlan:
         """The plan with more words at ``weight`` (feedback); the question's own keep theirs."""
         words = dict(self.words)
         for word in extra:
             words.setdefault(word, weight)
-        return QueryPlan(self.text, self.dense_text, words, self.pairs)
+        return replace(self, words=words)
+
+
+# A sentence asks when it ends with a question mark or opens with a word of asking.
+_ASKS = re.compile(
+    r"(?:how|what|when|where|who|whom|whose|why|which|can|could|do|does|did|is|are|was|were|will|would|"
+    r"should|shall|has|have|may|must|am)\b",
+    re.IGNORECASE,
+)
+# Parents' sentences often start in lower case ("... for a TA. what funding do schools get?"),
+# which the corpus's sentence splitter, made for edited text, would not end; a stop, question
+# or exclamation mark before a space, or a line break, ends one here.
+_QUESTION_SENTENCE_END = re.compile(r"(?<=[.?!])\s+|\n+")
+
+
+def asking_part(question: str) -> str | None:
+    """The sentences of a question written as several that ask something, joined: in "My son
+    is 9 and has ADHD ... I sent the request in March. Isn't there a time limit?" the last.
+    None when the question is one sentence, when every sentence asks, or when none does."""
+    sentences = [s.strip() for s in _QUESTION_SENTENCE_END.split(question.strip()) if s.strip()]
+    if len(sentences) < 2:
+        return None
+    asking = [s for s in sentences if s.endswith("?") or _ASKS.match(s)]
+    if not asking or len(asking) == len(sentences):
+        return None
+    return " ".join(asking)
 
 
 # -- the lighter tokenisers of the family --------------------------------------------------
@@ -386,7 +415,8 @@ class Analyzer:
                 for term in self.terms(spelling):
                     weighted[term] = min(weighted.get(term, 1.0), literal_weight)
             weighted.update(dict.fromkeys(concepts, concept_weight))
-        return QueryPlan(text, dense_text if expand_dense else text, weighted, pairs)
+        dense = dense_text if expand_dense else text
+        return QueryPlan(text, dense, weighted, pairs, asking_part(dense))
 
     # -- highlights -----------------------------------------------------------------------
     def highlights(
