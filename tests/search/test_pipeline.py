@@ -166,13 +166,17 @@ def test_a_question_of_several_sentences_blends_in_its_asking_sentences():
     vectors = {"whole": np.array([[1.0, 0.0, 0.0]], np.float32), "asks": np.array([[0.0, 1.0, 0.0]], np.float32)}
     encode = lambda text: vectors[text]  # noqa: E731
     plan = QueryPlan("whole", "whole", {"a": 1.0}, {}, asking_text="asks")
-    assert np.allclose(encode_question(plan, "dense", encode), vectors["whole"])  # weight 0: as before
-    half = encode_question(plan, "hybrid", encode, 0.5)
-    assert half is not None
-    assert np.allclose(half, [[2**-0.5, 2**-0.5, 0.0]])  # unit length, halfway
-    assert np.allclose(encode_question(plan, "dense", encode, 1.0), vectors["asks"])
     single = QueryPlan("whole", "whole", {"a": 1.0}, {})  # one sentence: nothing to blend
-    assert np.allclose(encode_question(single, "dense", encode, 0.5), vectors["whole"])
+
+    def vector(plan: QueryPlan, weight: float = 0.0) -> np.ndarray:
+        found = encode_question(plan, "hybrid", encode, weight)
+        assert found is not None
+        return found
+
+    assert np.allclose(vector(plan), vectors["whole"])  # weight 0: as before
+    assert np.allclose(vector(plan, 0.5), [[2**-0.5, 2**-0.5, 0.0]])  # unit length, halfway
+    assert np.allclose(vector(plan, 1.0), vectors["asks"])
+    assert np.allclose(vector(single, 0.5), vectors["whole"])
 
 
 def test_gather_dense_is_best_first_and_empty_without_a_vector(backend):
