@@ -221,7 +221,7 @@ def test_another_schema_version_is_one_line(published):
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute("INSERT INTO schema_migrations (version) VALUES (99)")
     line = _search_error(dsn)
-    assert "has schema version 99, newer than this sendsearch's (1); upgrade sendsearch" in line
+    assert "has schema version 99, newer than this sendsearch's (2); upgrade sendsearch" in line
     build = _one_error_line(_cli("build", SEED_PAGES[0], "--store", dsn, "-q"))
     assert "newer than this sendsearch knows" in build
 

@@ -64,6 +64,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -95,6 +97,7 @@ __all__ = [
     "file_references",
     "gradio_upload_folder",
     "guard_file_inputs",
+    "guard_for",
     "names_a_file",
     "proxy_of",
     "session_router",
@@ -125,6 +128,10 @@ _GRADIO_FILE = "gradio.FileData"
 NOT_A_FILE_INPUT = "This takes text, not files: nothing was read."
 SIGN_IN_FOR_FILES = "Sign in with the admin password before adding files: nothing was read."
 NOT_UPLOADED = "Only files uploaded through this page can be added: nothing was read."
+LIMITS_UNAVAILABLE = "Signing in is not possible right now (the server cannot check its limits): try again later."
+LIMITS_RETRY_AFTER = 30.0
+# Sign-in checks running at once, each in a thread of its own (a shared limiter waits on its database).
+_CONCURRENT_CHECKS = 4
 
 log = logging.getLogger("sendsearch.server")
 
@@ -157,6 +164,18 @@ class AttemptLimiter:
         self._state: OrderedDict[str, tuple[int, float, float]] = OrderedDict()  # failures, until, last
         self._lock = threading.Lock()
 
+    def delay_after(self, failures: int) -> float:
+        """The wait that the ``failures``-th wrong guess in a row earns."""
+        if failures >= self.lockout_after:
+            return self.lockout
+        if failures > self.free:
+            return min(self.max_delay, self.base_delay * 2 ** (failures - self.free - 1))
+        return 0.0
+
+    def forgotten(self, until: float, last: float, now: float) -> bool:
+        """Whether a client whose wait ends at ``until`` and who last failed at ``last`` starts afresh."""
+        return until <= now and now - last > self.lockout
+
     def wait(self, client: str) -> float:
         """Seconds before ``client`` may try again (0 when it may try now)."""
         now = self._clock()
@@ -165,7 +184,7 @@ class AttemptLimiter:
             if state is None:
                 return 0.0
             _, until, last = state
-            if until <= now and now - last > self.lockout:
+            if self.forgotten(until, last, now):
                 del self._state[client]
                 return 0.0
             return max(0.0, until - now)
@@ -175,12 +194,7 @@ class AttemptLimiter:
         now = self._clock()
         with self._lock:
             failures = self._state.pop(client, (0, 0.0, 0.0))[0] + 1
-            if failures >= self.lockout_after:
-                delay = self.lockout
-            elif failures > self.free:
-                delay = min(self.max_delay, self.base_delay * 2 ** (failures - self.free - 1))
-            else:
-                delay = 0.0
+            delay = self.delay_after(failures)
             self._state[client] = (failures, now + delay, now)
             while len(self._state) > self._max_clients:
                 self._state.popitem(last=False)
@@ -264,9 +278,20 @@ class AdminGuard:
         return self._expected is not None
 
     def check(self, client: str, given: str | None, proxy: str | None = None) -> Check:
-        """Try a password for ``client`` (behind the trusted ``proxy``, if any), within the limits."""
+        """Try a password for ``client`` (behind the trusted ``proxy``, if any), within the limits.
+
+        Limits that cannot be read or recorded (a shared table whose database is down) refuse
+        the try, whatever the password: the same answer for a right and a wrong one, so an
+        outage opens no unlimited guessing and tells nothing."""
         if self._expected is None:
             return Check(False, "Adding answers is turned off on this server.", 403)
+        try:
+            return self._limited_check(client, given, proxy, self._expected)
+        except SendSearchError as error:
+            log.warning("refused a sign-in from %s: the wrong-password limits could not be checked: %s", client, error)
+            return Check(False, LIMITS_UNAVAILABLE, 503, LIMITS_RETRY_AFTER)
+
+    def _limited_check(self, client: str, given: str | None, proxy: str | None, expected: bytes) -> Check:
         limiters = [(self.limiter, client)]
         if proxy is not None and self.proxy_limiter is not None:
             limiters.append((self.proxy_limiter, proxy))
@@ -278,7 +303,7 @@ class AdminGuard:
             return Check(False, "Enter the admin password.", 400)
         # Digests of equal length, compared in constant time: neither the password's
         # length nor how much of it matched shows in the time taken.
-        if hmac.compare_digest(hashlib.sha256(given.encode("utf-8", "replace")).digest(), self._expected):
+        if hmac.compare_digest(hashlib.sha256(given.encode("utf-8", "replace")).digest(), expected):
             self.limiter.succeeded(client)
             return Check(True, "Signed in: you can add answers now.")
         wait = max(limiter.failed(key) for limiter, key in limiters)
@@ -325,6 +350,23 @@ class AdminGuard:
         return self.session_valid(cookies.get(SESSION_COOKIE))
 
 
+def guard_for(index: Index, password: str | None, *, secret: bytes | None = None) -> AdminGuard:
+    """The guard a server of ``index`` signs in with. With the index in PostgreSQL, the
+    wrong-password counts (per client and per trusted proxy) are kept in its database
+    (``AttemptTable``), so every instance serving it counts the same guesses; with a folder
+    index they stay in this process's memory."""
+    if index.dsn is None:
+        return AdminGuard(password, secret=secret)
+    from .attempt_table import AttemptTable
+
+    return AdminGuard(
+        password,
+        AttemptTable(index.dsn, "client"),
+        secret=secret,
+        proxy_limiter=AttemptTable(index.dsn, "proxy", free=PROXY_FREE_GUESSES, lockout_after=PROXY_LOCKOUT_AFTER),
+    )
+
+
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -337,6 +379,7 @@ def session_router(guard: AdminGuard) -> APIRouter:
     ``{"ok": bool, "message": str}``: 401 for a wrong password, 429 (with Retry-After)
     while the client must wait, 403 when adding is off, 400 for an empty or bad body."""
     router = APIRouter()
+    checks: anyio.CapacityLimiter | None = None
 
     @router.post("/admin/session", include_in_schema=False)
     async def sign_in(request: Request) -> JSONResponse:
@@ -351,7 +394,13 @@ def session_router(guard: AdminGuard) -> APIRouter:
             given = None
         if given is not None and not isinstance(given, str):
             given = None
-        check = guard.check(client_of(request), given, proxy_of(request))
+        nonlocal checks
+        if checks is None:  # made here: anyio makes a limiter only inside the event loop
+            checks = anyio.CapacityLimiter(_CONCURRENT_CHECKS)
+        # In a thread: a limiter kept in the database must not hold up the event loop.
+        check = await anyio.to_thread.run_sync(
+            guard.check, client_of(request), given, proxy_of(request), limiter=checks
+        )
         headers = {"Retry-After": str(math.ceil(check.retry_after))} if check.retry_after else {}
         response = JSONResponse({"ok": check.ok, "message": check.message}, status_code=check.status, headers=headers)
         if check.ok:

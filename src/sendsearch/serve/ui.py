@@ -521,7 +521,7 @@ def launch(
         with sigterm_ends_cleanly():
             seconds = warm_up(index)
             print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
-            guard = admin.AdminGuard(admin_password, secret=settings.session_secret())
+            guard = admin.guard_for(index, admin_password, secret=settings.session_secret())
             app = create_app(index, guard=guard)
             app.queue(default_concurrency_limit=4)
             app_server = create_server(
