@@ -97,7 +97,6 @@ __all__ = [
     "file_references",
     "gradio_upload_folder",
     "guard_file_inputs",
-    "guard_for",
     "names_a_file",
     "proxy_of",
     "session_router",
@@ -348,23 +347,6 @@ class AdminGuard:
         """Whether a request (Starlette or ``gr.Request``) carries a live session cookie."""
         cookies = getattr(request, "cookies", None) or {}
         return self.session_valid(cookies.get(SESSION_COOKIE))
-
-
-def guard_for(index: Index, password: str | None, *, secret: bytes | None = None) -> AdminGuard:
-    """The guard a server of ``index`` signs in with. With the index in PostgreSQL, the
-    wrong-password counts (per client and per trusted proxy) are kept in its database
-    (``AttemptTable``), so every instance serving it counts the same guesses; with a folder
-    index they stay in this process's memory."""
-    if index.dsn is None:
-        return AdminGuard(password, secret=secret)
-    from .attempt_table import AttemptTable
-
-    return AdminGuard(
-        password,
-        AttemptTable(index.dsn, "client"),
-        secret=secret,
-        proxy_limiter=AttemptTable(index.dsn, "proxy", free=PROXY_FREE_GUESSES, lockout_after=PROXY_LOCKOUT_AFTER),
-    )
 
 
 def _digest(token: str) -> bytes:

@@ -1,5 +1,8 @@
 """Wrong admin passwords counted in the PostgreSQL store, shared by every instance serving it.
 
+``guard_for`` gives a server the guard its store calls for: these shared counts for an
+index in PostgreSQL, the in-memory ones for a folder.
+
 ``AttemptTable`` is an ``admin.AttemptLimiter`` whose counts live in the database's
 ``admin_attempts`` table (schema migration 2) rather than in one process: twenty wrong
 guesses spread over several ``serve`` instances behind a load balancer are slowed and
@@ -28,10 +31,12 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..limits import PROXY_FREE_GUESSES, PROXY_LOCKOUT_AFTER
+from ..search.index import Index
 from ..search.postgres.connection import StoreUnavailableError, connect, shown
-from .admin import AttemptLimiter
+from .admin import AdminGuard, AttemptLimiter
 
-__all__ = ["AttemptTable"]
+__all__ = ["AttemptTable", "guard_for"]
 
 _T = TypeVar("_T")
 # An address longer than any real one (X-Forwarded-For is the client's to write) is kept
@@ -191,6 +196,21 @@ class AttemptTable(AttemptLimiter):
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         reason = str(primary or (lines[-1] if lines else type(error).__name__))
         return StoreUnavailableError(f"PostgreSQL at {shown(self.dsn)} did not answer for the sign-in limits: {reason}")
+
+
+def guard_for(index: Index, password: str | None, *, secret: bytes | None = None) -> AdminGuard:
+    """The guard a server of ``index`` signs in with. With the index in PostgreSQL, the
+    wrong-password counts (per client and per trusted proxy) are kept in its database, so
+    every instance serving it counts the same guesses; with a folder index they stay in
+    this process's memory (``AttemptLimiter``)."""
+    if index.dsn is None:
+        return AdminGuard(password, secret=secret)
+    return AdminGuard(
+        password,
+        AttemptTable(index.dsn, "client"),
+        secret=secret,
+        proxy_limiter=AttemptTable(index.dsn, "proxy", free=PROXY_FREE_GUESSES, lockout_after=PROXY_LOCKOUT_AFTER),
+    )
 
 
 def _key(client: str) -> str:
