@@ -1,9 +1,9 @@
 """Publishing in PostgreSQL: atomic under kill -9, one writer at a time, one line per failure.
 
-Builds run as processes of their own (tests/cli_driver.py, the fake embedder) stopped at a
-named step and killed there with SIGKILL; the database must still serve the generation it
-served before (or the new one, once its switch committed), and the next writer must carry
-on. A real PostgreSQL with pgvector (tests/postgres_server.py).
+Builds and updates (``add``, ``remove``) run as processes of their own (tests/cli_driver.py,
+the fake embedder) stopped at a named step and killed there with SIGKILL; the database must
+still serve the generation it served before (or the new one, once its switch committed),
+and the next writer must carry on. A real PostgreSQL with pgvector (tests/postgres_server.py).
 """
 
 from __future__ import annotations
@@ -114,6 +114,82 @@ def test_a_build_killed_at_any_step_leaves_the_old_index_serving_or_the_new_one(
     assert len(_generations(dsn)) <= 2
 
 
+# The steps of an update (``update_database``), in order; an update that only removes
+# writes no documents or chunks of its own.
+UPDATE_STEPS = [
+    ("read", "old"),
+    ("embedded", "old"),
+    ("rows copied", "old"),
+    ("documents written", "old"),
+    ("chunks written", "old"),
+    ("keyword written", "old"),
+    ("vectors indexed", "old"),
+    ("publishing", "old"),
+    ("published", "new"),
+    ("old generations removed", "new"),
+]
+_NEW_ROWS = {"documents written", "chunks written"}
+REMOVE_STEPS = [(step, outcome) for step, outcome in UPDATE_STEPS if step not in _NEW_ROWS]
+
+
+def _kill_at(process: subprocess.Popen[str], step: str) -> None:
+    """Wait for the writer to report ``step`` (it then waits there), and SIGKILL it."""
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == f"at {step}", process.communicate(timeout=60)[1]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _rerun_completes(dsn: str, command: tuple[str | Path, ...]) -> None:
+    """The same command again is not refused (the lock went with the killed session), clears
+    what the killed one left, publishes, and leaves no generation half-built."""
+    rerun = _cli(*command)
+    _, errors = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, errors
+    assert all(state == "published" for _, state in _generations(dsn))
+    assert len(_generations(dsn)) <= 2
+
+
+@pytest.mark.parametrize(("step", "outcome"), UPDATE_STEPS)
+def test_an_add_killed_at_any_step_leaves_the_old_index_serving_or_the_new_one(published, tmp_path, step, outcome):
+    dsn, _, before = published
+    two = tmp_path / "two"
+    two.mkdir()
+    for page in SEED_PAGES[3:5]:
+        shutil.copy(page, two / page.name)
+    command: tuple[str | Path, ...] = ("add", two, "--store", dsn, "-q")
+    _kill_at(_cli(*command, stop_at=step), step)
+    documents, top = _top(dsn)
+    if outcome == "old":
+        assert (documents, top) == before
+    else:
+        assert documents == 5
+    _rerun_completes(dsn, command)
+    assert _top(dsn)[0] == 5
+
+
+@pytest.mark.parametrize(("step", "outcome"), REMOVE_STEPS)
+def test_a_remove_killed_at_any_step_leaves_the_old_index_serving_or_the_new_one(published, step, outcome):
+    dsn, _, before = published
+    gone = before[1][0]  # the best passage's document, so its removal shows in the answers
+    command: tuple[str | Path, ...] = ("remove", gone, "--store", dsn)  # remove has no -q
+    _kill_at(_cli(*command, stop_at=step), step)
+    documents, top = _top(dsn)
+    if outcome == "old":
+        assert (documents, top) == before
+    else:
+        assert documents == 2
+        assert gone not in top
+    _rerun_completes(dsn, command)
+    documents, top = _top(dsn)
+    assert documents == 2
+    assert gone not in top
+
+
 def test_searches_during_publishing_see_the_old_index_or_the_new_one_never_a_mix(published, tmp_path):
     """Builds of three and of five pages take turns while searches run: every answer is one of
     the two generations' answers (the counts and the passages of one generation)."""
@@ -221,7 +297,7 @@ def test_another_schema_version_is_one_line(published):
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute("INSERT INTO schema_migrations (version) VALUES (99)")
     line = _search_error(dsn)
-    assert "has schema version 99, newer than this sendsearch's (1); upgrade sendsearch" in line
+    assert "has schema version 99, newer than this sendsearch's (2); upgrade sendsearch" in line
     build = _one_error_line(_cli("build", SEED_PAGES[0], "--store", dsn, "-q"))
     assert "newer than this sendsearch knows" in build
 

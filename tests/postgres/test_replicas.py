@@ -1,7 +1,8 @@
 """Two `sendsearch serve` instances on one database, requests alternating between them.
 
 Nothing a client depends on stays in one instance: REST searches, the admin sign-in (a
-signed cookie, the secret shared through SENDSEARCH_SESSION_SECRET) and MCP (stateless
+signed cookie, the secret shared through SENDSEARCH_SESSION_SECRET; wrong passwords
+counted in the database) and MCP (stateless
 streamable HTTP) answer alike whichever instance a request reaches, and an update
 published by a writer elsewhere reaches both. A real PostgreSQL (tests/postgres_server.py).
 """
@@ -111,6 +112,12 @@ def test_two_instances_answer_alike_whichever_a_request_reaches(postgres_dsn: st
         cookies = dict(signed.cookies)
         assert httpx.get(urls[1] + "admin/session", cookies=cookies).json()["ok"] is True
         assert httpx.get(urls[1] + "admin/session").json()["ok"] is False
+        # Wrong passwords alternating between the instances are counted together (in the
+        # database): the fourth overall is the first paid one, though each instance saw two.
+        wrong = [httpx.post(urls[i % 2] + "admin/session", json={"password": f"guess-{i}"}) for i in range(4)]
+        assert [reply.status_code for reply in wrong] == [401] * 4
+        assert [reply.headers.get("Retry-After") for reply in wrong] == [None, None, None, "1"]
+        assert wrong[3].json()["message"] == "That password is not right. Wait 1 s before trying again."
         # MCP over stateless streamable HTTP: initialise on one, list and call on the other.
         hello = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
         assert "serverInfo" in _mcp(urls[0], "initialize", hello, 1)["result"]

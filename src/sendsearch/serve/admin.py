@@ -64,6 +64,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -125,6 +127,10 @@ _GRADIO_FILE = "gradio.FileData"
 NOT_A_FILE_INPUT = "This takes text, not files: nothing was read."
 SIGN_IN_FOR_FILES = "Sign in with the admin password before adding files: nothing was read."
 NOT_UPLOADED = "Only files uploaded through this page can be added: nothing was read."
+LIMITS_UNAVAILABLE = "Signing in is not possible right now (the server cannot check its limits): try again later."
+LIMITS_RETRY_AFTER = 30.0
+# Sign-in checks running at once, each in a thread of its own (a shared limiter waits on its database).
+_CONCURRENT_CHECKS = 4
 
 log = logging.getLogger("sendsearch.server")
 
@@ -157,6 +163,18 @@ class AttemptLimiter:
         self._state: OrderedDict[str, tuple[int, float, float]] = OrderedDict()  # failures, until, last
         self._lock = threading.Lock()
 
+    def delay_after(self, failures: int) -> float:
+        """The wait that the ``failures``-th wrong guess in a row earns."""
+        if failures >= self.lockout_after:
+            return self.lockout
+        if failures > self.free:
+            return min(self.max_delay, self.base_delay * 2 ** (failures - self.free - 1))
+        return 0.0
+
+    def forgotten(self, until: float, last: float, now: float) -> bool:
+        """Whether a client whose wait ends at ``until`` and who last failed at ``last`` starts afresh."""
+        return until <= now and now - last > self.lockout
+
     def wait(self, client: str) -> float:
         """Seconds before ``client`` may try again (0 when it may try now)."""
         now = self._clock()
@@ -165,7 +183,7 @@ class AttemptLimiter:
             if state is None:
                 return 0.0
             _, until, last = state
-            if until <= now and now - last > self.lockout:
+            if self.forgotten(until, last, now):
                 del self._state[client]
                 return 0.0
             return max(0.0, until - now)
@@ -175,12 +193,7 @@ class AttemptLimiter:
         now = self._clock()
         with self._lock:
             failures = self._state.pop(client, (0, 0.0, 0.0))[0] + 1
-            if failures >= self.lockout_after:
-                delay = self.lockout
-            elif failures > self.free:
-                delay = min(self.max_delay, self.base_delay * 2 ** (failures - self.free - 1))
-            else:
-                delay = 0.0
+            delay = self.delay_after(failures)
             self._state[client] = (failures, now + delay, now)
             while len(self._state) > self._max_clients:
                 self._state.popitem(last=False)
@@ -264,9 +277,20 @@ class AdminGuard:
         return self._expected is not None
 
     def check(self, client: str, given: str | None, proxy: str | None = None) -> Check:
-        """Try a password for ``client`` (behind the trusted ``proxy``, if any), within the limits."""
+        """Try a password for ``client`` (behind the trusted ``proxy``, if any), within the limits.
+
+        Limits that cannot be read or recorded (a shared table whose database is down) refuse
+        the try, whatever the password: the same answer for a right and a wrong one, so an
+        outage opens no unlimited guessing and tells nothing."""
         if self._expected is None:
             return Check(False, "Adding answers is turned off on this server.", 403)
+        try:
+            return self._limited_check(client, given, proxy, self._expected)
+        except SendSearchError as error:
+            log.warning("refused a sign-in from %s: the wrong-password limits could not be checked: %s", client, error)
+            return Check(False, LIMITS_UNAVAILABLE, 503, LIMITS_RETRY_AFTER)
+
+    def _limited_check(self, client: str, given: str | None, proxy: str | None, expected: bytes) -> Check:
         limiters = [(self.limiter, client)]
         if proxy is not None and self.proxy_limiter is not None:
             limiters.append((self.proxy_limiter, proxy))
@@ -278,7 +302,7 @@ class AdminGuard:
             return Check(False, "Enter the admin password.", 400)
         # Digests of equal length, compared in constant time: neither the password's
         # length nor how much of it matched shows in the time taken.
-        if hmac.compare_digest(hashlib.sha256(given.encode("utf-8", "replace")).digest(), self._expected):
+        if hmac.compare_digest(hashlib.sha256(given.encode("utf-8", "replace")).digest(), expected):
             self.limiter.succeeded(client)
             return Check(True, "Signed in: you can add answers now.")
         wait = max(limiter.failed(key) for limiter, key in limiters)
@@ -337,6 +361,7 @@ def session_router(guard: AdminGuard) -> APIRouter:
     ``{"ok": bool, "message": str}``: 401 for a wrong password, 429 (with Retry-After)
     while the client must wait, 403 when adding is off, 400 for an empty or bad body."""
     router = APIRouter()
+    checks: anyio.CapacityLimiter | None = None
 
     @router.post("/admin/session", include_in_schema=False)
     async def sign_in(request: Request) -> JSONResponse:
@@ -351,7 +376,13 @@ def session_router(guard: AdminGuard) -> APIRouter:
             given = None
         if given is not None and not isinstance(given, str):
             given = None
-        check = guard.check(client_of(request), given, proxy_of(request))
+        nonlocal checks
+        if checks is None:  # made here: anyio makes a limiter only inside the event loop
+            checks = anyio.CapacityLimiter(_CONCURRENT_CHECKS)
+        # In a thread: a limiter kept in the database must not hold up the event loop.
+        check = await anyio.to_thread.run_sync(
+            guard.check, client_of(request), given, proxy_of(request), limiter=checks
+        )
         headers = {"Retry-After": str(math.ceil(check.retry_after))} if check.retry_after else {}
         response = JSONResponse({"ok": check.ok, "message": check.message}, status_code=check.status, headers=headers)
         if check.ok:

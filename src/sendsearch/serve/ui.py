@@ -41,6 +41,7 @@ from ..search.request import SearchRequest, Sort
 from ..search.saved import SavedSearches, check_name
 from ..sources.readers import SUPPORTED_SUFFIXES
 from . import admin, api, mcp
+from .attempt_table import guard_for
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
 from .server import ServerLimits, create_server, exit_now, serve, sigterm_ends_cleanly
 
@@ -521,7 +522,7 @@ def launch(
         with sigterm_ends_cleanly():
             seconds = warm_up(index)
             print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
-            guard = admin.AdminGuard(admin_password, secret=settings.session_secret())
+            guard = guard_for(index, admin_password, secret=settings.session_secret())
             app = create_app(index, guard=guard)
             app.queue(default_concurrency_limit=4)
             app_server = create_server(

@@ -98,6 +98,24 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        -- Wrong admin passwords per client address and per trusted proxy (scope 'client' or
+        -- 'proxy'), shared by every serve instance of this database (serve.attempt_table).
+        -- Times are seconds on the instances' clock; rows are forgotten as the in-memory
+        -- limiter forgets quiet clients, and at most a bounded number kept per scope.
+        CREATE TABLE admin_attempts (
+            scope text NOT NULL,
+            client text NOT NULL,
+            failures integer NOT NULL,
+            until double precision NOT NULL,
+            last double precision NOT NULL,
+            PRIMARY KEY (scope, client)
+        );
+        CREATE INDEX admin_attempts_by_last ON admin_attempts (scope, last);
+        """,
+    ),
 )
 LATEST = MIGRATIONS[-1][0]
 # The tables a reader needs, checked when an index is opened.
