@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -132,6 +133,22 @@ def bf16_is_faster(cpuinfo: str) -> bool:
     return "amx_bf16" in flags or ("avx512_bf16" in flags and amd)
 
 
+def _openvino() -> Any:
+    """OpenVINO, imported with its telemetry switched off.
+
+    ``import openvino`` (through its model converter) and NNCF each start openvino-telemetry,
+    which without an opt-out file in ~/intel sends usage events to Google Analytics from a
+    child process. Both fall back to a stub when ``openvino_telemetry`` cannot be imported, and
+    a ``None`` entry in ``sys.modules`` makes that import fail: no event is built or sent, and
+    nothing is written under ~/intel. (Their documented opt-out, ``opt_in_out --opt_out``,
+    writes a file in the user's home, which a library should not do behind the user's back.)
+    """
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    import openvino as ov
+
+    return ov
+
+
 def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sendsearch"
 
@@ -149,7 +166,7 @@ class _OpenVINORunner:
     BULK_BATCH = 8  # measured best with two streams
 
     def __init__(self, model: Any, location: str, precision: str) -> None:
-        import openvino as ov
+        ov = _openvino()
 
         self._st = model
         self._core = ov.Core()
@@ -205,7 +222,7 @@ class _OpenVINORunner:
             output = self._single.infer(features)[0]
             result[batches[0]] = self._pool(output, features["attention_mask"])
             return result
-        import openvino as ov
+        ov = _openvino()
 
         if self._bulk is None:
             self._bulk = self._core.compile_model(
@@ -277,7 +294,7 @@ class _QuestionEncoder:
             return None
         if settings_file.get("do_lower_case") or not (folder / "tokenizer.json").exists():
             return None
-        import openvino as ov
+        ov = _openvino()
 
         converted = _converted_path(location, ov.__version__)
         if not converted.exists():
