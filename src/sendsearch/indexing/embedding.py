@@ -181,10 +181,10 @@ class _OpenVINORunner:
         self._core = ov.Core()
         self._config = _precision_hint(precision)
         self._ov_model = self._load(ov, location)
-        if precision == "int8":
+        self._names = [i.get_any_name() for i in self._ov_model.inputs]
+        if precision == "int8":  # calibrated through self._features, which needs the input names
             converted = _converted_path(location, ov.__version__)
             self._ov_model = _int8_model(ov, self._core, self._ov_model, converted, self._features)
-        self._names = [i.get_any_name() for i in self._ov_model.inputs]
         _use_compiled_cache(self._core)
         latency = self._core.compile_model(self._ov_model, "CPU", {**self._config, "PERFORMANCE_HINT": "LATENCY"})
         self._single = latency.create_infer_request()
