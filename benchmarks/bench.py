@@ -16,7 +16,8 @@ For each size, on the first N records of ../shared/data/commons-written-answers.
 - at the largest size: `add` of 100 new answers, replacing 100 and deleting 100.
 
 Each step runs in its own child process so timings and peak memory are its own. Model
-loading is left out of every timing, on both sides.
+loading is left out of every timing, on both sides. sendsearch's precision is the setting's:
+`SENDSEARCH_PRECISION=int8 python benchmarks/bench.py --sizes 1000` measures int8.
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ def step_serve(index: str) -> dict:
         """The same model's vectors, computed before timing: the model's time left out."""
 
         name, dimension, max_tokens = embedder.name, embedder.dimension, embedder.max_tokens
+        precision = embedder.precision  # an int8 index accepts only int8 question vectors
 
         def __init__(self, vectors: dict) -> None:
             self.vectors = vectors

@@ -100,7 +100,8 @@ def backend() -> str:
 
 
 def precision() -> str:
-    """``fp32``, ``bf16`` or ``auto`` (``SENDSEARCH_PRECISION``)."""
+    """``fp32``, ``bf16``, ``int8`` or ``auto`` (``SENDSEARCH_PRECISION``). An index built in int8
+    encodes its questions in int8 whatever this says, and one built in fp32 or bf16 never in int8."""
     return _get(ENV_PRECISION) or "auto"
 
 

@@ -244,11 +244,13 @@ class Index:
         if isinstance(location, str):
             snapshot = _load_database(location)
             _check_model(Path(shown(location)), snapshot.manifest, wanted)
+            _check_precision(Path(shown(location)), snapshot.manifest, embedder)
             return cls(
                 Path(shown(location)), snapshot, embedder=embedder, settings=settings or SearchConfig(), dsn=location
             )
         snapshot = _load_snapshot(location)
         _check_model(location, snapshot.manifest, wanted)
+        _check_precision(location, snapshot.manifest, embedder)
         return cls(location, snapshot, embedder=embedder, settings=settings or SearchConfig())
 
     @classmethod
@@ -326,7 +328,10 @@ class Index:
         with self._embedder_lock:
             if self._embedder is None:
                 manifest = self._snapshot.manifest
-                embedder = load_embedder(manifest.model)
+                precision = query_precision(str(manifest.embedding.get("precision", "fp32")), environment.precision())
+                embedder = load_embedder(manifest.model, precision=precision)
+                # A registered embedder is returned whatever precision was asked for.
+                _check_precision(self.directory, manifest, embedder)
                 if embedder.dimension != manifest.dimension:
                     raise ModelMismatchError(
                         f"the model {embedder.name!r} makes {embedder.dimension}-dimensional vectors but the index "
@@ -595,6 +600,30 @@ def _check_model(directory: Path, manifest: Manifest, wanted: str | None) -> Non
         raise ModelMismatchError(
             f"the index at {directory} was built with the model {manifest.model!r}, not {wanted!r}; "
             f"rebuild it with `sendsearch build --model {wanted} --index {directory}`, or use the index's model"
+        )
+
+
+def query_precision(index_precision: str, wanted: str) -> str:
+    """The precision to encode an index's questions in, given the one the settings ask for.
+
+    int8 vectors and float ones differ (cosine 0.997): an int8 index is asked in int8 whatever
+    the settings say, and a float one never in int8 but in its own precision. Between fp32 and
+    bf16 (cosine 0.9999) the settings choose, as they always have."""
+    if index_precision == "int8":
+        return "int8"
+    return index_precision if wanted == "int8" else wanted
+
+
+def _check_precision(directory: Path, manifest: Manifest, embedder: Embedder | None) -> None:
+    """An embedder given to ``Index.open`` must quantise as the index's vectors were made."""
+    if embedder is None:
+        return
+    built = str(manifest.embedding.get("precision", "fp32"))
+    given = str(getattr(embedder, "precision", "fp32"))
+    if (built == "int8") != (given == "int8"):
+        raise ModelMismatchError(
+            f"the index at {directory} holds {built} vectors but the model given computes {given}; "
+            f"open it with SENDSEARCH_PRECISION={'int8' if built == 'int8' else 'fp32'} or rebuild it"
         )
 
 
