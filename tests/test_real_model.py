@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,16 @@ def test_the_learned_answer_scorer_with_the_real_model(eval_index):
     off_topic = "What time does the leisure centre pool open on Sundays?"
     reply = build_reply(eval_index, off_topic, None, SearchRequest.parse(off_topic, PASSAGES_FETCHED), 3)
     assert not reply.key_points
+
+
+@pytest.mark.slow
+def test_a_process_that_embedded_in_bulk_exits_cleanly():
+    """OpenVINO's throughput-mode model, left to the interpreter's teardown, aborted 9 of 12
+    such processes (exit status 134) after their work was done; released at exit, none."""
+    script = (
+        "from sendsearch.indexing.embedding import load_embedder\n"
+        "load_embedder().encode_document([f'SEND funding text {i}' for i in range(100)])\n"
+    )
+    for _ in range(5):
+        ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False)
+        assert ran.returncode == 0, ran.stderr[-500:]
