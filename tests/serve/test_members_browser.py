@@ -1,4 +1,4 @@
-"""The member view, on the real page in a real Chromium (Debian's, driven by
+"""The member view and saving a search, on the real page in a real Chromium (Debian's, driven by
 Playwright), at a phone's and a desktop's size.
 
 The server is the page `sendsearch serve` makes (``ui.create_app`` under ``server.create_server``,
@@ -11,7 +11,10 @@ page, not the model.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -182,4 +185,52 @@ def test_a_name_and_text_with_markup_stay_text_on_the_members_page(context, site
     assert too_small(sizes(page, "a, summary")) == []
     if AXE.exists():
         assert axe_violations(page) == []
+    assert context.hosts == {urlsplit(url).netloc}
+
+
+def _saved_result(page, text: str) -> str:
+    page.wait_for_function(f"document.querySelector('#save-result').innerText.includes({text!r})", timeout=60_000)
+    return page.inner_text("#save-result")
+
+
+def test_a_signed_in_admin_saves_a_search_with_a_filter_and_a_visitor_cannot(context, site):
+    url, index = site
+    from sendsearch.search.saved import SavedSearches
+
+    name = f"ehc-{context.size_name}"
+    store = SavedSearches(index.directory)
+    # A visitor who has not signed in: refused, nothing stored.
+    visitor = open_page(context, url)
+    visitor.get_by_role("tab", name="Add answers").click()
+    visitor.fill("#save-name :is(input, textarea)", name)
+    visitor.fill("#save-question :is(input, textarea)", QUESTION)
+    visitor.click("#save-button")
+    assert "Sign in with the admin password first; nothing was saved." in _saved_result(visitor, "nothing was saved")
+    assert store.get(name) is None
+
+    # Signed in, with the House filter chosen on the Ask tab.
+    visitor.fill("#upload-password input", PASSWORD)
+    visitor.click("#sign-in")
+    visitor.wait_for_function(
+        "document.querySelector('#sign-in-result').innerText.includes('Signed in')", timeout=30_000
+    )
+    visitor.get_by_role("tab", name="Ask").click()
+    visitor.locator("#filters").get_by_text("Filters:").first.click()
+    visitor.locator("#house label", has_text="Commons").click()
+    visitor.get_by_role("tab", name="Add answers").click()
+    visitor.click("#save-button")
+    said = _saved_result(visitor, "Saved")
+    assert said.startswith(f"Saved {name}: “{QUESTION}”")
+    assert f"/feeds/saved/{name}.atom" in said
+    saved = store.get(name)
+    assert saved is not None
+    assert (saved.request.question, saved.request.filters.house) == (QUESTION, "Commons")
+    listed = subprocess.run(
+        [sys.executable, "-m", "sendsearch.cli", "watch", "list", "--index", str(index.directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ},
+    ).stdout
+    assert any(line.startswith(f"{name}: “{QUESTION}”") and "Commons" in line for line in listed.splitlines())
     assert context.hosts == {urlsplit(url).netloc}
