@@ -133,6 +133,8 @@ def test_a_name_in_a_reply_leads_to_the_members_questions_and_back(context, site
     assert HOSTILE_NAME in turn.locator(f"a.member[href='members/{STRANGER}']").first.inner_text()
     assert turn.locator("script, img").count() == 0
     assert too_small(sizes(turn, "a.member"), text=14) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    turn.locator(".passage").first.screenshot(path=str(ARTIFACTS / f"12-member-links-{context.size_name}.png"))
     if AXE.exists():
         assert axe_violations(page) == []
     assert no_script_ran(page)
