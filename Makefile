@@ -36,7 +36,8 @@ test: $(VENV)/.installed axe
 # For development, in seconds: lint, types and the tests that need neither the model nor a browser
 # nor seconds each (marked slow). Modules holding only such tests are not even imported:
 # importing Gradio or Hypothesis alone costs seconds.
-CHECK_SKIPS = tests/serve/test_browser.py tests/serve/test_admin_browser.py tests/sources/test_hostile_records_fuzz.py
+CHECK_SKIPS = tests/serve/test_browser.py tests/serve/test_admin_browser.py tests/serve/test_members_browser.py \
+	tests/sources/test_hostile_records_fuzz.py
 # Spread over the cores (pytest-xdist, a test file per worker); Hypothesis's plugin is left out
 # since its only user, the fuzz test, is in CHECK_SKIPS.
 check: lint

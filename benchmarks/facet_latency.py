@@ -30,6 +30,8 @@ SETTINGS: dict[str, dict[str, object]] = {
     "council=Kent, uncertain too": {"council": "Kent", "include_uncertain": True},
     "party=Labour": {"party": "Labour"},
     "house=Commons, from 2024": {"house": "Commons", "date_from": "2024-01-01"},
+    # A date filter alone: it also counts the undated documents it left out.
+    "from 2024": {"date_from": "2024-01-01"},
 }
 
 

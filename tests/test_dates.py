@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -209,6 +210,41 @@ def test_a_date_filter_counts_the_matching_undated_documents_it_left_out(dated_i
     assert dated_index.search("EHC plans", k=20).undated_left_out == 0  # no date filter, nothing left out
     # At most k: the count says how many would have had a place in the reply.
     assert dated_index.search("EHC plans", k=1, date_from="2025-05-10").undated_left_out == 1
+
+
+def test_the_left_out_count_is_what_a_search_of_the_undated_documents_finds_and_embeds_once(
+    dated_index, use_fake_embedder
+):
+    import dataclasses
+
+    from sendsearch.filters import Filters
+    from sendsearch.search.pipeline import count_close, run_search
+
+    snapshot = dated_index.snapshot()
+    backend = snapshot.backend
+    dated = Filters.parse(date_from="2025-05-10")
+    undated = np.setdiff1d(backend.allowed(dataclasses.replace(dated, include_undated=True)), backend.allowed(dated))
+    assert len(undated)
+    settings = dated_index.settings.with_(feedback_docs=0)
+    found = []
+    # Questions near and far (weak matches among them), and each k: the count is the search's, made cheaply.
+    for question, k in itertools.product(
+        ["EHC plans", "Stockport SEND spending", "pizza in Rome", "tribunal"], [1, 3, 20]
+    ):
+        plan = dated_index.plan(question)
+        parts = {"backend": backend, "allowed": undated, "mode": "hybrid", "settings": settings}
+        encode = dated_index._encode_query
+        searched = run_search(
+            plan, k, analyzer=dated_index._analyzer, encode=encode, relevance=snapshot.relevance, **parts
+        )
+        counted = count_close(plan, k, encode=encode, relevance=snapshot.relevance, **parts)
+        assert counted == sum(not p.weak_match for p in searched), (question, k)
+        found.append(counted)
+        use_fake_embedder.encoded.clear()
+        assert dated_index.search(question, k, date_from="2025-05-10").undated_left_out == counted
+        assert use_fake_embedder.encoded.count(plan.dense_text) == 1  # embedded once for both searches
+    assert 0 in found
+    assert max(found) >= 2
 
 
 def test_the_cli_says_how_many_undated_passages_it_left_out(dated_index, tmp_path, monkeypatch):

@@ -27,7 +27,15 @@ from importlib import resources
 
 from .errors import QueryError
 
-__all__ = ["Member", "lookup_member", "member_label", "parties", "resolve_member", "resolve_party"]
+__all__ = [
+    "Member",
+    "lookup_member",
+    "member_label",
+    "member_periods",
+    "parties",
+    "resolve_member",
+    "resolve_party",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,11 @@ def lookup_member(member_id: int | None, on: date | None = None) -> Member | Non
             if member.covers(on):
                 return member
     return max(periods, key=lambda m: m.start)
+
+
+def member_periods(member_id: int) -> tuple[Member, ...]:
+    """Every membership the table records for ``member_id`` (one per Parliament, in either house)."""
+    return tuple(_table().get(member_id, ()))
 
 
 # Titles and honours people put before or after a name; a name is its other words, in any order.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -181,7 +182,9 @@ def test_the_page_and_the_cli_say_who_asked(members_index, tmp_path, monkeypatch
     reply, _ = answer(
         members_index, "EHC plans", None, ChatFilters("", "", "Any department", "Any", 10, house="Commons")
     )
-    assert "Who asked these: Mary Foy (Labour, City of Durham) (2)" in unescape(render_turn(reply))
+    # The page links each name to the member's page (tests/serve/test_member_page.py): read as text.
+    page = unescape(re.sub(r"</?a\b[^>]*>", "", render_turn(reply)))
+    assert "Who asked these: Mary Foy (Labour, City of Durham) (2)" in page
     monkeypatch.chdir(tmp_path)
     shown = CliRunner().invoke(main, ["search", "EHC plans", "--index", "ix", "-k", "20", "--house", "commons"])
     assert "Who asked these: Mary Foy (Labour, City of Durham) (2)" in shown.output

@@ -1,13 +1,21 @@
 """Email digests of saved searches, sent to a real SMTP server (aiosmtpd) started by the test:
 one email per digest, each new answer sent once (a crash in the middle resends the same email,
-with the same Message-ID), never without a server, and an unsubscribe link that works."""
+with the same Message-ID), never without a server, and an unsubscribe link that works. The
+crash is simulated in-process, and is also real: the sender in a child process killed with
+SIGKILL while the SMTP server holds it at a chosen moment."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from email.message import Message
 
 import httpx
@@ -21,6 +29,7 @@ from sendsearch.errors import SendSearchError
 from sendsearch.serve.digests import MailSettings, Subscriptions
 from sendsearch.serve.feeds import feeds_app
 
+from ..conftest import ROOT
 from ..serving import serving
 
 SECRET = "test-secret-for-unsubscribe-links"
@@ -176,3 +185,140 @@ def test_the_unsubscribe_link_works_over_http(run, inbox, tmp_path):
     _add(run, tmp_path, 1960008)
     run("watch", "run", "--index", "ix", *_mail_args(port))
     assert len(handler.messages) == 1  # no email after unsubscribing
+
+
+# -- a real crash: the sender in a child process, killed with SIGKILL at a chosen moment ----------
+# The child is `sendsearch watch run` itself, with the fake embedder registered first (the index
+# was built with it; saved searches are checked before sending).
+CHILD = """
+import sys
+from sendsearch import register_embedder
+from tests.conftest import FakeEmbedder
+register_embedder(FakeEmbedder().name, FakeEmbedder)
+from sendsearch.cli import main
+main(sys.argv[1:], prog_name="sendsearch")
+"""
+
+
+class HoldingInbox(Inbox):
+    """An inbox that can hold a client at one moment until the test lets go (``release``):
+
+    - ``hold = "quit"``: the message is accepted (250 to DATA, which the client must have read
+      before it sends QUIT), then the QUIT waits: the sender has had the server accept the
+      email and has not yet marked it sent, since smtplib's ``with`` ends with QUIT;
+    - ``hold = "data"``: the message has arrived but is not accepted yet; after the release
+      it is refused (the client is gone by then) and not kept.
+
+    ``held`` is set (from the server's thread) when a client is being held; ``offered`` keeps
+    what a held DATA carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold: str | None = None
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.offered: list[Message] = []
+
+    async def _wait(self) -> None:
+        self.held.set()
+        # Waited in a worker thread, so the server's loop goes on (and sees the client go).
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.hold == "data":
+            self.offered.append(email.message_from_bytes(envelope.original_content or envelope.content))
+            await self._wait()
+            return "451 not accepted"
+        return await super().handle_DATA(server, session, envelope)
+
+    async def handle_QUIT(self, server, session, envelope) -> str:
+        if self.hold == "quit":
+            await self._wait()
+        return "221 Bye"
+
+
+@pytest.fixture
+def holding_inbox():
+    handler = HoldingInbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        handler.release.set()  # a held connection's worker thread ends with the test
+        controller.stop()
+
+
+def _child(tmp_path, port: int) -> list[str]:
+    return [sys.executable, "-c", CHILD, "watch", "run", "--index", str(tmp_path / "ix"), *_mail_args(port)]
+
+
+def _child_env(use_fake_embedder) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SENDSEARCH_SECRET": SECRET,
+        "SENDSEARCH_MODEL": use_fake_embedder.name,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
+def _killed_while_held(handler: HoldingInbox, command: list[str], env: dict[str, str]) -> None:
+    """Run the sender until the inbox holds it, then SIGKILL it: no clean-up of any kind runs."""
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        # A bound for a sender that never arrives (it failed): a failure, not the synchronisation.
+        assert handler.held.wait(timeout=120), child.communicate(timeout=60)[0].decode()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        handler.release.set()
+    assert child.returncode == -signal.SIGKILL
+    handler.hold = None
+
+
+def _sends(command: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_killed_after_the_server_accepted_the_same_email_is_sent_once_more_then_never(
+    run, holding_inbox, tmp_path, use_fake_embedder
+):
+    handler, port = holding_inbox
+    _add(run, tmp_path, 1960011)
+    command, env = _child(tmp_path, port), _child_env(use_fake_embedder)
+    handler.hold = "quit"
+    _killed_while_held(handler, command, env)
+    assert len(handler.messages) == 1  # the server had it ...
+    assert Subscriptions(tmp_path / "ix").waiting() == [("breaks", "parent@example.org")]  # ... not marked sent
+    assert "Sent 1 digest." in _sends(command, env)
+    first, again = handler.messages
+    assert again["Message-ID"] == first["Message-ID"]  # the same email: a mail client can drop the copy
+    assert again.get_payload() == first.get_payload()
+    assert "Sent" not in _sends(command, env)
+    assert len(handler.messages) == 2
+    assert Subscriptions(tmp_path / "ix").waiting() == []
+
+
+@pytest.mark.slow
+def test_killed_before_the_server_accepted_the_email_is_sent_exactly_once(
+    run, holding_inbox, tmp_path, use_fake_embedder
+):
+    handler, port = holding_inbox
+    _add(run, tmp_path, 1960012)
+    command, env = _child(tmp_path, port), _child_env(use_fake_embedder)
+    handler.hold = "data"
+    _killed_while_held(handler, command, env)
+    assert handler.messages == []  # offered, never accepted
+    [offered] = handler.offered
+    assert "Sent 1 digest." in _sends(command, env)
+    [sent] = handler.messages
+    assert sent["Message-ID"] == offered["Message-ID"]  # recorded before the attempt, kept for the retry
+    assert "Sent" not in _sends(command, env)
+    assert len(handler.messages) == 1
+    assert Subscriptions(tmp_path / "ix").waiting() == []

@@ -4,10 +4,11 @@ Answer text is HTML at the source and scraped pages can carry anything, so corpu
 never reaches the page as markup: every string from the corpus is escaped here, in one
 place, HTML and Markdown characters alike. The only markup in a reply is the markup this
 module writes (headings, lists, ``<mark>``, ``<strong>``, ``<details>``, copy buttons,
-links to http(s) sources and the key points' links to their passages, whose ids this module
-makes from letters and digits only). The plain text of a reply and of each citation rides along in
-the copy buttons' ``data-copy`` attributes (attribute-escaped), so what is copied is the
-text itself: sentences, numbers and citation lines, never markup or entities.
+links to http(s) sources, the key points' links to their passages, whose ids this module
+makes from letters and digits only, and links to members' pages, made from their numeric
+ids). The plain text of a reply and of each citation rides along in the copy buttons'
+``data-copy`` attributes (attribute-escaped), so what is copied is the text itself:
+sentences, numbers and citation lines, never markup or entities.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from ..schema import Passage
+from ..members import member_label
+from ..schema import Citation, Passage
 from ..text.patterns import FIGURES
 from .chart import timeline_html
 
@@ -32,6 +34,7 @@ __all__ = [
     "citation_text",
     "escape",
     "format_passage_text",
+    "member_link",
     "render_reply",
     "render_turn",
     "reply_text",
@@ -173,13 +176,40 @@ _NO_PAGE = {
 }
 
 
+def member_link(member_id: int | None, name: str) -> str:
+    """``name`` escaped, as a link to the member's page (``/members/{id}``, relative to the
+    page, in a new tab so the reply stays put) where the records give their id."""
+    if member_id is None:
+        return escape(name)
+    return (
+        f'<a class="member" href="members/{int(member_id)}" target="_blank" rel="noopener noreferrer">'
+        f"{escape(name)}</a>"
+    )
+
+
+def _meta(citation: Citation) -> str:
+    """The line under a passage's title (``Citation.summary``), with who asked after the kind
+    and each of the asker and the answerer linked to their page."""
+    parts = [escape(part) for part in citation.summary]
+    if citation.answered_by and citation.answerer:
+        said = escape(f"answered by {citation.answerer}")
+        linked = member_link(citation.answering_member_id, citation.answered_by)
+        parts = [
+            "answered by " + linked + escape(citation.answerer[len(citation.answered_by) :]) if p == said else p
+            for p in parts
+        ]
+    if citation.asked_by:
+        parts.insert(1, "asked by " + member_link(citation.asking_member_id, citation.asked_by))
+    return " · ".join(parts)
+
+
 def _render_passage(shown: ShownPassage, turn: str) -> str:
     passage, number = shown.passage, shown.number
     citation = passage.citation
     parts = [
         f'<section class="passage" id="{_anchor(turn, number)}" tabindex="-1">',
         f"<h3>[{number}] {escape(_title(passage))}</h3>",
-        f'<p class="meta">{" · ".join(escape(m) for m in passage.citation.summary)}</p>',
+        f'<p class="meta">{_meta(citation)}</p>',
     ]
     if citation.details_from:
         parts.append(
@@ -221,9 +251,16 @@ def _notes(reply: Reply) -> list[str]:
 
 
 def _facets(reply: Reply) -> list[str]:
-    """Which councils the passages are about and who asked them: after the passages, so the
-    answer comes first (shown on the page, left out of the text a person copies)."""
-    return [f"{line}." for line in (reply.councils, reply.askers) if line]
+    """Which councils the passages are about and who asked them, as HTML: after the passages,
+    so the answer comes first (shown on the page, left out of the text a person copies). Each
+    asker's name links to their page."""
+    lines = [escape(f"{reply.councils}.")] if reply.councils else []
+    if reply.asker_counts:
+        named = (f"{member_link(i, member_label(i))} ({count})" for i, count in reply.asker_counts)
+        lines.append("Who asked these: " + ", ".join(named) + ".")
+    elif reply.askers:
+        lines.append(escape(f"{reply.askers}."))
+    return lines
 
 
 def _lead(reply: Reply) -> str:
@@ -296,7 +333,7 @@ def render_reply(reply: Reply, turn: str | None = None, download: str | None = N
                 + "</details>"
             )
         parts.append(timeline_html(reply.timeline, f"{turn}-timeline"))
-        parts += [f'<p class="note">{escape(line)}</p>' for line in _facets(reply)]
+        parts += [f'<p class="note">{line}</p>' for line in _facets(reply)]
     copy = _copy_button(reply_text(reply), "Copy reply as text", "Copy reply as text")
     if download and reply.passages:
         copy += f' <a class="download" href="{escape(download)}" download>Download these passages (CSV)</a>'

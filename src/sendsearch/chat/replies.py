@@ -114,6 +114,8 @@ class Reply:
     councils: str = ""
     # "Who asked these: Mary Foy (...) (2)" (SearchResult.askers_line), or "".
     askers: str = ""
+    # The same as (member id, questions), most first (SearchResult.askers): the page links each name.
+    asker_counts: tuple[tuple[int, int], ...] = ()
     # The good matches by month (SearchResult.timeline), when the request asked for it.
     timeline: Timeline | None = None
     newest_first: bool = False
@@ -296,6 +298,7 @@ def build_reply(
         undated_left_out=passages.undated_left_out,
         councils=passages.councils_line,
         askers=passages.askers_line,
+        asker_counts=passages.askers,
         timeline=passages.timeline,
         newest_first=newest_first,
     )

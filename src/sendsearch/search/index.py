@@ -22,7 +22,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -42,7 +42,7 @@ from ..text.analysis import Analyzer, QueryPlan
 from .backend import Backend
 from .config import SearchConfig
 from .folder.backend import FolderBackend
-from .pipeline import Relevance, run_search
+from .pipeline import Relevance, count_close, run_search
 from .postgres.backend import PostgresBackend, open_current
 from .postgres.connection import is_database, shown
 from .postgres.writer import build_database, update_database
@@ -488,16 +488,18 @@ class Index:
             self._served(snapshot)  # refuse at once, unless the files were repaired
             snapshot = self.snapshot()
         allowed = snapshot.backend.allowed(request.filters)
-        passages = self._run(snapshot, plan, request, settings, allowed)
+        # The question is embedded once, whichever searches this request runs.
+        encode = _once(self._encode_query)
+        passages = self._run(snapshot, plan, request, settings, allowed, encode)
         timeline = None
         if request.sort == "newest" or request.timeline:
             # The best matches of a wider pool: the newest of those above the floor come
             # first, and the timeline counts them.
-            wide = self._run(snapshot, plan, dataclasses.replace(request, k=TIMELINE_POOL), settings, allowed)
+            wide = self._run(snapshot, plan, dataclasses.replace(request, k=TIMELINE_POOL), settings, allowed, encode)
             timeline = Timeline.of(wide) if request.timeline else None
             if request.sort == "newest":
                 passages = _newest(wide, request.k)
-        undated = self._undated_left_out(snapshot, plan, request, settings)
+        undated = self._undated_left_out(snapshot, plan, request, settings, allowed, encode)
         # After the search: a change before or during it must not reach the caller.
         self._served(snapshot)
         return SearchResult(request, tuple(passages), undated_left_out=undated, timeline=timeline)
@@ -509,13 +511,14 @@ class Index:
         request: SearchRequest,
         settings: SearchConfig,
         allowed: np.ndarray | None,
+        encode: Callable[[str], np.ndarray],
     ) -> list[Passage]:
         return run_search(
             plan,
             request.k,
             backend=snapshot.backend,
             analyzer=self._analyzer,
-            encode=self._encode_query,
+            encode=encode,
             allowed=allowed,
             mode=request.mode,
             settings=settings,
@@ -523,24 +526,38 @@ class Index:
         )
 
     def _undated_left_out(
-        self, snapshot: Snapshot, plan: QueryPlan, request: SearchRequest, settings: SearchConfig
+        self,
+        snapshot: Snapshot,
+        plan: QueryPlan,
+        request: SearchRequest,
+        settings: SearchConfig,
+        kept: np.ndarray | None,
+        encode: Callable[[str], np.ndarray],
     ) -> int:
-        """How many documents without any date a date filter kept out that match the
-        question (above the relevance floor), at most ``k``: the same search, over the
-        undated documents alone. Those are usually a few pages, so it costs little, and
-        nothing when the filters leave none out."""
+        """How many documents without any date a date filter kept out (``kept`` is what it
+        let through) that match the question (above the relevance floor), at most ``k``: the
+        same search over the undated documents alone, counted rather than made into passages
+        (``count_close``), with the question's vector the first search made. Those are
+        usually a few pages, so it costs little, and nothing when the filters leave none out."""
         filters = request.filters
         if filters.include_undated or not (filters.date_from or filters.date_to):
             return 0
         wider = snapshot.backend.allowed(dataclasses.replace(filters, include_undated=True))
-        kept = snapshot.backend.allowed(filters)
         if wider is None or kept is None or len(wider) == len(kept):
             return 0
         undated = np.setdiff1d(wider, kept, assume_unique=True)
         # Whether a passage matches is judged on its own (cosine, the question's words), so
         # the expanded second reading (feedback) that orders the best ones is not needed.
-        quick = settings.with_(feedback_docs=0)
-        return sum(not passage.weak_match for passage in self._run(snapshot, plan, request, quick, undated))
+        return count_close(
+            plan,
+            request.k,
+            backend=snapshot.backend,
+            encode=encode,
+            allowed=undated,
+            mode=request.mode,
+            settings=settings.with_(feedback_docs=0),
+            relevance=snapshot.relevance,
+        )
 
     def _served(self, snapshot: Snapshot) -> None:
         """Raise IndexFormatError if the files of the generation just used no longer hold
@@ -561,6 +578,18 @@ class Index:
 
     def _encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode_query([text])
+
+
+def _once(encode: Callable[[str], np.ndarray]) -> Callable[[str], np.ndarray]:
+    """``encode``, remembering its vectors for the one request it serves (a few texts at most)."""
+    vectors: dict[str, np.ndarray] = {}
+
+    def once(text: str) -> np.ndarray:
+        if text not in vectors:
+            vectors[text] = encode(text)
+        return vectors[text]
+
+    return once
 
 
 def _location(directory: str | Path | None) -> Path | str:

@@ -30,9 +30,12 @@ from .scope import Elsewhere, elsewhere_named, mentions
 
 __all__ = [
     "Candidates",
+    "Chosen",
     "Pick",
     "Ranking",
     "Relevance",
+    "choose",
+    "count_close",
     "encode_question",
     "feedback",
     "fuse",
@@ -307,6 +310,11 @@ class _Judge:
         return weak
 
 
+def _judge(asked: QueryPlan, judged: tuple[WeakMatch, Relevance], backend: Backend) -> _Judge:
+    settings, relevance = judged
+    return _Judge(asked, relevance.under(settings), settings.min_term_coverage, elsewhere_named(asked.text), backend)
+
+
 def shape_passages(
     chosen: list[Pick],
     backend: Backend,
@@ -319,14 +327,13 @@ def shape_passages(
     where missing), highlights, weak matches, same answers and referrals. ``questions`` is
     the question as asked (weak matches) and as searched (highlights)."""
     asked, searched = questions
-    settings, relevance = judged
     rows = backend.chunks([p.chunk_id for p in chosen])
     groups = backend.documents_with_answer(list({rows[p.chunk_id].answer_key for p in chosen}))
     # Cosine with the question as asked (before feedback) and the share of its terms a
     # passage holds: absolute measures that say whether a passage can be an answer at all.
     chosen_ids = np.asarray([p.chunk_id for p in chosen])
     cosines = backend.dense_scores(asked_vector, chosen_ids) if asked_vector is not None else None
-    judge = _Judge(asked, relevance.under(settings), settings.min_term_coverage, elsewhere_named(asked.text), backend)
+    judge = _judge(asked, judged, backend)
     sharing = {d for members in groups.values() if len(members) > 1 for d in members}
     others = backend.citations(sorted(sharing))
     referred = backend.documents_with_uin(sorted({uin for p in chosen for uin in rows[p.chunk_id].citation.refers_to}))
@@ -362,6 +369,47 @@ def shape_passages(
 
 
 # -- the whole search -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Chosen:
+    """The chunks a search chose, best first, and the question as asked and as searched."""
+
+    picks: list[Pick]
+    asked: QueryPlan
+    searched: QueryPlan
+    asked_vector: np.ndarray | None
+
+
+def choose(
+    plan: QueryPlan,
+    k: int,
+    *,
+    backend: Backend,
+    encode: Callable[[str], np.ndarray],
+    allowed: AllowedChunks | None,
+    mode: Mode,
+    settings: SearchConfig,
+) -> Chosen | None:
+    """The best chunk of each of the top ``k`` documents for a planned question (None: none)."""
+    if allowed is not None and not len(allowed):
+        return None
+    pool = max(settings.gathering.candidates, k)
+    search = (mode, pool, allowed)
+    asked_vector = encode_question(plan, mode, encode, settings.long_questions.asking_weight)
+    dense_top = gather_dense(backend, asked_vector, pool, allowed)
+    asked = weigh_long_question(plan, dense_top, backend, mode, settings.long_questions)
+    first = rank(backend, asked, asked_vector, settings, search, dense_top=dense_top)
+    if not len(first.candidates.chunk_ids):
+        return None
+    if settings.feedback.documents and mode == "hybrid" and asked_vector is not None:
+        # The documents the feedback comes from keep their places; the expanded question
+        # orders the rest.
+        top = select(first, min(settings.feedback.documents, k), settings)
+        searched, moved = feedback(asked, asked_vector, top, backend, settings.feedback)
+        second = rank(backend, searched, moved, settings, search, known=first.documents)
+        return Chosen(select(second, k, settings, top), asked, searched, asked_vector)
+    return Chosen(select(first, k, settings), asked, asked, asked_vector)
+
+
 def run_search(
     plan: QueryPlan,
     k: int,
@@ -375,24 +423,42 @@ def run_search(
     relevance: Relevance,
 ) -> list[Passage]:
     """The top ``k`` passages for a planned question over one generation."""
-    if allowed is not None and not len(allowed):
+    chosen = choose(plan, k, backend=backend, encode=encode, allowed=allowed, mode=mode, settings=settings)
+    if chosen is None:
         return []
-    pool = max(settings.gathering.candidates, k)
-    search = (mode, pool, allowed)
-    asked_vector = encode_question(plan, mode, encode, settings.long_questions.asking_weight)
-    dense_top = gather_dense(backend, asked_vector, pool, allowed)
-    asked = weigh_long_question(plan, dense_top, backend, mode, settings.long_questions)
-    first = rank(backend, asked, asked_vector, settings, search, dense_top=dense_top)
-    if not len(first.candidates.chunk_ids):
-        return []
-    searched = asked
-    if settings.feedback.documents and mode == "hybrid" and asked_vector is not None:
-        # The documents the feedback comes from keep their places; the expanded question
-        # orders the rest.
-        top = select(first, min(settings.feedback.documents, k), settings)
-        searched, moved = feedback(asked, asked_vector, top, backend, settings.feedback)
-        second = rank(backend, searched, moved, settings, search, known=first.documents)
-        chosen = select(second, k, settings, top)
-    else:
-        chosen = select(first, k, settings)
-    return shape_passages(chosen, backend, analyzer, (asked, searched), asked_vector, (settings.weak_match, relevance))
+    return shape_passages(
+        chosen.picks,
+        backend,
+        analyzer,
+        (chosen.asked, chosen.searched),
+        chosen.asked_vector,
+        (settings.weak_match, relevance),
+    )
+
+
+def count_close(
+    plan: QueryPlan,
+    k: int,
+    *,
+    backend: Backend,
+    encode: Callable[[str], np.ndarray],
+    allowed: AllowedChunks | None,
+    mode: Mode,
+    settings: SearchConfig,
+    relevance: Relevance,
+) -> int:
+    """How many of the top ``k`` passages ``run_search`` would find are not weak matches,
+    judged as it judges them, without making the passages (no highlights, citations, same
+    answers or referrals): a count costs the ranking alone."""
+    chosen = choose(plan, k, backend=backend, encode=encode, allowed=allowed, mode=mode, settings=settings)
+    if chosen is None:
+        return 0
+    rows = backend.chunks([p.chunk_id for p in chosen.picks])
+    ids = np.asarray([p.chunk_id for p in chosen.picks])
+    vector = chosen.asked_vector
+    cosines = backend.dense_scores(vector, ids) if vector is not None else None
+    judge = _judge(chosen.asked, (settings.weak_match, relevance), backend)
+    return sum(
+        judge.weakness(float(cosines[n]) if cosines is not None else None, rows[pick.chunk_id], {}) is None
+        for n, pick in enumerate(chosen.picks)
+    )

@@ -13,7 +13,9 @@ cannot lose them. ``send`` then, for each (saved search, subscriber) with rows w
 If the process dies before 3, the next run sends the rows still ``sending`` again, as the
 same email with the same Message-ID. So every new answer is emailed at least once, and twice
 only if the process dies in the moment between the SMTP server accepting the email and step 3
-(a few milliseconds); the repeated Message-ID lets a mail client or server drop that copy.
+(a few milliseconds, the QUIT exchange included); the repeated Message-ID lets a mail client or
+server drop that copy. tests/serve/test_digests.py kills a real sender (SIGKILL) in that moment
+and just before the server accepts.
 At-least-once was chosen over at-most-once because a parent missing an answer about their
 council costs more than a rare duplicate. No email is ever sent without a configured server.
 

@@ -78,6 +78,10 @@ footer, footer a, footer button, .show-api, .built-with, .settings { color: var(
    (negative margins), so it does not spread the text apart. */
 #chat a.ref { display: inline-block; white-space: nowrap; font-weight: 600; min-width: var(--ss-tap);
   min-height: var(--ss-tap); box-sizing: border-box; padding: 10px 0 !important; margin: -10px 0; }
+/* A member's name in a passage's line or the "Who asked these" counts: a link to their page,
+   a 44 px target overlapping the lines around it, as a.ref. */
+#chat a.member { display: inline-block; min-height: var(--ss-tap); box-sizing: border-box;
+  padding: 10px 0 !important; margin: -10px 0; }
 #chat .note, #chat .lead, #chat .meta { color: var(--ss-muted); font-size: 0.92rem; margin: 0.25rem 0; }
 /* Other questions given the same answer: a list of links, each a 44 px target. */
 #chat ul.others { list-style: disc; margin: 0 0 0.25rem; padding-left: 1.25rem; font-size: 0.92rem; }

@@ -67,6 +67,7 @@ from .api import rest_app
 from .feeds import feeds_app
 from .gate import RequestGate
 from .mcp import offer_one_mcp_tool
+from .member_page import members_app
 
 __all__ = [
     "BoundedH11Protocol",
@@ -470,9 +471,10 @@ def create_server(
     concurrency: int = 4,
     **page: Any,
 ) -> Any:
-    """A FastAPI app serving the REST API at ``/api``, the admin session routes (when a
-    ``guard`` is given), the upload gate (which, without a guard, refuses every upload),
-    and the Gradio ``blocks`` at ``/`` with its MCP server when ``mcp``.
+    """A FastAPI app serving the REST API at ``/api``, the feeds at ``/feeds``, the members'
+    pages at ``/members``, the admin session routes (when a ``guard`` is given), the upload
+    gate (which, without a guard, refuses every upload), and the Gradio ``blocks`` at ``/``
+    with its MCP server when ``mcp``.
 
     ``upload_folder`` is Gradio's upload folder (from ``admin.use_private_gradio_temp_dir``)
     whose size the gate bounds. Call ``blocks.queue(...)`` before this, as for ``launch``.
@@ -484,6 +486,7 @@ def create_server(
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     app.mount("/api", rest_app(index, concurrency=concurrency))
     app.mount("/feeds", feeds_app(index, concurrency=concurrency))
+    app.mount("/members", members_app(index, concurrency=concurrency))
     if guard is not None:
         app.include_router(session_router(guard))
     app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)

@@ -307,7 +307,9 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
     # tqdm bars that `add` draws while embedding.
     tracker = gr.Progress(track_tqdm=True)
 
-    def save(name: str, question: str, *controls: Any, request: gr.Request) -> str:
+    # ``request`` first: Gradio passes the request only to a positional parameter, never to a
+    # keyword-only one after ``*controls`` (which left it unfilled, and saving always failed).
+    def save(request: gr.Request, name: str, question: str, *controls: Any) -> str:
         *chosen, shown, order = controls
         filters = ChatFilters(
             **{key: value or "" for key, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
