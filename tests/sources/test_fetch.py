@@ -257,6 +257,7 @@ def test_a_429_waits_for_retry_after_and_is_counted(tmp_path: Path, standin: Par
     assert first.query == second.query
 
 
+@pytest.mark.slow  # waits out two 1-second read timeouts: seconds
 def test_errors_timeouts_and_bad_bodies_are_retried_and_counted(tmp_path: Path, standin: ParliamentStandIn) -> None:
     faults = [
         Fault.http(500),
