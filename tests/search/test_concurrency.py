@@ -43,9 +43,13 @@ def test_searches_during_an_update_see_the_old_or_the_new_index(seed_index, fake
     query = "short breaks for disabled children"
     after = [p.doc_id for p in after_index.search(query, k=3)]
 
+    # The writer embeds only once the searches beside it have looked six times, however slow
+    # the machine: the overlap is made by events, not by sleeping.
+    looked_enough = threading.Event()
+
     class Slow(FakeEmbedder):
         def encode(self, texts, batch_size=32):
-            time.sleep(0.5)
+            looked_enough.wait(timeout=300)
             return super().encode(texts)
 
     before = [p.doc_id for p in seed_index.search(query, k=3)]
@@ -59,7 +63,9 @@ def test_searches_during_an_update_see_the_old_or_the_new_index(seed_index, fake
             assert [p.doc_id for p in seed_index.search(query, k=3)] in (before, after)
         except Exception as error:  # noqa: BLE001 - any failure during the update is the bug
             errors.append(error)
-        time.sleep(0.05)
+        if len(seen) > 5:
+            looked_enough.set()
+        time.sleep(0.01)
     writer.join()
     assert errors == []
     assert len(seen) > 5
