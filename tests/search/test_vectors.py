@@ -87,3 +87,21 @@ def test_an_hnsw_index_updates_without_reusing_ids(tmp_path, corpus_copy, fake_e
     assert index.search("Stockport consultation", k=1)[0].doc_id == top_before
     vectors = folder_of(index).vectors
     assert len(vectors) == index.manifest.chunks
+
+
+def test_a_filter_s_selector_is_made_once_and_follows_deletions():
+    vectors = unit(200)
+    index = VectorIndex.create(16, 200, hnsw_threshold=0)  # HNSW keeps deleted ids, excluded by the selector
+    index.add(np.arange(200, dtype=np.int64), vectors)
+    allowed = np.arange(0, 200, 2, dtype=np.int64)
+    first = index._selector(allowed)
+    assert index._selector(allowed) is first  # the same filter again: made once
+    assert index._selector(allowed.copy()) is not first  # another array: its own
+    _, found = index.search(vectors[4], 3, allowed)
+    assert found[0][0] == 4
+    index.remove(np.array([4], dtype=np.int64))
+    assert index._selector(allowed) is not first  # deletions change what may be found
+    _, found = index.search(vectors[4], 3, allowed)
+    assert 4 not in found[0]
+    assert all(int(i) % 2 == 0 for i in found[0] if i >= 0)
+    assert index._selector(None) is not None  # the deleted ids alone

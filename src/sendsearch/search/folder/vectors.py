@@ -9,6 +9,8 @@ rebuilt once a tenth of it is dead.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,10 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 512  # recall@10 0.998, recall@100 0.996 on the 70k real vectors (benchmarks/hnsw_recall.py)
 
 
+# Selectors kept for the filters searched most recently (one per filter and deletion state).
+_SELECTORS_KEPT = 16
+
+
 class VectorIndex:
     """Chunk vectors keyed by chunk id, exact or HNSW."""
 
@@ -39,6 +45,9 @@ class VectorIndex:
         self.kind = kind
         self.ef_search = ef_search
         self._deleted = np.zeros(0, dtype=np.int64) if deleted is None else np.asarray(deleted, dtype=np.int64)
+        # FAISS id selectors by the arrays they were made from (``_selector``).
+        self._selectors: OrderedDict[tuple[int, int], tuple[np.ndarray | None, np.ndarray, Any]] = OrderedDict()
+        self._selectors_lock = threading.Lock()
 
     @classmethod
     def create(cls, dimension: int, expected_size: int, *, hnsw_threshold: int = HNSW_THRESHOLD) -> VectorIndex:
@@ -112,15 +121,38 @@ class VectorIndex:
         k = max(1, min(k, len(self)))
         if len(self) == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)) if allowed is not None else None
-        if len(self._deleted):
-            alive = faiss.IDSelectorNot(faiss.IDSelectorBatch(self._deleted))
-            selector = alive if selector is None else faiss.IDSelectorAnd(selector, alive)
+        selector = self._selector(allowed)
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.ef_search, k))
         else:
             params = faiss.SearchParameters(sel=selector)
         return self._index.search(queries, k, params=params)
+
+    def _selector(self, allowed: np.ndarray | None) -> Any:
+        """FAISS's selector of the ``allowed`` ids less the deleted ones (None: every id), made
+        once per pair of arrays and kept for the searches after: building its hash of ids took
+        about 2.5 ms for a date filter over all Commons answers, and one request searches up
+        to three times with one filter, as later requests do (the backend keeps the allowed
+        arrays of recent filters). Read-only once made, so threads share it."""
+        deleted = self._deleted
+        if allowed is None and not len(deleted):
+            return None
+        key = (id(allowed), id(deleted))
+        with self._selectors_lock:
+            kept = self._selectors.get(key)
+            # The arrays themselves are kept with it, so an id is never another array's.
+            if kept is not None and kept[0] is allowed and kept[1] is deleted:
+                self._selectors.move_to_end(key)
+                return kept[2]
+        selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)) if allowed is not None else None
+        if len(deleted):
+            alive = faiss.IDSelectorNot(faiss.IDSelectorBatch(deleted))
+            selector = alive if selector is None else faiss.IDSelectorAnd(selector, alive)
+        with self._selectors_lock:
+            self._selectors[key] = (allowed, deleted, selector)
+            while len(self._selectors) > _SELECTORS_KEPT:
+                self._selectors.popitem(last=False)
+        return selector
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
