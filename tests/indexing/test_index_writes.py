@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,9 +111,21 @@ FAST = {("add", "manifest flushed"), ("add", "manifest renamed"), ("build", "pub
 MARKED = [pytest.param(*case, marks=() if case[:2] in FAST else pytest.mark.slow, id="-".join(case)) for case in CASES]
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even where the suite itself was
+    started as a background job (a shell starts those with SIGINT ignored, and Python then
+    keeps it ignored)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize(("command", "step", "outcome"), MARKED)
 def test_ctrl_c_at_each_step_leaves_the_old_or_the_new_index_and_says_which(
-    setting, use_fake_embedder, monkeypatch, command, step, outcome
+    setting, use_fake_embedder, monkeypatch, ctrl_c_raises, command, step, outcome
 ):
     old = read_manifest(setting / "ix").generation
     reached: list[str] = []
