@@ -10,11 +10,13 @@ __all__ = [
     "BODY_TIMEOUT_SECONDS",
     "HEADER_TIMEOUT_SECONDS",
     "MAX_BAD_RUN",
+    "MAX_CHAT_ANSWERS",
     "MAX_CHAT_HISTORY_CHARS",
     "MAX_CHAT_SESSIONS",
     "MAX_CHAT_TURNS",
     "MAX_CONNECTIONS",
     "MAX_CONNECTIONS_PER_CLIENT",
+    "MAX_CONVERSATION_BYTES",
     "MAX_DOCUMENT_BYTES",
     "MAX_EXPANSION",
     "MAX_EXPANSION_GRACE_BYTES",
@@ -29,6 +31,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "MAX_UPLOAD_FILES",
     "MAX_UPLOAD_FOLDER_BYTES",
+    "MAX_WAITING_CHAT_ANSWERS",
     "MAX_WHOLE_JSON_CHARS",
     "PROXY_FREE_GUESSES",
     "PROXY_LOCKOUT_AFTER",
@@ -95,6 +98,14 @@ MAX_REQUEST_BYTES = 64 * 1024
 # 1-60 KB of HTML, so the characters are bounded too: the newest reply is always kept.
 MAX_CHAT_TURNS = 20
 MAX_CHAT_HISTORY_CHARS = 400_000
+# The conversation a page holds and sends back with each question (signed, compressed;
+# ``serve.conversation_state``): at most this many characters, well inside the request's
+# bound with the question and filters beside it. Older replies drop off first to fit.
+MAX_CONVERSATION_BYTES = 40_000
+# Chat answers computed at once on one instance (what the queue's concurrency limit was),
+# and questions that may wait for one of them; beyond that the page says it is busy.
+MAX_CHAT_ANSWERS = 4
+MAX_WAITING_CHAT_ANSWERS = 16
 # Chat sessions the server remembers (Gradio keeps each one's inputs and outputs); the
 # oldest is dropped beyond this, and a closed page's after an hour.
 MAX_CHAT_SESSIONS = 1000
