@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
+
 from .. import settings
 from ..authorities import authorities
 from ..chat.conversation import Reading
@@ -41,7 +44,9 @@ from ..search.request import SearchRequest, Sort
 from ..search.saved import SavedSearches, check_name
 from ..sources.readers import SUPPORTED_SUFFIXES
 from . import admin, api, mcp
+from .answer_limit import BUSY, AnswerLimit, Busy
 from .attempt_table import guard_for
+from .conversation_state import Conversation, ConversationSigner
 from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
 from .server import ServerLimits, create_server, exit_now, serve, sigterm_ends_cleanly
 
@@ -49,8 +54,10 @@ __all__ = [
     "EXAMPLES",
     "SHOWN_FIRST",
     "ChatFilters",
+    "ChatHandlers",
     "answer",
     "bounded_turns",
+    "chat_filters",
     "create_app",
     "launch",
     "main",
@@ -89,6 +96,8 @@ CREDITS = (
     "Local authority names and codes: [mySociety](https://www.mysociety.org/)'s UK local authority names and "
     "codes (CC-BY-4.0)."
 )
+# What the page's conversation token is signed for (AdminGuard.key_for).
+CONVERSATION_PURPOSE = "conversation"
 EMPTY_CONVERSATION = (
     '<p class="placeholder">Ask a question above, or pick an example. Each answer opens with its key points, '
     "then the passages they come from, with who answered, when, and where to read it.</p>"
@@ -223,6 +232,102 @@ def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return kept
 
 
+def notice_html(line: str) -> str:
+    """One line above the replies: the server was busy, or the conversation was not trusted."""
+    return f'<p class="notice" role="status">{escape(line)}</p>'
+
+
+def shown_turns(conversation: Conversation, *, skip: int = 0) -> str:
+    return "".join(html for _, html in conversation.turns[skip:])
+
+
+def chat_filters(controls: tuple[Any, ...]) -> ChatFilters:
+    """The filter panel's values as an event hands them over: one per filter of the page
+    (``PAGE_FILTERS``, in its order), then how many passages to show first and the order."""
+    # Gradio hands the box's value over as text, and the wrapper in admin.guard_file_inputs
+    # has refused values outside the filters' choices.
+    *chosen, shown, order = controls
+    return ChatFilters(
+        **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
+        shown=int(shown or SHOWN_FIRST),
+        sort=order or "relevance",
+    )
+
+
+class ChatHandlers:
+    """The Ask tab's events. They keep nothing between requests: the conversation comes
+    with each one as a signed token (``conversation_state``) and goes back with the reply,
+    so any instance can answer any question; at most ``limit.at_once`` answers are computed
+    at once (``AnswerLimit``)."""
+
+    def __init__(self, index: Index, signer: ConversationSigner, limit: AnswerLimit | None = None) -> None:
+        self.index = index
+        self.signer = signer
+        self.limit = limit or AnswerLimit()
+
+    def _reply_turn(self, message: str, anchor: str | None, filters: ChatFilters) -> tuple[Reply, str | None, str]:
+        reply, new_anchor = answer(self.index, message, anchor, filters)
+        return reply, new_anchor, render_turn(reply, download=export_link(reply, filters))
+
+    async def _answered(
+        self,
+        message: str,
+        conversation: Conversation,
+        anchor: str | None,
+        notice: str | None,
+        controls: tuple[Any, ...],
+    ) -> tuple[Any, ...]:
+        """The page's outputs for one question answered (or refused as busy): the chat, the
+        new conversation token, the box, the "on its own" button, the examples."""
+        import gradio as gr
+
+        filters = chat_filters(controls)
+        try:
+            async with self.limit.slot():
+                # In a worker thread: the event loop keeps serving while the answer is computed.
+                reply, new_anchor, html = await anyio.to_thread.run_sync(self._reply_turn, message, anchor, filters)
+        except Busy:
+            # The question stays in the box to ask again; the conversation is unchanged.
+            return notice_html(BUSY) + shown_turns(conversation), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        turns = bounded_turns([(message, html), *conversation.turns])
+        token, carried = self.signer.dump(Conversation(new_anchor, tuple(turns)))
+        # The newest reply is shown even when it alone was too large to carry.
+        chat_html = (notice_html(notice) if notice else "") + html + shown_turns(carried, skip=1)
+        standalone = (
+            gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
+            if reply.reading.follow_up_to
+            else gr.update(visible=False)
+        )
+        return chat_html, token, "", standalone, gr.update(visible=False)
+
+    async def respond(self, message: str, state: str | None, *controls: Any) -> tuple[Any, ...]:
+        """One question asked: ``state`` is the conversation token the page sent back,
+        ``controls`` the filter panel's values (``chat_filters``)."""
+        import gradio as gr
+
+        if not (message or "").strip():
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        conversation, notice = self.signer.load(state)
+        # The search cuts a question there anyway; the conversation keeps no more of it either.
+        return await self._answered(message[:MAX_QUERY_CHARS], conversation, conversation.anchor, notice, controls)
+
+    async def respond_on_its_own(self, state: str | None, *controls: Any) -> tuple[Any, ...]:
+        """Ask the last message again, read as a question of its own (no anchor)."""
+        import gradio as gr
+
+        conversation, notice = self.signer.load(state)
+        if not conversation.last_message:
+            if notice:
+                return notice_html(notice), "", gr.skip(), gr.update(visible=False), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False), gr.skip()
+        return await self._answered(conversation.last_message, conversation, None, notice, controls)
+
+    def restart(self) -> tuple[Any, ...]:
+        import gradio as gr
+
+        return EMPTY_CONVERSATION, "", "", gr.update(visible=False), gr.update(visible=True)
+
+
 def warm_up(index: Index) -> float:
     """Load everything a first question needs (the model, the search parts, the renderer), so
     the first reply after start is as fast as later ones. Returns the seconds it took."""
@@ -245,40 +350,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
     def departments() -> list[str]:
         return [ANY_DEPARTMENT] + [name for name, _ in index.info().departments]
 
-    def respond(
-        message: str, turns: list[tuple[str, str]] | None, anchor: str | None, *controls: Any
-    ) -> tuple[Any, ...]:
-        """One question asked: ``controls`` are the filter panel's values, one per filter of
-        the page (``PAGE_FILTERS``, in its order), then how many passages to show first."""
-        turns = list(turns or [])
-        # Gradio hands the box's value over as text, and the wrapper in admin.guard_file_inputs
-        # has refused values outside the filters' choices.
-        if not (message or "").strip():
-            return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
-        # The search cuts a question there anyway; the session keeps no more of it either.
-        message = message[:MAX_QUERY_CHARS]
-        *chosen, shown, order = controls
-        filters = ChatFilters(
-            **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
-            shown=int(shown or SHOWN_FIRST),
-            sort=order or "relevance",
-        )
-        reply, anchor = answer(index, message, anchor, filters)
-        turns = bounded_turns([(message, render_turn(reply, download=export_link(reply, filters))), *turns])
-        standalone = (
-            gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
-            if reply.reading.follow_up_to
-            else gr.update(visible=False)
-        )
-        return "".join(html for _, html in turns), turns, "", anchor, standalone, gr.update(visible=False)
-
-    def respond_on_its_own(turns: list[tuple[str, str]] | None, *filters: Any) -> tuple[Any, ...]:
-        """Ask the last message again, read as a question of its own (no anchor)."""
-        last_message = turns[0][0] if turns else ""
-        return respond(last_message, turns, None, *filters)
-
-    def restart() -> tuple[Any, ...]:
-        return EMPTY_CONVERSATION, [], "", None, gr.update(visible=False), gr.update(visible=True)
+    handlers = ChatHandlers(index, ConversationSigner(guard.key_for(CONVERSATION_PURPOSE)))
 
     signature, hints, args = mcp.tool_signature()
 
@@ -310,13 +382,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
     # ``request`` first: Gradio passes the request only to a positional parameter, never to a
     # keyword-only one after ``*controls`` (which left it unfilled, and saving always failed).
     def save(request: gr.Request, name: str, question: str, *controls: Any) -> str:
-        *chosen, shown, order = controls
-        filters = ChatFilters(
-            **{key: value or "" for key, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
-            shown=int(shown or SHOWN_FIRST),
-            sort=order or "relevance",
-        )
-        return save_search(index, guard, request, name, question, filters)
+        return save_search(index, guard, request, name, question, chat_filters(controls))
 
     def upload(files: list[str] | None, request: gr.Request, progress: Any = tracker) -> tuple[Any, ...]:
         outcome = admin.add_uploads(index, files, guard, request)
@@ -333,8 +399,10 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             "and where to read it.",
             elem_id="intro",
         )
-        anchor = gr.State(None)
-        turns = gr.State([])
+        # The conversation, held by the page (signed; conversation_state): sent with each
+        # question, so any instance can answer it. visible=False keeps it out of the DOM
+        # while Gradio's client still holds its value and sends it as an input.
+        state = gr.Textbox("", visible=False, elem_id="conversation-state")
         with gr.Tab("Ask"):
             with gr.Row(elem_id="ask-row", equal_height=True):
                 box = gr.Textbox(
@@ -420,19 +488,23 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 "include_undated": include_undated,
             }
             filters = [*(controls[name] for name in PAGE_FILTERS), shown, order]
-            outputs = [chat, turns, box, anchor, standalone, examples]
+            outputs = [chat, state, box, standalone, examples]
+            # queue=False: each of these is one POST to /gradio_api/run/... answered in its own
+            # reply, so any instance can serve it (a queued event's join and its result
+            # stream must reach the same one). The bound the queue gave is AnswerLimit's.
+            page_event: dict[str, Any] = {"api_visibility": "private", "queue": False}
             for trigger in (box.submit, send.click):
-                trigger(respond, [box, turns, anchor, *filters], outputs, api_visibility="private").then(
+                trigger(handlers.respond, [box, state, *filters], outputs, **page_event).then(
                     None, js=SHOW_LATEST_REPLY
                 )
             for button in example_buttons:
-                button.click(respond, [button, turns, anchor, *filters], outputs, api_visibility="private").then(
+                button.click(handlers.respond, [button, state, *filters], outputs, **page_event).then(
                     None, js=SHOW_LATEST_REPLY
                 )
-            standalone.click(respond_on_its_own, [turns, *filters], outputs, api_visibility="private").then(
+            standalone.click(handlers.respond_on_its_own, [state, *filters], outputs, **page_event).then(
                 None, js=SHOW_LATEST_REPLY
             )
-            clear.click(restart, None, outputs, api_visibility="private")
+            clear.click(handlers.restart, None, outputs, **page_event)
         with gr.Tab("Add answers"):
             if guard.enabled:
                 gr.Markdown(
@@ -463,7 +535,9 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                     save_question = gr.Textbox(label="Question", elem_id="save-question")
                 save_button = gr.Button("Save this search", elem_id="save-button")
                 saved_result = gr.Markdown(elem_id="save-result")
-                save_button.click(save, [save_name, save_question, *filters], [saved_result], api_visibility="private")
+                save_button.click(
+                    save, [save_name, save_question, *filters], [saved_result], api_visibility="private", queue=False
+                )
             else:
                 gr.Markdown(
                     "Adding answers is not open on this server. (Its operator can open it to signed-in "
