@@ -351,6 +351,16 @@ def test_a_forged_conversation_is_a_new_one_said_in_one_line(open_site, capfd, c
     assert "Traceback" not in "".join(capfd.readouterr())
 
 
+def test_the_search_api_also_answers_in_one_request(open_site):
+    """``/search`` without the queue (``/gradio_api/run/search``, which Gradio serves): one
+    request, one reply, within the same bound as the chat's answers."""
+    data = ["EHC plan timescales", 2, "", "", "", "", "", False, "", "", "", "", False, "relevance", False]
+    reply = post_json(open_site.url + "gradio_api/run/search", {"data": data})
+    assert reply.status_code == 200, reply.text
+    [passages] = reply.json()["data"]
+    assert len(passages) == 2
+
+
 def test_the_history_is_bounded_in_characters_too():
     from sendsearch.serve.ui import bounded_turns
 

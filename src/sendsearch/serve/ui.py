@@ -354,17 +354,23 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
 
     signature, hints, args = mcp.tool_signature()
 
-    def search_api(*given: Any, **named: Any) -> list[dict]:
+    async def search_api(*given: Any, **named: Any) -> list[dict]:
         bound = signature.bind(*given, **named)
         bound.apply_defaults()
         values = dict(bound.arguments)
+        question, k = values.pop("question"), values.pop("k")
         try:
-            # Empty filters are no filters (Filters.parse).
-            found = api.search_json(index, values.pop("question"), values.pop("k"), **values)
+            # Within the chat's bound: Gradio also serves this without the queue
+            # (/gradio_api/run/search), where no queue limit would hold it.
+            async with handlers.limit.slot():
+                # Empty filters are no filters (Filters.parse).
+                found = await anyio.to_thread.run_sync(lambda: api.search_json(index, question, k, **values))
         except SendSearchError as error:
             # A caller's mistake: one line in the log, the reason in the reply, no traceback.
             log.warning("search API: %s", error)
             raise gr.Error(str(error), print_exception=False) from None
+        except Busy:
+            raise gr.Error(BUSY, print_exception=False) from None
         passages: list[dict] = found["passages"]
         return passages
 
