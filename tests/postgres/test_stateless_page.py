@@ -98,8 +98,8 @@ def test_a_follow_up_reads_in_context_whichever_instance_answers_it(postgres_dsn
 
     pages = tmp_path / "pages"
     pages.mkdir()
-    for page in SEED_PAGES:
-        shutil.copy(page, pages / page.name)
+    for seed in SEED_PAGES:
+        shutil.copy(seed, pages / seed.name)
     Index.build([pages], postgres_dsn, embedder=FakeEmbedder())
     with _instances(postgres_dsn, tmp_path, 2) as urls, haproxy(urls, tmp_path) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
