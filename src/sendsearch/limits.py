@@ -94,14 +94,14 @@ BODY_TIMEOUT_SECONDS = 30.0
 # The body of any request to the page, its API or MCP (the admin-only upload route has its
 # own bound above): a question is 1,000 characters, a whole event with its filters a few KB.
 MAX_REQUEST_BYTES = 64 * 1024
-# Replies one chat session keeps (newest first); older ones drop off the page. A reply is
-# 1-60 KB of HTML, so the characters are bounded too: the newest reply is always kept.
+# Replies one chat page keeps (newest first; the page's script does, ``ui.ADD_REPLY``); older
+# ones drop off. A reply is 1-80 KB of HTML, so the characters are bounded too: the newest
+# reply is always kept.
 MAX_CHAT_TURNS = 20
 MAX_CHAT_HISTORY_CHARS = 400_000
-# The conversation a page holds and sends back with each question (signed, compressed;
-# ``serve.conversation_state``): at most this many characters, well inside the request's
-# bound with the question and filters beside it. Older replies drop off first to fit.
-MAX_CONVERSATION_BYTES = 40_000
+# The conversation token a page holds and sends back with each question (signed;
+# ``serve.conversation_state``): an anchor and a message, compressed, in this many characters.
+MAX_CONVERSATION_BYTES = 16_000
 # Chat answers computed at once on one instance (what the queue's concurrency limit was),
 # and questions that may wait for one of them; beyond that the page says it is busy.
 MAX_CHAT_ANSWERS = 4

@@ -142,7 +142,7 @@ def test_a_follow_up_reads_in_context_whichever_instance_answers_it(postgres_dsn
         assert again.startswith(f"You asked: {FOLLOW_UP}")
         assert "Read as a follow-up" not in again
         assert page.locator(".toast-body").count() == 0  # no error shown
-        assert page.locator("#chat .notice").count() == 0  # the conversation was trusted each time
+        assert page.locator("#chat-notice .notice").count() == 0  # the conversation was trusted each time
         assert {"instance-0", "instance-1"} <= set(served)
         assert any(question != follow_up for question, follow_up in pairs), pairs
         browser.close()

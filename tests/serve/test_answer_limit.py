@@ -91,13 +91,14 @@ def test_the_chat_handler_computes_four_answers_at_once_and_says_when_it_is_busy
         # The waiting places are full: the next question is told at once, its box kept.
         import gradio as gr
 
-        chat, token, box, *_ = await handlers.respond("one too many", "", *CONTROLS)
-        assert BUSY in html.unescape(chat)
-        assert token == box == gr.skip()  # the conversation unchanged, the question left in the box
+        notice, fresh, token, box, *_ = await handlers.respond("one too many", "", *CONTROLS)
+        assert BUSY in html.unescape(notice)
+        # Nothing new shown, the conversation unchanged, the question left in the box.
+        assert fresh == token == box == gr.skip()
         gate.set()
         replies = await asyncio.gather(*asks)
-        assert all("EHC plan question" in reply[0] for reply in replies)
-        assert all(reply[1].startswith("c1.") for reply in replies)
+        assert all("EHC plan question" in reply[1]["html"] for reply in replies)
+        assert all(reply[2].startswith("c1.") for reply in replies)
 
     asyncio.run(scenario())
     assert most == 4

@@ -10,19 +10,13 @@ import zlib
 
 import pytest
 
-from sendsearch.limits import MAX_CHAT_TURNS, MAX_CONVERSATION_BYTES
+from sendsearch.limits import MAX_CONVERSATION_BYTES, MAX_QUERY_CHARS
 from sendsearch.serve.admin import AdminGuard, sign
 from sendsearch.serve.conversation_state import EMPTY, REFUSED_NOTICE, Conversation, ConversationSigner
 
 SECRET = b"s" * 32
 PASSWORD = "pw"
-CONVERSATION = Conversation(
-    "How long does an EHC needs assessment take?",
-    (
-        ("and in Stockport?", '<article class="turn">Stockport: 20 weeks</article>'),
-        ("How long does an EHC needs assessment take?", '<article class="turn">20 weeks</article>'),
-    ),
-)
+CONVERSATION = Conversation("How long does an EHC needs assessment take?", "and in Stockport?")
 
 
 def signer(secret: bytes = SECRET, password: str | None = PASSWORD, **bounds: int) -> ConversationSigner:
@@ -40,15 +34,14 @@ def refused(token: object, caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_a_conversation_comes_back_as_it_was_signed():
-    token, carried = signer().dump(CONVERSATION)
-    assert carried == CONVERSATION
+    token = signer().dump(CONVERSATION)
     assert signer().load(token) == (CONVERSATION, None)
     assert token.isascii()
     assert "Stockport" not in token  # compressed: not readable at a glance (and not secret either)
 
 
 def test_another_instance_with_the_same_secret_and_password_accepts_it():
-    token, _ = signer().dump(CONVERSATION)
+    token = signer().dump(CONVERSATION)
     assert ConversationSigner(AdminGuard("pw", secret=SECRET).key_for("conversation")).load(token)[0] == CONVERSATION
 
 
@@ -58,11 +51,10 @@ def test_no_token_is_a_new_conversation_without_a_notice():
 
 
 def test_a_tampered_token_is_a_new_conversation(caplog):
-    token, _ = signer().dump(CONVERSATION)
+    token = signer().dump(CONVERSATION)
     body, _, signature = token.rpartition(".")
-    forged = Conversation("something else", (("q", "<script>alert(1)</script>"),))
     forged_payload = base64.urlsafe_b64encode(
-        zlib.compress(json.dumps({"anchor": forged.anchor, "turns": forged.turns}).encode())
+        zlib.compress(json.dumps({"anchor": "something else", "message": "<script>alert(1)</script>"}).encode())
     ).decode()
     refused(f"c1.{forged_payload}.{signature}", caplog)  # another payload under the old signature
     flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
@@ -72,14 +64,14 @@ def test_a_tampered_token_is_a_new_conversation(caplog):
 
 
 def test_a_token_signed_with_another_secret_or_password_is_a_new_conversation(caplog):
-    refused(signer(secret=b"t" * 32).dump(CONVERSATION)[0], caplog)
-    refused(signer(password="another password").dump(CONVERSATION)[0], caplog)
+    refused(signer(secret=b"t" * 32).dump(CONVERSATION), caplog)
+    refused(signer(password="another password").dump(CONVERSATION), caplog)
 
 
 def test_an_admin_session_never_passes_for_a_conversation_nor_the_reverse(caplog):
     guard = AdminGuard("pw", secret=SECRET)
     refused(guard.open_session(), caplog)
-    token, _ = signer().dump(CONVERSATION)
+    token = signer().dump(CONVERSATION)
     assert not guard.session_valid(token)
     # Signed with the sessions' own key (not the conversation's), a well-formed token is refused.
     body = token.rpartition(".")[0]
@@ -107,33 +99,22 @@ def test_a_signed_but_malformed_payload_is_a_new_conversation(caplog):
     """Signed with the right key but not a conversation (a bug, or a leaked key): still no
     exception, no trust."""
     key = AdminGuard("pw", secret=SECRET).key_for("conversation")
-    for data in (b"not json", b'{"anchor": 1, "turns": []}', b'{"anchor": null, "turns": [["a"]]}', b"[]"):
+    too_long = json.dumps({"anchor": None, "message": "x" * (MAX_QUERY_CHARS + 1)}).encode()
+    for data in (b"not json", b'{"anchor": 1, "message": ""}', b'{"anchor": null, "message": ["a"]}', b"[]", too_long):
         body = "c1." + base64.urlsafe_b64encode(zlib.compress(data)).decode()
         refused(f"{body}.{sign(key, body)}", caplog)
     body = "c1." + base64.urlsafe_b64encode(b"not zlib").decode()
     refused(f"{body}.{sign(key, body)}", caplog)
 
 
-def test_the_token_keeps_the_newest_turns_within_its_bounds():
-    many = Conversation("anchor", tuple((f"q{n}", f"<p>{n}</p>") for n in range(MAX_CHAT_TURNS + 5)))
-    token, carried = signer().dump(many)
-    assert [message for message, _ in carried.turns] == [f"q{n}" for n in range(MAX_CHAT_TURNS)]
-    assert signer().load(token)[0] == carried
-    # Replies that do not compress: only as many as fit, the newest first.
-    noisy = Conversation(
-        "anchor", tuple((f"q{n}", base64.b64encode(random.Random(n).randbytes(3000)).decode()) for n in range(6))
-    )
-    small = signer(max_chars=20_000)
-    token, carried = small.dump(noisy)
-    assert len(token) <= 20_000
-    assert 1 <= len(carried.turns) < 6
-    assert carried.turns == noisy.turns[: len(carried.turns)]
-    assert small.load(token)[0] == carried
-
-
-def test_a_newest_reply_too_large_alone_is_carried_without_its_html():
-    """Its message stays (the "on its own" button asks it again) and the anchor with it."""
-    huge = base64.b64encode(random.Random(0).randbytes(20_000)).decode()
-    token, carried = signer(max_chars=10_000).dump(Conversation("anchor", (("newest", huge), ("older", "<p>x</p>"))))
-    assert carried == Conversation("anchor", (("newest", ""),))
-    assert signer(max_chars=10_000).load(token)[0] == carried
+def test_the_token_is_bounded_whatever_the_question():
+    """A message is cut at the question's bound, and even a question of four-byte characters
+    fits the token."""
+    pick = random.Random(0)
+    text = "".join(chr(pick.randrange(0x1F300, 0x1FAFF)) for _ in range(MAX_QUERY_CHARS + 50))  # incompressible
+    widest = Conversation(text[:MAX_QUERY_CHARS], text)
+    token = signer().dump(widest)
+    assert len(token) <= MAX_CONVERSATION_BYTES
+    assert signer().load(token) == (Conversation(widest.anchor, widest.last_message[:MAX_QUERY_CHARS]), None)
+    # Over a smaller bound: an empty conversation's token rather than one that is refused.
+    assert signer(max_chars=200).load(signer(max_chars=200).dump(widest)) == (EMPTY, None)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from sendsearch.limits import MAX_CHAT_HISTORY_CHARS, MAX_CHAT_TURNS, MAX_CONVERSATION_BYTES, MAX_QUERY_CHARS
+from sendsearch.limits import MAX_CONVERSATION_BYTES, MAX_QUERY_CHARS
 from sendsearch.serve import admin
 from sendsearch.serve.admin import SESSION_COOKIE, AdminGuard
 from sendsearch.serve.server import RefusalLog, ServerLimits, create_server
@@ -312,39 +312,39 @@ def test_a_five_million_character_question_is_refused_before_it_is_read(open_sit
     still_answers(open_site.url)
 
 
-def test_a_long_message_is_cut_and_the_history_is_bounded(open_site):
+def test_a_long_message_is_cut_and_the_conversation_is_bounded(open_site):
     """Each question carries the conversation token of the reply before it, and no two share
-    a session: the server keeps nothing, the page holds the conversation, bounded."""
+    a session: the server keeps nothing; the token the page holds stays within its bound."""
     long_question = "zebra " * 10_000  # 60,000 characters: under the body bound, over the question's
     _, reply = run_event(open_site.url, open_site.events["respond"], chat_inputs(long_question))
     assert reply["success"] is True, reply
-    chat, token = reply["output"]["data"][:2]
+    _, fresh, token = reply["output"]["data"][:3]
     # The reply shows the message (you asked, searched for, nothing found) three times at
     # most, each cut at the question's bound: not the 10,000 words sent.
-    assert 0 < chat.count("zebra") <= 3 * (MAX_QUERY_CHARS // len("zebra ") + 1)
-    for number in range(MAX_CHAT_TURNS + 4):
-        inputs = [f"EHC plan question {number}", token, *chat_inputs("")[2:]]
-        _, reply = run_event(open_site.url, open_site.events["respond"], inputs)
+    assert 0 < fresh["html"].count("zebra") <= 3 * (MAX_QUERY_CHARS // len("zebra ") + 1)
+    assert len(token) <= MAX_CONVERSATION_BYTES
+    for question in ("How long does an EHC needs assessment take?", "and in Stockport?"):
+        _, reply = run_event(open_site.url, open_site.events["respond"], [question, token, *chat_inputs("")[2:]])
         assert reply["success"] is True, reply
-        chat, token = reply["output"]["data"][:2]
+        _, fresh, token = reply["output"]["data"][:3]
+        assert fresh["html"].count('<article class="turn') == 1  # the page keeps the others
         assert len(token) <= MAX_CONVERSATION_BYTES
-    assert chat.count('<article class="turn') == MAX_CHAT_TURNS
-    assert f"EHC plan question {MAX_CHAT_TURNS + 3}" in chat  # the newest first
-    assert "zebra" not in chat  # the oldest dropped off
+    assert 'Read as a follow-up to "How long does an EHC needs assessment take?"' in html.unescape(fresh["html"])
 
 
 def test_a_forged_conversation_is_a_new_one_said_in_one_line(open_site, capfd, caplog):
     _, reply = run_event(open_site.url, open_site.events["respond"], chat_inputs("EHC plan timescales"))
-    token = reply["output"]["data"][1]
+    token = reply["output"]["data"][2]
     body, _, signature = token.rpartition(".")
     for forged in (f"{body}x.{signature}", "c1.e30.0000", "x" * (MAX_CONVERSATION_BYTES + 10), ["c1", "x"], 12):
         status, reply = run_event(
             open_site.url, open_site.events["respond"], ["EHC plans", forged, *chat_inputs("")[2:]]
         )
         assert status == 200, reply
-        chat = reply["output"]["data"][0]
-        assert "could not be checked, so this question starts a new one" in html.unescape(chat)
-        assert chat.count('<article class="turn') == 1
+        notice, fresh = reply["output"]["data"][:2]
+        assert "could not be checked, so this question starts a new one" in html.unescape(notice)
+        assert fresh["reset"] is True  # the page drops the replies it shows
+        assert fresh["html"].count('<article class="turn') == 1
     refusals = [r for r in caplog.records if "refused a conversation sent back by a page" in r.getMessage()]
     assert len(refusals) == 5
     assert all(r.exc_info is None for r in refusals)
@@ -359,15 +359,6 @@ def test_the_search_api_also_answers_in_one_request(open_site):
     assert reply.status_code == 200, reply.text
     [passages] = reply.json()["data"]
     assert len(passages) == 2
-
-
-def test_the_history_is_bounded_in_characters_too():
-    from sendsearch.serve.ui import bounded_turns
-
-    big = [(f"q{n}", "x" * (MAX_CHAT_HISTORY_CHARS // 3)) for n in range(6)]
-    assert [message for message, _ in bounded_turns(big)] == ["q0", "q1"]
-    huge = [("q", "x" * (MAX_CHAT_HISTORY_CHARS * 2)), *big]
-    assert [message for message, _ in bounded_turns(huge)] == ["q"]  # the newest reply is always kept
 
 
 # -- finding 8: a caller's mistake is a one-line message, never a traceback or a blank error ----------------
@@ -782,6 +773,6 @@ def test_every_event_of_the_page_still_answers(open_site):
     for event, question in (("respond", "EHC plan timescales"), ("respond_1", "EHC"), ("respond_3", EXAMPLES[1])):
         _, reply = run_event(open_site.url, open_site.events[event], chat_inputs(question), session=session)
         assert reply["success"] is True, (event, reply)
-        assert question in reply["output"]["data"][0]
+        assert question in reply["output"]["data"][1]["html"]
     _, reply = run_event(open_site.url, open_site.events["restart"], [], session=session)
     assert reply["success"] is True, reply

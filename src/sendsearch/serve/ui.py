@@ -47,7 +47,7 @@ from . import admin, api, mcp
 from .answer_limit import BUSY, AnswerLimit, Busy
 from .attempt_table import guard_for
 from .conversation_state import Conversation, ConversationSigner
-from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
+from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY, add_reply_script
 from .server import ServerLimits, create_server, exit_now, serve, sigterm_ends_cleanly
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "ChatFilters",
     "ChatHandlers",
     "answer",
-    "bounded_turns",
     "chat_filters",
     "create_app",
     "launch",
@@ -96,6 +95,8 @@ CREDITS = (
     "Local authority names and codes: [mySociety](https://www.mysociety.org/)'s UK local authority names and "
     "codes (CC-BY-4.0)."
 )
+# Puts a new reply first in the page's chat, keeping the newest replies within the bounds.
+ADD_REPLY = add_reply_script(MAX_CHAT_TURNS, MAX_CHAT_HISTORY_CHARS)
 # What the page's conversation token is signed for (AdminGuard.key_for).
 CONVERSATION_PURPOSE = "conversation"
 EMPTY_CONVERSATION = (
@@ -219,26 +220,9 @@ def save_search(
     )
 
 
-def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The newest turns a session keeps: at most ``MAX_CHAT_TURNS``, and older ones go
-    once the kept HTML passes ``MAX_CHAT_HISTORY_CHARS`` (the newest is always kept)."""
-    kept: list[tuple[str, str]] = []
-    size = 0
-    for message, html in turns[:MAX_CHAT_TURNS]:
-        size += len(message) + len(html)
-        if kept and size > MAX_CHAT_HISTORY_CHARS:
-            break
-        kept.append((message, html))
-    return kept
-
-
 def notice_html(line: str) -> str:
     """One line above the replies: the server was busy, or the conversation was not trusted."""
     return f'<p class="notice" role="status">{escape(line)}</p>'
-
-
-def shown_turns(conversation: Conversation, *, skip: int = 0) -> str:
-    return "".join(html for _, html in conversation.turns[skip:])
 
 
 def chat_filters(controls: tuple[Any, ...]) -> ChatFilters:
@@ -258,7 +242,13 @@ class ChatHandlers:
     """The Ask tab's events. They keep nothing between requests: the conversation comes
     with each one as a signed token (``conversation_state``) and goes back with the reply,
     so any instance can answer any question; at most ``limit.at_once`` answers are computed
-    at once (``AnswerLimit``)."""
+    at once (``AnswerLimit``).
+
+    A question's outputs (``OUTPUTS``): the notice line, the new reply for the page to put
+    first (``{"html": ..., "reset": bool}``, read by ``ADD_REPLY``), the new token, the
+    question box, the "on its own" button and the examples."""
+
+    OUTPUTS = ("notice", "fresh", "state", "box", "standalone", "examples")
 
     def __init__(self, index: Index, signer: ConversationSigner, limit: AnswerLimit | None = None) -> None:
         self.index = index
@@ -270,15 +260,8 @@ class ChatHandlers:
         return reply, new_anchor, render_turn(reply, download=export_link(reply, filters))
 
     async def _answered(
-        self,
-        message: str,
-        conversation: Conversation,
-        anchor: str | None,
-        notice: str | None,
-        controls: tuple[Any, ...],
+        self, message: str, anchor: str | None, notice: str | None, controls: tuple[Any, ...]
     ) -> tuple[Any, ...]:
-        """The page's outputs for one question answered (or refused as busy): the chat, the
-        new conversation token, the box, the "on its own" button, the examples."""
         import gradio as gr
 
         filters = chat_filters(controls)
@@ -288,17 +271,16 @@ class ChatHandlers:
                 reply, new_anchor, html = await anyio.to_thread.run_sync(self._reply_turn, message, anchor, filters)
         except Busy:
             # The question stays in the box to ask again; the conversation is unchanged.
-            return notice_html(BUSY) + shown_turns(conversation), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        turns = bounded_turns([(message, html), *conversation.turns])
-        token, carried = self.signer.dump(Conversation(new_anchor, tuple(turns)))
-        # The newest reply is shown even when it alone was too large to carry.
-        chat_html = (notice_html(notice) if notice else "") + html + shown_turns(carried, skip=1)
+            return notice_html(BUSY), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        token = self.signer.dump(Conversation(new_anchor, message))
         standalone = (
             gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
             if reply.reading.follow_up_to
             else gr.update(visible=False)
         )
-        return chat_html, token, "", standalone, gr.update(visible=False)
+        # A conversation that could not be trusted is a new one: the page drops its replies.
+        fresh = {"html": html, "reset": notice is not None}
+        return notice_html(notice) if notice else "", fresh, token, "", standalone, gr.update(visible=False)
 
     async def respond(self, message: str, state: str | None, *controls: Any) -> tuple[Any, ...]:
         """One question asked: ``state`` is the conversation token the page sent back,
@@ -306,10 +288,10 @@ class ChatHandlers:
         import gradio as gr
 
         if not (message or "").strip():
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return (gr.skip(),) * len(self.OUTPUTS)
         conversation, notice = self.signer.load(state)
         # The search cuts a question there anyway; the conversation keeps no more of it either.
-        return await self._answered(message[:MAX_QUERY_CHARS], conversation, conversation.anchor, notice, controls)
+        return await self._answered(message[:MAX_QUERY_CHARS], conversation.anchor, notice, controls)
 
     async def respond_on_its_own(self, state: str | None, *controls: Any) -> tuple[Any, ...]:
         """Ask the last message again, read as a question of its own (no anchor)."""
@@ -317,15 +299,17 @@ class ChatHandlers:
 
         conversation, notice = self.signer.load(state)
         if not conversation.last_message:
+            hidden = gr.update(visible=False)
             if notice:
-                return notice_html(notice), "", gr.skip(), gr.update(visible=False), gr.skip()
-            return gr.skip(), gr.skip(), gr.skip(), gr.update(visible=False), gr.skip()
-        return await self._answered(conversation.last_message, conversation, None, notice, controls)
+                return notice_html(notice), gr.skip(), "", gr.skip(), hidden, gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), hidden, gr.skip()
+        return await self._answered(conversation.last_message, None, notice, controls)
 
     def restart(self) -> tuple[Any, ...]:
+        """ "New conversation": the chat, then ``OUTPUTS``."""
         import gradio as gr
 
-        return EMPTY_CONVERSATION, "", "", gr.update(visible=False), gr.update(visible=True)
+        return EMPTY_CONVERSATION, "", None, "", "", gr.update(visible=False), gr.update(visible=True)
 
 
 def warm_up(index: Index) -> float:
@@ -476,7 +460,11 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                     gr.Button(example, size="sm", elem_id=f"example-{number}")
                     for number, example in enumerate(EXAMPLES)
                 ]
+            # One line above the replies when the server was busy or the conversation was not trusted.
+            notice = gr.HTML("", elem_id="chat-notice", container=False)
             chat = gr.HTML(EMPTY_CONVERSATION, elem_id="chat", js_on_load=COPY_SCRIPT, container=False)
+            # The newest reply on its way from the server into ``chat`` (ADD_REPLY empties it).
+            fresh = gr.JSON(None, visible=False)
             clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             status = gr.Markdown(status_line(index), elem_id="status")
             gr.Markdown(CREDITS, elem_id="credits")
@@ -494,23 +482,21 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 "include_undated": include_undated,
             }
             filters = [*(controls[name] for name in PAGE_FILTERS), shown, order]
-            outputs = [chat, state, box, standalone, examples]
+            outputs = [notice, fresh, state, box, standalone, examples]
             # queue=False: each of these is one POST to /gradio_api/run/... answered in its own
             # reply, so any instance can serve it (a queued event's join and its result
             # stream must reach the same one). The bound the queue gave is AnswerLimit's.
             page_event: dict[str, Any] = {"api_visibility": "private", "queue": False}
-            for trigger in (box.submit, send.click):
-                trigger(handlers.respond, [box, state, *filters], outputs, **page_event).then(
-                    None, js=SHOW_LATEST_REPLY
-                )
-            for button in example_buttons:
-                button.click(handlers.respond, [button, state, *filters], outputs, **page_event).then(
-                    None, js=SHOW_LATEST_REPLY
-                )
-            standalone.click(handlers.respond_on_its_own, [state, *filters], outputs, **page_event).then(
-                None, js=SHOW_LATEST_REPLY
-            )
-            clear.click(handlers.restart, None, outputs, **page_event)
+            askers = [(box.submit, box), (send.click, box), *((b.click, b) for b in example_buttons)]
+            asked = [
+                trigger(handlers.respond, [question, state, *filters], outputs, **page_event)
+                for trigger, question in askers
+            ]
+            asked.append(standalone.click(handlers.respond_on_its_own, [state, *filters], outputs, **page_event))
+            for event in asked:
+                # In the browser: the new reply goes first, older ones stay within the bounds.
+                event.then(None, [fresh, chat], [chat, fresh], js=ADD_REPLY).then(None, js=SHOW_LATEST_REPLY)
+            clear.click(handlers.restart, None, [chat, *outputs], **page_event)
         with gr.Tab("Add answers"):
             if guard.enabled:
                 gr.Markdown(
