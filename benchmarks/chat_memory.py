@@ -10,7 +10,7 @@ reply sent back with the next), as separate anonymous sessions:
 2. one conversation of ``--questions`` ordinary questions in a row (200).
 
 It prints the server's RSS before, after each phase and ``--settle`` seconds later, what
-the hostile requests were answered, and the size of the last chat reply and of the
+the hostile requests were answered, and the size of the last reply and of the
 conversation token the page holds. Passes (exit 0)
 when RSS after the first phase stays within ``--budget-mb`` (100) of where it started.
 """
@@ -58,8 +58,10 @@ def ask(
     reply = httpx.post(url + "gradio_api/run/predict", json=body, timeout=timeout)
     if reply.status_code != 200:
         return reply.status_code, 0, token
-    data: Any = reply.json().get("data") or ["", token]
-    return 200, len(data[0] or ""), data[1] if isinstance(data[1], str) else token
+    # The notice, the new reply ({"html": ...}), the new token, then the page's controls.
+    data: Any = reply.json().get("data") or ["", None, token]
+    fresh = data[1] if isinstance(data[1], dict) else {}
+    return 200, len(fresh.get("html") or ""), data[2] if isinstance(data[2], str) else token
 
 
 def main() -> None:
