@@ -106,8 +106,8 @@ MAX_CONVERSATION_BYTES = 16_000
 # and questions that may wait for one of them; beyond that the page says it is busy.
 MAX_CHAT_ANSWERS = 4
 MAX_WAITING_CHAT_ANSWERS = 16
-# Chat sessions the server remembers (Gradio keeps each one's inputs and outputs); the
-# oldest is dropped beyond this, and a closed page's after an hour.
+# Page sessions each instance remembers (Gradio keeps each one's component settings; the
+# conversation is the page's own); the oldest is dropped beyond this, a closed page's after an hour.
 MAX_CHAT_SESSIONS = 1000
 # Wrong passwords that one trusted proxy may pass on, from all the clients behind it
 # together, before they are slowed; after PROXY_LOCKOUT_AFTER it is locked out like a client.
