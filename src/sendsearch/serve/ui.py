@@ -306,7 +306,7 @@ class ChatHandlers:
         return await self._answered(conversation.last_message, None, notice, controls)
 
     def restart(self) -> tuple[Any, ...]:
-        """ "New conversation": the chat, then ``OUTPUTS``."""
+        """Start afresh ("New conversation"): the chat, then ``OUTPUTS``."""
         import gradio as gr
 
         return EMPTY_CONVERSATION, "", None, "", "", gr.update(visible=False), gr.update(visible=True)
@@ -592,6 +592,8 @@ def launch(
             print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
             guard = guard_for(index, admin_password, secret=settings.session_secret())
             app = create_app(index, guard=guard)
+            # The queue is left for what still uses it: uploads and gradio_client's /search. The
+            # page's events skip it (ChatHandlers bounds them).
             app.queue(default_concurrency_limit=4)
             app_server = create_server(
                 app,
