@@ -2,21 +2,22 @@
 
     python benchmarks/chat_memory.py --index index
 
-Starts `sendsearch serve` on the index, then, the way the page sends its questions
-(``/gradio_api/queue/join`` with the Ask event), as separate anonymous sessions:
+Starts `sendsearch serve` on the index, then, the way the page sends its questions (one
+POST of the Ask event to ``/gradio_api/run/predict``, the conversation token of the last
+reply sent back with the next), as separate anonymous sessions:
 
 1. ``--sessions`` sessions (20) each send one question of ``--chars`` characters (5,000,000);
-2. one session sends ``--questions`` ordinary questions in a row (200).
+2. one conversation of ``--questions`` ordinary questions in a row (200).
 
 It prints the server's RSS before, after each phase and ``--settle`` seconds later, what
-the hostile requests were answered, and the size of the last chat reply. Passes (exit 0)
+the hostile requests were answered, and the size of the last reply and of the
+conversation token the page holds. Passes (exit 0)
 when RSS after the first phase stays within ``--budget-mb`` (100) of where it started.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -34,26 +35,33 @@ QUESTIONS = [
 ]
 
 
-def ask(url: str, fn_index: int, question: str, session: str, timeout: float = 120) -> tuple[int, int]:
-    """Ask as the page does; returns (HTTP status of the join, characters of the chat reply)."""
+def ask_event(config: dict[str, Any]) -> tuple[int, list[Any]]:
+    """The Ask event's id and its inputs as a new page sends them (each control's value)."""
+    event = next(d for d in config["dependencies"] if d.get("api_name") == "respond")
+    values = {c["id"]: (c.get("props") or {}).get("value") for c in config["components"]}
+    return event["id"], [values.get(i) for i in event["inputs"]]
+
+
+def ask(
+    url: str, event: tuple[int, list[Any]], question: str, token: str = "", session: str = "", timeout: float = 120
+) -> tuple[int, int, str]:
+    """Ask as the page does (``session``: the page's, a new one if not given); returns (HTTP
+    status, characters of the chat reply, the new conversation token)."""
+    fn_index, defaults = event
     body = {
-        "data": [question, [], None, "", "", "Any department", "Any", 3],
+        "data": [question, token, *defaults[2:]],
         "fn_index": fn_index,
-        "session_hash": session,
+        "session_hash": session or uuid.uuid4().hex,
         "event_data": None,
         "trigger_id": None,
     }
-    joined = httpx.post(url + "gradio_api/queue/join", json=body, timeout=timeout)
-    if joined.status_code != 200:
-        return joined.status_code, 0
-    with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}, timeout=timeout) as feed:
-        for line in feed.iter_lines():
-            if line.startswith("data:"):
-                message = json.loads(line[5:])
-                if message.get("msg") == "process_completed":
-                    data: Any = (message.get("output") or {}).get("data") or [""]
-                    return 200, len(data[0] or "")
-    return 200, 0
+    reply = httpx.post(url + "gradio_api/run/predict", json=body, timeout=timeout)
+    if reply.status_code != 200:
+        return reply.status_code, 0, token
+    # The notice, the new reply ({"html": ...}), the new token, then the page's controls.
+    data: Any = reply.json().get("data") or ["", None, token]
+    fresh = data[1] if isinstance(data[1], dict) else {}
+    return 200, len(fresh.get("html") or ""), data[2] if isinstance(data[2], str) else token
 
 
 def main() -> None:
@@ -68,29 +76,31 @@ def main() -> None:
 
     with live_server(args.index) as server:
         config = httpx.get(server.url + "config", timeout=60).json()
-        fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "respond")
-        ask(server.url, fn_index, QUESTIONS[0], uuid.uuid4().hex)  # everything loaded once
+        event = ask_event(config)
+        ask(server.url, event, QUESTIONS[0])  # everything loaded once
         start = server.rss_mb()
         print(f"RSS at the start: {start:,.0f} MB")
 
         question = "x" * args.chars
         began = time.perf_counter()
         with ThreadPoolExecutor(args.sessions) as pool:
-            answers = list(
-                pool.map(lambda n: ask(server.url, fn_index, question, uuid.uuid4().hex), range(args.sessions))
-            )
-        statuses = sorted({status for status, _ in answers})
+            answers = list(pool.map(lambda n: ask(server.url, event, question), range(args.sessions)))
+        statuses = sorted({status for status, _, _ in answers})
         after = server.rss_mb()
         print(
             f"{args.sessions} sessions x {args.chars:,} characters: HTTP {statuses} in "
             f"{time.perf_counter() - began:.1f} s; RSS {after:,.0f} MB ({after - start:+,.0f} MB)"
         )
 
-        session = uuid.uuid4().hex
-        sizes = [ask(server.url, fn_index, QUESTIONS[n % len(QUESTIONS)], session)[1] for n in range(args.questions)]
+        token, sizes, tokens, session = "", [], [], uuid.uuid4().hex
+        for n in range(args.questions):
+            _, size, token = ask(server.url, event, QUESTIONS[n % len(QUESTIONS)], token, session)
+            sizes.append(size)
+            tokens.append(len(token))
         print(
-            f"one session, {args.questions} questions: last reply {sizes[-1] / 1e6:.2f} MB "
-            f"(largest {max(sizes) / 1e6:.2f} MB); RSS {server.rss_mb():,.0f} MB"
+            f"one conversation, {args.questions} questions: last reply {sizes[-1] / 1e6:.2f} MB "
+            f"(largest {max(sizes) / 1e6:.2f} MB), token at most {max(tokens):,} characters; "
+            f"RSS {server.rss_mb():,.0f} MB"
         )
         time.sleep(args.settle)
         settled = server.rss_mb()

@@ -10,11 +10,13 @@ __all__ = [
     "BODY_TIMEOUT_SECONDS",
     "HEADER_TIMEOUT_SECONDS",
     "MAX_BAD_RUN",
+    "MAX_CHAT_ANSWERS",
     "MAX_CHAT_HISTORY_CHARS",
     "MAX_CHAT_SESSIONS",
     "MAX_CHAT_TURNS",
     "MAX_CONNECTIONS",
     "MAX_CONNECTIONS_PER_CLIENT",
+    "MAX_CONVERSATION_BYTES",
     "MAX_DOCUMENT_BYTES",
     "MAX_EXPANSION",
     "MAX_EXPANSION_GRACE_BYTES",
@@ -29,6 +31,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "MAX_UPLOAD_FILES",
     "MAX_UPLOAD_FOLDER_BYTES",
+    "MAX_WAITING_CHAT_ANSWERS",
     "MAX_WHOLE_JSON_CHARS",
     "PROXY_FREE_GUESSES",
     "PROXY_LOCKOUT_AFTER",
@@ -91,12 +94,20 @@ BODY_TIMEOUT_SECONDS = 30.0
 # The body of any request to the page, its API or MCP (the admin-only upload route has its
 # own bound above): a question is 1,000 characters, a whole event with its filters a few KB.
 MAX_REQUEST_BYTES = 64 * 1024
-# Replies one chat session keeps (newest first); older ones drop off the page. A reply is
-# 1-60 KB of HTML, so the characters are bounded too: the newest reply is always kept.
+# Replies one chat page keeps (newest first; the page's script does, ``ui.ADD_REPLY``); older
+# ones drop off. A reply is 1-80 KB of HTML, so the characters are bounded too: the newest
+# reply is always kept.
 MAX_CHAT_TURNS = 20
 MAX_CHAT_HISTORY_CHARS = 400_000
-# Chat sessions the server remembers (Gradio keeps each one's inputs and outputs); the
-# oldest is dropped beyond this, and a closed page's after an hour.
+# The conversation token a page holds and sends back with each question (signed;
+# ``serve.conversation_state``): an anchor and a message, compressed, in this many characters.
+MAX_CONVERSATION_BYTES = 16_000
+# Chat answers computed at once on one instance (what the queue's concurrency limit was),
+# and questions that may wait for one of them; beyond that the page says it is busy.
+MAX_CHAT_ANSWERS = 4
+MAX_WAITING_CHAT_ANSWERS = 16
+# Page sessions each instance remembers (Gradio keeps each one's component settings; the
+# conversation is the page's own); the oldest is dropped beyond this, a closed page's after an hour.
 MAX_CHAT_SESSIONS = 1000
 # Wrong passwords that one trusted proxy may pass on, from all the clients behind it
 # together, before they are slowed; after PROXY_LOCKOUT_AFTER it is locked out like a client.

@@ -292,6 +292,43 @@ def test_a_follow_up_is_read_in_context_and_can_be_searched_on_its_own(page):
     assert not standalone.is_visible()
 
 
+def test_the_page_keeps_its_replies_within_the_bounds(browser):
+    """``ADD_REPLY`` (the browser's half of the conversation): the new reply first, then
+    those shown, at most MAX_CHAT_TURNS and MAX_CHAT_HISTORY_CHARS of them (the newest
+    always); a reset drops them; nothing new leaves the chat as it is."""
+    from sendsearch.limits import MAX_CHAT_HISTORY_CHARS, MAX_CHAT_TURNS
+    from sendsearch.serve.ui import ADD_REPLY, EMPTY_CONVERSATION
+
+    page = browser.new_page()
+    try:
+        add = f"([fresh, chat]) => ({ADD_REPLY})(fresh, chat)"
+
+        def turn(n: int, size: int = 10) -> str:
+            return f'<article class="turn" data-n="{n}">{"x" * size}</article>'
+
+        chat = EMPTY_CONVERSATION
+        for n in range(MAX_CHAT_TURNS + 3):
+            chat, fresh = page.evaluate(add, [{"html": turn(n), "reset": False}, chat])
+            assert fresh is None
+        numbers = [int(n) for n in re.findall(r'data-n="(\d+)"', chat)]
+        assert numbers == list(range(MAX_CHAT_TURNS + 2, 2, -1))  # the newest 20, newest first
+        assert "placeholder" not in chat
+        big = turn(99, MAX_CHAT_HISTORY_CHARS // 2 - 100)
+        chat, _ = page.evaluate(add, [{"html": big, "reset": False}, chat])
+        chat, _ = page.evaluate(add, [{"html": turn(100, MAX_CHAT_HISTORY_CHARS // 2 - 100), "reset": False}, chat])
+        kept = re.findall(r'data-n="(\d+)"', chat)
+        assert kept[:2] == ["100", "99"]
+        assert len(chat) <= MAX_CHAT_HISTORY_CHARS
+        assert len(kept) < MAX_CHAT_TURNS  # the older small ones that fit, no more
+        huge = turn(101, MAX_CHAT_HISTORY_CHARS * 2)
+        chat, _ = page.evaluate(add, [{"html": huge, "reset": False}, chat])
+        assert chat == huge  # the newest is always kept
+        assert page.evaluate(add, [None, chat]) == [chat, None]
+        assert page.evaluate(add, [{"html": turn(7), "reset": True}, chat])[0] == turn(7)
+    finally:
+        page.close()
+
+
 def test_a_filter_changes_the_results(page):
     ask(page, "Stockport SEND provision")
     unfiltered = latest(page).locator(".citation p").all_inner_texts()

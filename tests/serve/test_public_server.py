@@ -8,6 +8,7 @@ password, on an index of the five seed pages built with the fake embedder.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import socket
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from sendsearch.limits import MAX_CHAT_HISTORY_CHARS, MAX_CHAT_TURNS, MAX_QUERY_CHARS
+from sendsearch.limits import MAX_CONVERSATION_BYTES, MAX_QUERY_CHARS
 from sendsearch.serve import admin
 from sendsearch.serve.admin import SESSION_COOKIE, AdminGuard
 from sendsearch.serve.server import RefusalLog, ServerLimits, create_server
@@ -128,6 +129,26 @@ def join(
     pytest.fail("the event stream ended without a result")
 
 
+def run_event(
+    url: str, fn_index: int, data: list[Any], cookies: dict | None = None, session: str | None = None
+) -> tuple[int, dict]:
+    """The page's way to run an event that skips the queue (``queue=False``): one POST to
+    ``/gradio_api/run/predict`` answered in its reply. The status and the reply in the shape
+    of ``join``'s final message."""
+    session = session or uuid.uuid4().hex[:10]
+    body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
+    posted = post_json(url + "gradio_api/run/predict", body, cookies=cookies)
+    try:
+        reply = posted.json()
+    except ValueError:
+        return posted.status_code, {"text": posted.text}
+    if posted.status_code == 200:
+        return 200, {"success": True, "output": reply}
+    if "output" not in reply and "error" in reply and posted.status_code == 500:
+        return posted.status_code, {"success": False, "output": {"error": reply["error"]}}
+    return posted.status_code, {"text": reply.get("error", posted.text)}
+
+
 def refused_message(status: int, reply: Any) -> str:
     """What the client was told when its request was refused (by the gate in front, or by
     the event itself), in lower case."""
@@ -141,11 +162,11 @@ def refused_message(status: int, reply: Any) -> str:
 
 
 def chat_inputs(first: Any) -> list[Any]:
-    """The Ask event's inputs: the question, the turns, the anchor and the five filters."""
+    """The Ask event's inputs: the question, the conversation token, the filters, the
+    passages shown and the order."""
     return [
         first,
-        [],
-        None,
+        "",
         "",
         "",
         "Any department",
@@ -177,7 +198,7 @@ def test_the_search_endpoints_read_no_server_file(site):
 
 
 def test_the_chat_reads_no_server_file(site):
-    status, reply = join(site.url, site.events["respond"], chat_inputs(file_data("/etc/hosts")))
+    status, reply = run_event(site.url, site.events["respond"], chat_inputs(file_data("/etc/hosts")))
     assert "file" in refused_message(status, reply)
     # A file reference hidden in a filter or the turns is refused the same way.
     status, reply = join(
@@ -193,7 +214,7 @@ def test_dev_zero_does_not_freeze_the_server(site):
         "search",
         [file_data("/dev/zero"), 5, "", "", "", "", "", False, "", "", "", "", False, "relevance", False],
     )
-    join(site.url, site.events["respond"], chat_inputs(file_data("/dev/zero")))
+    run_event(site.url, site.events["respond"], chat_inputs(file_data("/dev/zero")))
     still_answers(site.url)
     assert stored_files(site.folder) == []
 
@@ -279,7 +300,7 @@ def test_an_admin_upload_still_goes_through(site):
 # -- finding 3: bodies, chat messages and chat history are bounded --------------------------------------
 def test_a_five_million_character_question_is_refused_before_it_is_read(open_site):
     question = "x" * 5_000_000
-    for route in ("gradio_api/call/search", "gradio_api/queue/join", "gradio_api/mcp/"):
+    for route in ("gradio_api/call/search", "gradio_api/queue/join", "gradio_api/run/predict", "gradio_api/mcp/"):
         body = {"data": chat_inputs(question), "fn_index": open_site.events["respond"], "session_hash": "s"}
         reply = httpx.post(open_site.url + route, json=body, headers=MCP_HEADERS, timeout=PATIENCE)
         assert reply.status_code == 413, route
@@ -291,33 +312,53 @@ def test_a_five_million_character_question_is_refused_before_it_is_read(open_sit
     still_answers(open_site.url)
 
 
-def test_a_long_message_is_cut_and_the_history_is_bounded(open_site):
-    session = uuid.uuid4().hex[:10]
+def test_a_long_message_is_cut_and_the_conversation_is_bounded(open_site):
+    """Each question carries the conversation token of the reply before it, and no two share
+    a session: the server keeps nothing; the token the page holds stays within its bound."""
     long_question = "zebra " * 10_000  # 60,000 characters: under the body bound, over the question's
-    _, reply = join(open_site.url, open_site.events["respond"], chat_inputs(long_question), session=session)
+    _, reply = run_event(open_site.url, open_site.events["respond"], chat_inputs(long_question))
     assert reply["success"] is True, reply
-    chat = reply["output"]["data"][0]
+    _, fresh, token = reply["output"]["data"][:3]
     # The reply shows the message (you asked, searched for, nothing found) three times at
     # most, each cut at the question's bound: not the 10,000 words sent.
-    assert 0 < chat.count("zebra") <= 3 * (MAX_QUERY_CHARS // len("zebra ") + 1)
-    for number in range(MAX_CHAT_TURNS + 4):
-        _, reply = join(
-            open_site.url, open_site.events["respond"], chat_inputs(f"EHC plan question {number}"), session=session
-        )
+    assert 0 < fresh["html"].count("zebra") <= 3 * (MAX_QUERY_CHARS // len("zebra ") + 1)
+    assert len(token) <= MAX_CONVERSATION_BYTES
+    for question in ("How long does an EHC needs assessment take?", "and in Stockport?"):
+        _, reply = run_event(open_site.url, open_site.events["respond"], [question, token, *chat_inputs("")[2:]])
         assert reply["success"] is True, reply
-    chat = reply["output"]["data"][0]
-    assert chat.count('<article class="turn') == MAX_CHAT_TURNS
-    assert f"EHC plan question {MAX_CHAT_TURNS + 3}" in chat  # the newest first
-    assert "zebra" not in chat  # the oldest dropped off
+        _, fresh, token = reply["output"]["data"][:3]
+        assert fresh["html"].count('<article class="turn') == 1  # the page keeps the others
+        assert len(token) <= MAX_CONVERSATION_BYTES
+    assert 'Read as a follow-up to "How long does an EHC needs assessment take?"' in html.unescape(fresh["html"])
 
 
-def test_the_history_is_bounded_in_characters_too():
-    from sendsearch.serve.ui import bounded_turns
+def test_a_forged_conversation_is_a_new_one_said_in_one_line(open_site, capfd, caplog):
+    _, reply = run_event(open_site.url, open_site.events["respond"], chat_inputs("EHC plan timescales"))
+    token = reply["output"]["data"][2]
+    body, _, signature = token.rpartition(".")
+    for forged in (f"{body}x.{signature}", "c1.e30.0000", "x" * (MAX_CONVERSATION_BYTES + 10), ["c1", "x"], 12):
+        status, reply = run_event(
+            open_site.url, open_site.events["respond"], ["EHC plans", forged, *chat_inputs("")[2:]]
+        )
+        assert status == 200, reply
+        notice, fresh = reply["output"]["data"][:2]
+        assert "could not be checked, so this question starts a new one" in html.unescape(notice)
+        assert fresh["reset"] is True  # the page drops the replies it shows
+        assert fresh["html"].count('<article class="turn') == 1
+    refusals = [r for r in caplog.records if "refused a conversation sent back by a page" in r.getMessage()]
+    assert len(refusals) == 5
+    assert all(r.exc_info is None for r in refusals)
+    assert "Traceback" not in "".join(capfd.readouterr())
 
-    big = [(f"q{n}", "x" * (MAX_CHAT_HISTORY_CHARS // 3)) for n in range(6)]
-    assert [message for message, _ in bounded_turns(big)] == ["q0", "q1"]
-    huge = [("q", "x" * (MAX_CHAT_HISTORY_CHARS * 2)), *big]
-    assert [message for message, _ in bounded_turns(huge)] == ["q"]  # the newest reply is always kept
+
+def test_the_search_api_also_answers_in_one_request(open_site):
+    """``/search`` without the queue (``/gradio_api/run/search``, which Gradio serves): one
+    request, one reply, within the same bound as the chat's answers."""
+    data = ["EHC plan timescales", 2, "", "", "", "", "", False, "", "", "", "", False, "relevance", False]
+    reply = post_json(open_site.url + "gradio_api/run/search", {"data": data})
+    assert reply.status_code == 200, reply.text
+    [passages] = reply.json()["data"]
+    assert len(passages) == 2
 
 
 # -- finding 8: a caller's mistake is a one-line message, never a traceback or a blank error ----------------
@@ -389,8 +430,7 @@ PAGE_MISTAKES: list[tuple[list[Any], str]] = [
     (
         [
             "EHC",
-            [],
-            None,
+            "",
             "",
             "",
             "Any department",
@@ -410,8 +450,7 @@ PAGE_MISTAKES: list[tuple[list[Any], str]] = [
     (
         [
             "EHC",
-            [],
-            None,
+            "",
             "",
             "",
             "Any department",
@@ -431,8 +470,7 @@ PAGE_MISTAKES: list[tuple[list[Any], str]] = [
     (
         [
             "EHC",
-            [],
-            None,
+            "",
             "",
             "",
             {"x": 1},
@@ -449,14 +487,14 @@ PAGE_MISTAKES: list[tuple[list[Any], str]] = [
         ],
         "department must be one of: any department",
     ),
-    (["EHC"], "/respond takes 16 values; it was sent 1"),
+    (["EHC"], "/respond takes 15 values; it was sent 1"),
     (chat_inputs("\ud800"), "not valid unicode"),
 ]
 
 
 def test_page_event_mistakes_are_one_line(open_site, capfd):
     for data, expected in PAGE_MISTAKES:
-        status, reply = join(open_site.url, open_site.events["respond"], data)
+        status, reply = run_event(open_site.url, open_site.events["respond"], data)
         assert expected in _one_line(refused_message(status, reply)), data
     assert "Traceback" not in "".join(capfd.readouterr())
 
@@ -733,8 +771,8 @@ def test_every_event_of_the_page_still_answers(open_site):
 
     session = uuid.uuid4().hex[:10]
     for event, question in (("respond", "EHC plan timescales"), ("respond_1", "EHC"), ("respond_3", EXAMPLES[1])):
-        _, reply = join(open_site.url, open_site.events[event], chat_inputs(question), session=session)
+        _, reply = run_event(open_site.url, open_site.events[event], chat_inputs(question), session=session)
         assert reply["success"] is True, (event, reply)
-        assert question in reply["output"]["data"][0]
-    _, reply = join(open_site.url, open_site.events["restart"], [], session=session)
+        assert question in reply["output"]["data"][1]["html"]
+    _, reply = run_event(open_site.url, open_site.events["restart"], [], session=session)
     assert reply["success"] is True, reply

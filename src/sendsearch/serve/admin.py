@@ -100,6 +100,8 @@ __all__ = [
     "names_a_file",
     "proxy_of",
     "session_router",
+    "sign",
+    "signature_matches",
     "use_private_gradio_temp_dir",
 ]
 
@@ -316,7 +318,13 @@ class AdminGuard:
         return f"{body}.{self._sign(body)}"
 
     def _sign(self, body: str) -> str:
-        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
+        return sign(self._key, body)
+
+    def key_for(self, purpose: str) -> bytes:
+        """A key of its own for signing something other than sessions (the page's
+        conversation), made from the sessions' key: the same secret and password on every
+        instance give the same key, and nothing signed for one purpose passes for another."""
+        return hmac.new(self._key, f"sendsearch {purpose}".encode(), hashlib.sha256).digest()
 
     def close_session(self, token: str | None) -> None:
         expiry = self._expiry(token)
@@ -332,7 +340,7 @@ class AdminGuard:
             return None
         body, _, signature = token.rpartition(".")
         expiry = body.split(".", 1)[0]
-        if not expiry.isdigit() or not hmac.compare_digest(self._sign(body), signature):
+        if not expiry.isdigit() or not signature_matches(self._key, body, signature):
             return None
         return float(expiry)
 
@@ -351,6 +359,17 @@ class AdminGuard:
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def sign(key: bytes, body: str) -> str:
+    """HMAC-SHA256 of ``body`` under ``key``, in hex: how sessions and the page's
+    conversation are signed."""
+    return hmac.new(key, body.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def signature_matches(key: bytes, body: str, signature: str) -> bool:
+    """Whether ``signature`` is ``body``'s under ``key``, compared in constant time."""
+    return hmac.compare_digest(sign(key, body), signature.encode("ascii", "replace").decode())
 
 
 # -- HTTP: the session route and the upload gate ----------------------------------------------

@@ -7,7 +7,7 @@ as markup.
 
 from __future__ import annotations
 
-__all__ = ["COPY_SCRIPT", "PAGE_CSS", "SHOW_LATEST_REPLY"]
+__all__ = ["COPY_SCRIPT", "PAGE_CSS", "SHOW_LATEST_REPLY", "add_reply_script"]
 
 # Colours checked for WCAG AA (4.5:1 for text): #9a3412 on white 7.3:1, white on #c2410c
 # 5.2:1, #374151 on white 10.3:1, #1d4ed8 (links, focus ring) on white 6.7:1.
@@ -154,3 +154,24 @@ SHOW_LATEST_REPLY = """() => {
   const turn = document.querySelector('#chat .turn');
   if (turn) turn.scrollIntoView({block: 'start', behavior: 'smooth'});
 }"""
+
+
+def add_reply_script(max_turns: int, max_chars: int) -> str:
+    """For a browser-only event with inputs ``[fresh, chat]`` and outputs ``[chat, fresh]``:
+    the new reply (``{"html", "reset"}``, HTML the server rendered) goes first, then the
+    replies already shown, newest first, at most ``max_turns`` and ``max_chars`` in all
+    (the newest always). The server never sees the replies shown, so the page keeps the
+    bound. Nothing new (a busy reply): the chat stays as it is."""
+    return f"""(fresh, chat) => {{
+  if (!fresh || typeof fresh.html !== "string") return [chat, null];
+  const shown = document.createElement("template");
+  shown.innerHTML = fresh.reset ? "" : (chat || "");
+  let html = fresh.html, count = 1;
+  for (const turn of Array.from(shown.content.children).filter((e) => e.classList.contains("turn"))) {{
+    const part = turn.outerHTML;
+    if (count >= {max_turns} || html.length + part.length > {max_chars}) break;
+    html += part;
+    count += 1;
+  }}
+  return [html, null];
+}}"""

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
+import anyio.to_thread
+
 from .. import settings
 from ..authorities import authorities
 from ..chat.conversation import Reading
@@ -41,16 +44,19 @@ from ..search.request import SearchRequest, Sort
 from ..search.saved import SavedSearches, check_name
 from ..sources.readers import SUPPORTED_SUFFIXES
 from . import admin, api, mcp
+from .answer_limit import BUSY, AnswerLimit, Busy
 from .attempt_table import guard_for
-from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY
+from .conversation_state import Conversation, ConversationSigner
+from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY, add_reply_script
 from .server import ServerLimits, create_server, exit_now, serve, sigterm_ends_cleanly
 
 __all__ = [
     "EXAMPLES",
     "SHOWN_FIRST",
     "ChatFilters",
+    "ChatHandlers",
     "answer",
-    "bounded_turns",
+    "chat_filters",
     "create_app",
     "launch",
     "main",
@@ -89,6 +95,10 @@ CREDITS = (
     "Local authority names and codes: [mySociety](https://www.mysociety.org/)'s UK local authority names and "
     "codes (CC-BY-4.0)."
 )
+# Puts a new reply first in the page's chat, keeping the newest replies within the bounds.
+ADD_REPLY = add_reply_script(MAX_CHAT_TURNS, MAX_CHAT_HISTORY_CHARS)
+# What the page's conversation token is signed for (AdminGuard.key_for).
+CONVERSATION_PURPOSE = "conversation"
 EMPTY_CONVERSATION = (
     '<p class="placeholder">Ask a question above, or pick an example. Each answer opens with its key points, '
     "then the passages they come from, with who answered, when, and where to read it.</p>"
@@ -210,17 +220,96 @@ def save_search(
     )
 
 
-def bounded_turns(turns: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The newest turns a session keeps: at most ``MAX_CHAT_TURNS``, and older ones go
-    once the kept HTML passes ``MAX_CHAT_HISTORY_CHARS`` (the newest is always kept)."""
-    kept: list[tuple[str, str]] = []
-    size = 0
-    for message, html in turns[:MAX_CHAT_TURNS]:
-        size += len(message) + len(html)
-        if kept and size > MAX_CHAT_HISTORY_CHARS:
-            break
-        kept.append((message, html))
-    return kept
+def notice_html(line: str) -> str:
+    """One line above the replies: the server was busy, or the conversation was not trusted."""
+    return f'<p class="notice" role="status">{escape(line)}</p>'
+
+
+def chat_filters(controls: tuple[Any, ...]) -> ChatFilters:
+    """The filter panel's values as an event hands them over: one per filter of the page
+    (``PAGE_FILTERS``, in its order), then how many passages to show first and the order."""
+    # Gradio hands the box's value over as text, and the wrapper in admin.guard_file_inputs
+    # has refused values outside the filters' choices.
+    *chosen, shown, order = controls
+    return ChatFilters(
+        **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
+        shown=int(shown or SHOWN_FIRST),
+        sort=order or "relevance",
+    )
+
+
+class ChatHandlers:
+    """The Ask tab's events. They keep nothing between requests: the conversation comes
+    with each one as a signed token (``conversation_state``) and goes back with the reply,
+    so any instance can answer any question; at most ``limit.at_once`` answers are computed
+    at once (``AnswerLimit``).
+
+    A question's outputs (``OUTPUTS``): the notice line, the new reply for the page to put
+    first (``{"html": ..., "reset": bool}``, read by ``ADD_REPLY``), the new token, the
+    question box, the "on its own" button and the examples."""
+
+    OUTPUTS = ("notice", "fresh", "state", "box", "standalone", "examples")
+
+    def __init__(self, index: Index, signer: ConversationSigner, limit: AnswerLimit | None = None) -> None:
+        self.index = index
+        self.signer = signer
+        self.limit = limit or AnswerLimit()
+
+    def _reply_turn(self, message: str, anchor: str | None, filters: ChatFilters) -> tuple[Reply, str | None, str]:
+        reply, new_anchor = answer(self.index, message, anchor, filters)
+        return reply, new_anchor, render_turn(reply, download=export_link(reply, filters))
+
+    async def _answered(
+        self, message: str, anchor: str | None, notice: str | None, controls: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        import gradio as gr
+
+        filters = chat_filters(controls)
+        try:
+            async with self.limit.slot():
+                # In a worker thread: the event loop keeps serving while the answer is computed.
+                reply, new_anchor, html = await anyio.to_thread.run_sync(self._reply_turn, message, anchor, filters)
+        except Busy:
+            # The question stays in the box to ask again; the conversation is unchanged.
+            return notice_html(BUSY), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        token = self.signer.dump(Conversation(new_anchor, message))
+        standalone = (
+            gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
+            if reply.reading.follow_up_to
+            else gr.update(visible=False)
+        )
+        # A conversation that could not be trusted is a new one: the page drops its replies.
+        fresh = {"html": html, "reset": notice is not None}
+        return notice_html(notice) if notice else "", fresh, token, "", standalone, gr.update(visible=False)
+
+    async def respond(self, message: str, state: str | None, *controls: Any) -> tuple[Any, ...]:
+        """One question asked: ``state`` is the conversation token the page sent back,
+        ``controls`` the filter panel's values (``chat_filters``)."""
+        import gradio as gr
+
+        if not (message or "").strip():
+            return (gr.skip(),) * len(self.OUTPUTS)
+        conversation, notice = self.signer.load(state)
+        # The search cuts a question there anyway; the conversation keeps no more of it either.
+        return await self._answered(message[:MAX_QUERY_CHARS], conversation.anchor, notice, controls)
+
+    async def respond_on_its_own(self, state: str | None, *controls: Any) -> tuple[Any, ...]:
+        """Ask the last message again, read as a question of its own (no anchor)."""
+        import gradio as gr
+
+        conversation, notice = self.signer.load(state)
+        if not conversation.last_message:
+            hidden = gr.update(visible=False)
+            if notice:
+                return notice_html(notice), gr.skip(), "", gr.skip(), hidden, gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), hidden, gr.skip()
+        return await self._answered(conversation.last_message, None, notice, controls)
+
+    def restart(self) -> tuple[Any, ...]:
+        """Start afresh ("New conversation"): the chat, then ``OUTPUTS``."""
+        import gradio as gr
+
+        return EMPTY_CONVERSATION, "", None, "", "", gr.update(visible=False), gr.update(visible=True)
 
 
 def warm_up(index: Index) -> float:
@@ -245,54 +334,27 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
     def departments() -> list[str]:
         return [ANY_DEPARTMENT] + [name for name, _ in index.info().departments]
 
-    def respond(
-        message: str, turns: list[tuple[str, str]] | None, anchor: str | None, *controls: Any
-    ) -> tuple[Any, ...]:
-        """One question asked: ``controls`` are the filter panel's values, one per filter of
-        the page (``PAGE_FILTERS``, in its order), then how many passages to show first."""
-        turns = list(turns or [])
-        # Gradio hands the box's value over as text, and the wrapper in admin.guard_file_inputs
-        # has refused values outside the filters' choices.
-        if not (message or "").strip():
-            return gr.skip(), turns, gr.skip(), anchor, gr.skip(), gr.skip()
-        # The search cuts a question there anyway; the session keeps no more of it either.
-        message = message[:MAX_QUERY_CHARS]
-        *chosen, shown, order = controls
-        filters = ChatFilters(
-            **{name: value or "" for name, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
-            shown=int(shown or SHOWN_FIRST),
-            sort=order or "relevance",
-        )
-        reply, anchor = answer(index, message, anchor, filters)
-        turns = bounded_turns([(message, render_turn(reply, download=export_link(reply, filters))), *turns])
-        standalone = (
-            gr.update(visible=True, value=f"Search “{message.strip()[:60]}” on its own")
-            if reply.reading.follow_up_to
-            else gr.update(visible=False)
-        )
-        return "".join(html for _, html in turns), turns, "", anchor, standalone, gr.update(visible=False)
-
-    def respond_on_its_own(turns: list[tuple[str, str]] | None, *filters: Any) -> tuple[Any, ...]:
-        """Ask the last message again, read as a question of its own (no anchor)."""
-        last_message = turns[0][0] if turns else ""
-        return respond(last_message, turns, None, *filters)
-
-    def restart() -> tuple[Any, ...]:
-        return EMPTY_CONVERSATION, [], "", None, gr.update(visible=False), gr.update(visible=True)
+    handlers = ChatHandlers(index, ConversationSigner(guard.key_for(CONVERSATION_PURPOSE)))
 
     signature, hints, args = mcp.tool_signature()
 
-    def search_api(*given: Any, **named: Any) -> list[dict]:
+    async def search_api(*given: Any, **named: Any) -> list[dict]:
         bound = signature.bind(*given, **named)
         bound.apply_defaults()
         values = dict(bound.arguments)
+        question, k = values.pop("question"), values.pop("k")
         try:
-            # Empty filters are no filters (Filters.parse).
-            found = api.search_json(index, values.pop("question"), values.pop("k"), **values)
+            # Within the chat's bound: Gradio also serves this without the queue
+            # (/gradio_api/run/search), where no queue limit would hold it.
+            async with handlers.limit.slot():
+                # Empty filters are no filters (Filters.parse).
+                found = await anyio.to_thread.run_sync(lambda: api.search_json(index, question, k, **values))
         except SendSearchError as error:
             # A caller's mistake: one line in the log, the reason in the reply, no traceback.
             log.warning("search API: %s", error)
             raise gr.Error(str(error), print_exception=False) from None
+        except Busy:
+            raise gr.Error(BUSY, print_exception=False) from None
         passages: list[dict] = found["passages"]
         return passages
 
@@ -310,13 +372,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
     # ``request`` first: Gradio passes the request only to a positional parameter, never to a
     # keyword-only one after ``*controls`` (which left it unfilled, and saving always failed).
     def save(request: gr.Request, name: str, question: str, *controls: Any) -> str:
-        *chosen, shown, order = controls
-        filters = ChatFilters(
-            **{key: value or "" for key, value in zip(PAGE_FILTERS, chosen, strict=True)},  # type: ignore[arg-type]
-            shown=int(shown or SHOWN_FIRST),
-            sort=order or "relevance",
-        )
-        return save_search(index, guard, request, name, question, filters)
+        return save_search(index, guard, request, name, question, chat_filters(controls))
 
     def upload(files: list[str] | None, request: gr.Request, progress: Any = tracker) -> tuple[Any, ...]:
         outcome = admin.add_uploads(index, files, guard, request)
@@ -333,8 +389,10 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             "and where to read it.",
             elem_id="intro",
         )
-        anchor = gr.State(None)
-        turns = gr.State([])
+        # The conversation, held by the page (signed; conversation_state): sent with each
+        # question, so any instance can answer it. visible=False keeps it out of the DOM
+        # while Gradio's client still holds its value and sends it as an input.
+        state = gr.Textbox("", visible=False, elem_id="conversation-state")
         with gr.Tab("Ask"):
             with gr.Row(elem_id="ask-row", equal_height=True):
                 box = gr.Textbox(
@@ -402,7 +460,11 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                     gr.Button(example, size="sm", elem_id=f"example-{number}")
                     for number, example in enumerate(EXAMPLES)
                 ]
+            # One line above the replies when the server was busy or the conversation was not trusted.
+            notice = gr.HTML("", elem_id="chat-notice", container=False)
             chat = gr.HTML(EMPTY_CONVERSATION, elem_id="chat", js_on_load=COPY_SCRIPT, container=False)
+            # The newest reply on its way from the server into ``chat`` (ADD_REPLY empties it).
+            fresh = gr.JSON(None, visible=False)
             clear = gr.Button("New conversation", size="sm", elem_id="new-conversation")
             status = gr.Markdown(status_line(index), elem_id="status")
             gr.Markdown(CREDITS, elem_id="credits")
@@ -420,19 +482,21 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 "include_undated": include_undated,
             }
             filters = [*(controls[name] for name in PAGE_FILTERS), shown, order]
-            outputs = [chat, turns, box, anchor, standalone, examples]
-            for trigger in (box.submit, send.click):
-                trigger(respond, [box, turns, anchor, *filters], outputs, api_visibility="private").then(
-                    None, js=SHOW_LATEST_REPLY
-                )
-            for button in example_buttons:
-                button.click(respond, [button, turns, anchor, *filters], outputs, api_visibility="private").then(
-                    None, js=SHOW_LATEST_REPLY
-                )
-            standalone.click(respond_on_its_own, [turns, *filters], outputs, api_visibility="private").then(
-                None, js=SHOW_LATEST_REPLY
-            )
-            clear.click(restart, None, outputs, api_visibility="private")
+            outputs = [notice, fresh, state, box, standalone, examples]
+            # queue=False: each of these is one POST to /gradio_api/run/... answered in its own
+            # reply, so any instance can serve it (a queued event's join and its result
+            # stream must reach the same one). The bound the queue gave is AnswerLimit's.
+            page_event: dict[str, Any] = {"api_visibility": "private", "queue": False}
+            askers = [(box.submit, box), (send.click, box), *((b.click, b) for b in example_buttons)]
+            asked = [
+                trigger(handlers.respond, [question, state, *filters], outputs, **page_event)
+                for trigger, question in askers
+            ]
+            asked.append(standalone.click(handlers.respond_on_its_own, [state, *filters], outputs, **page_event))
+            for event in asked:
+                # In the browser: the new reply goes first, older ones stay within the bounds.
+                event.then(None, [fresh, chat], [chat, fresh], js=ADD_REPLY).then(None, js=SHOW_LATEST_REPLY)
+            clear.click(handlers.restart, None, [chat, *outputs], **page_event)
         with gr.Tab("Add answers"):
             if guard.enabled:
                 gr.Markdown(
@@ -463,7 +527,9 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                     save_question = gr.Textbox(label="Question", elem_id="save-question")
                 save_button = gr.Button("Save this search", elem_id="save-button")
                 saved_result = gr.Markdown(elem_id="save-result")
-                save_button.click(save, [save_name, save_question, *filters], [saved_result], api_visibility="private")
+                save_button.click(
+                    save, [save_name, save_question, *filters], [saved_result], api_visibility="private", queue=False
+                )
             else:
                 gr.Markdown(
                     "Adding answers is not open on this server. (Its operator can open it to signed-in "
@@ -526,6 +592,8 @@ def launch(
             print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
             guard = guard_for(index, admin_password, secret=settings.session_secret())
             app = create_app(index, guard=guard)
+            # The queue is left for what still uses it: uploads and gradio_client's /search. The
+            # page's events skip it (ChatHandlers bounds them).
             app.queue(default_concurrency_limit=4)
             app_server = create_server(
                 app,
