@@ -261,6 +261,19 @@ def fit(data: dict[str, np.ndarray], model: str, trained_on: dict[str, object]) 
     )
 
 
+def _identity(index: Index) -> dict[str, object]:
+    """What the features were computed on: the scorer is reproduced from the same data only on
+    an index of the same corpus, built with the same settings and ranking (a change in either
+    moves the candidates, and so the rows)."""
+    info = index.info()
+    return {
+        "documents": info.documents,
+        "chunks": info.chunks,
+        "corpus_fingerprint": info.corpus_fingerprint[:16],
+        "sendsearch": info.sendsearch_version,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", required=True, type=Path, help="an index built over the Commons answers")
@@ -284,7 +297,7 @@ def main() -> None:
     scorer = fit(
         data,
         index.embedder.name,
-        {"written_questions": args.limit, "features": len(FEATURES)},
+        {"written_questions": args.limit, "features": len(FEATURES), "index": _identity(index)},
     )
     scorer.save(args.out)
     print(f"wrote {args.out}: threshold {scorer.threshold}, {scorer.trained_on}")
