@@ -36,6 +36,7 @@ def _page():
         gr.Button("Sign in", elem_id="sign-in").click(None, [password], [message, password], js=admin.SIGN_IN_JS)
         gr.HTML(admin.UPLOAD_FORM, elem_id="files", js_on_load=None)
         gr.Button("Add", elem_id="add").click(None, [status], [status], js=admin.UPLOAD_JS)
+        gr.HTML(admin.UPLOAD_RESULT, js_on_load=None)
     return blocks
 
 

@@ -204,3 +204,32 @@ def test_a_second_add_while_one_runs_is_told_to_wait(site, monkeypatch):
         thread.join(PATIENCE)
     assert first[0].json()["added"] == 1
     assert _left(site) == []
+
+
+def test_a_body_that_does_not_arrive_is_given_up_on_and_nothing_is_left(seed_index, tmp_path, monkeypatch):
+    from fastapi import FastAPI
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    guard = AdminGuard(PASSWORD)
+    app = FastAPI()
+    app.include_router(admin.upload_router(seed_index, guard, body_seconds=0.5))
+    with serving(app) as url:
+        address = urlsplit(url)
+        with socket.create_connection((address.hostname, address.port), timeout=PATIENCE) as connection:
+            connection.sendall(
+                (
+                    "POST /admin/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                    f"Content-Length: 1000\r\nCookie: {SESSION_COOKIE}={guard.open_session()}\r\n\r\n--b\r\n"
+                ).encode()
+            )  # and then nothing more: the server gives up and answers
+            reply = b""
+            while b"nothing was added" not in reply:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+    assert reply.startswith(b"HTTP/1.1 408"), reply
+    assert b"The files took over 0.5 s to arrive; nothing was added." in reply
+    assert list(scratch.rglob("*")) == []

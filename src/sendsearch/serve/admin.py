@@ -39,8 +39,9 @@ Integration (``server.create_server`` does the routing half; the page does the r
         message = gr.Markdown()
         status = gr.Markdown()
         gr.Button("Sign in").click(None, [password], [message, password], js=admin.SIGN_IN_JS)
-        gr.HTML(admin.UPLOAD_FORM, js_on_load=None)   # the file input and the result's live region
+        gr.HTML(admin.UPLOAD_FORM, js_on_load=None)   # the file input
         gr.Button("Add").click(None, [status], [status], js=admin.UPLOAD_JS)
+        gr.HTML(admin.UPLOAD_RESULT, js_on_load=None)  # the outcome, as text
     server.serve(server.create_server(blocks, index, guard=guard, upload_folder=folder), host, port)
 """
 
@@ -93,6 +94,7 @@ __all__ = [
     "SIGN_IN_JS",
     "UPLOAD_FORM",
     "UPLOAD_JS",
+    "UPLOAD_RESULT",
     "UPLOAD_ROUTE",
     "AdminGuard",
     "AttemptLimiter",
@@ -139,15 +141,16 @@ UPLOAD_ROUTE = "/admin/upload"
 _UPLOAD_FIELD = "files"
 _UPLOAD_INPUT_ID = "upload-files-input"
 _UPLOAD_RESULT_ID = "upload-result"
-# The page's file input and the polite live region the outcome is written into (as text).
+# The page's file input, with its label.
 # Inline styles: a 44 px tap target (the focus ring is in page_assets.PAGE_CSS).
 UPLOAD_FORM = f"""<div class="upload-form">
 <label for="{_UPLOAD_INPUT_ID}" style="display:block;font-weight:600;margin-bottom:4px">Files to add</label>
 <input type="file" id="{_UPLOAD_INPUT_ID}" name="{_UPLOAD_FIELD}" multiple
   accept="{",".join(SUPPORTED_SUFFIXES)}"
   style="min-height:44px;padding:8px;border:1px solid #6b7280;border-radius:6px;width:100%;box-sizing:border-box">
-<p id="{_UPLOAD_RESULT_ID}" role="status" aria-live="polite" style="white-space:pre-line;margin-top:8px"></p>
 </div>"""
+# Where UPLOAD_JS writes the outcome: a polite live region, put after the button.
+UPLOAD_RESULT = f'<p id="{_UPLOAD_RESULT_ID}" role="status" aria-live="polite" style="white-space:pre-line"></p>'
 # For the page's "Add to the index" button (fn=None, inputs [status], outputs [status]): the
 # browser posts the chosen files to UPLOAD_ROUTE and writes the reply's message into the live
 # region as text (never as HTML); the status line comes back with it. The file input is

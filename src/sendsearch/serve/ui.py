@@ -515,6 +515,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 add_button.click(None, [status], [status], js=admin.UPLOAD_JS).then(
                     refresh_departments, None, [department], api_visibility="private", queue=False
                 )
+                gr.HTML(admin.UPLOAD_RESULT, js_on_load=None)
                 gr.Markdown(
                     "**Save a search** (signed in): a question with the filters chosen on the Ask tab. Its new "
                     "matching answers are listed after every add or fetch, and it has an Atom feed."
