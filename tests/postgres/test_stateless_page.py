@@ -4,7 +4,9 @@ real Chromium asking a question and then a follow-up that needs it.
 
 The page's events are plain requests (``queue=False``) and the conversation travels with
 them as a signed token, so a follow-up answered by the other instance still reads as a
-follow-up. HAProxy names the instance that answered each request in a response header.
+follow-up. Adding a file from the "Add answers" tab is one POST to ``/admin/upload``
+(the sign-in a signed cookie), so it too works whichever instance each request reaches.
+HAProxy names the instance that answered each request in a response header.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sendsearch.serve.admin import SESSION_COOKIE
 from tests.conftest import SEED_PAGES, FakeEmbedder
 from tests.serve.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.serving import free_port
@@ -146,3 +149,71 @@ def test_a_follow_up_reads_in_context_whichever_instance_answers_it(postgres_dsn
         assert {"instance-0", "instance-1"} <= set(served)
         assert any(question != follow_up for question, follow_up in pairs), pairs
         browser.close()
+
+
+UPLOADED = "ferries-testisle.txt"
+
+
+def test_a_file_added_from_the_page_is_found_by_both_instances(postgres_dsn: str, tmp_path: Path) -> None:
+    """Sign in and add a file from the "Add answers" tab behind round-robin HAProxy: the
+    sign-in, the add (one POST to /admin/upload) and the searches after it may each reach
+    either instance, and the new document is found by both."""
+    from playwright.sync_api import sync_playwright
+
+    from sendsearch import Index
+
+    from .test_replicas import PASSWORD
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for seed in SEED_PAGES:
+        shutil.copy(seed, pages / seed.name)
+    Index.build([pages], postgres_dsn, embedder=FakeEmbedder())
+    upload = tmp_path / UPLOADED
+    upload.write_text("Ferry passes in Testisle\n\nFerry passes for pupils with SEND on Testisle.", encoding="utf-8")
+    with _instances(postgres_dsn, tmp_path, 2) as urls, haproxy(urls, tmp_path) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        # Which instance answered the sign-in and the add.
+        served: dict[str, str] = {}
+        page.on(
+            "response",
+            lambda response: (
+                served.__setitem__(response.url.split("?")[0].rsplit("/", 1)[-1], response.headers["x-served-by"])
+                if response.request.method == "POST" and "/admin/" in response.url
+                else None
+            ),
+        )
+        page.goto(url, wait_until="load")
+        page.get_by_role("tab", name="Add answers").click()
+        page.fill("#upload-password input", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_function(
+            "document.querySelector('#sign-in-result').innerText.includes('Signed in')", timeout=PATIENCE_MS
+        )
+        page.set_input_files("#upload-files-input", str(upload))
+        page.click("#upload-button")
+        page.wait_for_function(
+            "document.querySelector('#upload-result').innerText.includes('added')", timeout=PATIENCE_MS
+        )
+        assert page.inner_text("#upload-result").startswith("1 added"), page.inner_text("#upload-result")
+        assert page.locator(".toast-body").count() == 0  # no error shown
+        assert set(served) == {"session", "upload"}, served
+        # The page's sign-in holds for an add on the other instance too, straight to it.
+        [cookie] = [c for c in page.context.cookies() if c["name"] == SESSION_COOKIE]
+        other = urls[1 - int(served["upload"].removeprefix("instance-"))]
+        again = httpx.post(
+            other + "admin/upload",
+            files=[("files", (UPLOADED, upload.read_bytes(), "text/plain"))],
+            cookies={SESSION_COOKIE: cookie["value"]},
+            timeout=PATIENCE_MS / 1000,
+        )
+        assert again.json()["text"].startswith("0 added, 0 replaced, 1 unchanged"), again.json()
+        browser.close()
+        # Searches balanced in turn: each instance answers some, and every answer finds the file.
+        answered = set()
+        for _ in range(4):
+            found = httpx.get(url + "api/search", params={"q": "ferry passes Testisle", "k": 1}, timeout=60)
+            answered.add(found.headers["x-served-by"])
+            assert found.json()["passages"][0]["source"] == f"uploaded/{UPLOADED}", found.json()
+        assert answered == {"instance-0", "instance-1"}

@@ -1,12 +1,13 @@
 """The admin flow in a real Chromium, on a page wired as ``admin.py``'s docstring shows:
-a wrong password is refused, uploads are refused until signing in, and after signing in
-the files go through Gradio's upload route (carrying the session cookie) and are added."""
+a wrong password is refused, adding is refused until signing in, and after signing in the
+chosen files go to ``/admin/upload`` in one request (carrying the session cookie) and are
+added, the outcome shown as text in the tab and the status line updated."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import gradio as gr  # at module level: Gradio resolves the handler's `gr.Request` hint here
+import gradio as gr
 import pytest
 
 from sendsearch.serve import admin
@@ -24,29 +25,30 @@ pytestmark = [
 ]
 
 
-def _page(index, guard):
-    def add(files: list[str] | None, request: gr.Request) -> str:
-        return admin.add_uploads(index, files, guard, request).message
+STATUS = "Index: updated after the add"
 
+
+def _page():
     with gr.Blocks(delete_cache=admin.GRADIO_DELETE_CACHE) as blocks:
         password = gr.Textbox(type="password", label="Admin password", elem_id="password")
         message = gr.Markdown(elem_id="message")
+        status = gr.Markdown("Index: before", elem_id="status")
         gr.Button("Sign in", elem_id="sign-in").click(None, [password], [message, password], js=admin.SIGN_IN_JS)
-        files = gr.File(file_count="multiple", label="Files", elem_id="files")
-        gr.Button("Add", elem_id="add").click(add, [files], [message], api_visibility="private")
-    blocks.queue()
+        gr.HTML(admin.UPLOAD_FORM, elem_id="files", js_on_load=None)
+        gr.Button("Add", elem_id="add").click(None, [status], [status], js=admin.UPLOAD_JS)
+        gr.HTML(admin.UPLOAD_RESULT, js_on_load=None)
     return blocks
 
 
-def _message(page, text: str) -> str:
-    page.wait_for_function(f"document.querySelector('#message').innerText.includes({text!r})", timeout=60_000)
-    return page.inner_text("#message")
+def _text(page, selector: str, text: str) -> str:
+    page.wait_for_function(
+        f"(document.querySelector({selector!r}) || {{innerText: ''}}).innerText.includes({text!r})", timeout=60_000
+    )
+    return page.inner_text(selector)
 
 
 def _upload_route(response) -> bool:
-    # Waiting for the upload's own reply, not for a fixed time, keeps a busy machine from
-    # clicking "Add" before the file is stored (or checking the folder before a refusal).
-    return response.url.split("?")[0].endswith("/gradio_api/upload") and response.request.method == "POST"
+    return response.url.split("?")[0].endswith("/admin/upload") and response.request.method == "POST"
 
 
 def test_sign_in_then_upload_and_add(seed_index, tmp_path, monkeypatch):
@@ -56,36 +58,45 @@ def test_sign_in_then_upload_and_add(seed_index, tmp_path, monkeypatch):
     guard = admin.AdminGuard(PASSWORD)
     upload = tmp_path / "portage-trafford.txt"
     upload.write_text("Portage in Trafford\n\nPortage home visiting supports pre-school children with SEND.")
-    app = create_server(_page(seed_index, guard), seed_index, guard=guard, upload_folder=folder)
+    documents = seed_index.info().documents
+    app = create_server(_page(), seed_index, guard=guard, upload_folder=folder, upload_status=lambda: STATUS)
     with serving(app) as url, playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox"])
         page = browser.new_page()
         page.goto(url, wait_until="load")
         page.wait_for_selector("#sign-in")
+        # The file input has its label, and the result is a polite live region.
+        assert page.get_by_label("Files to add").count() == 1
+        assert page.get_attribute("#upload-result", "aria-live") == "polite"
 
         page.fill("#password input", "wrong")
         page.click("#sign-in")
-        assert "not right" in _message(page, "not right")
+        assert "not right" in _text(page, "#message", "not right")
         assert page.input_value("#password input") == ""  # the box is emptied after every try
 
+        page.click("#add")  # nothing chosen yet
+        assert _text(page, "#upload-result", "Choose") == "Choose one or more files first."
+
+        page.set_input_files("#upload-files-input", str(upload))  # before signing in
         with page.expect_response(_upload_route) as refused:
-            page.set_input_files("#files input[type=file]", str(upload))  # before signing in
+            page.click("#add")
         assert refused.value.status == 401
-        assert not any(p.is_file() for p in folder.rglob("*"))  # refused: nothing stored
+        assert "Sign in with the admin password first" in _text(page, "#upload-result", "Sign in")
+        assert seed_index.info().documents == documents
 
         page.fill("#password input", PASSWORD)
         page.click("#sign-in")
-        assert "Signed in" in _message(page, "Signed in")
-        page.set_input_files("#files input[type=file]", [])
+        assert "Signed in" in _text(page, "#message", "Signed in")
         with page.expect_response(_upload_route) as stored:
-            page.set_input_files("#files input[type=file]", str(upload))
+            page.click("#add")
         assert stored.value.status == 200
-        page.wait_for_selector("#files a", timeout=60_000)  # the page shows the stored file
-        page.click("#add")
-        assert "1 added" in _message(page, "added")
+        shown = _text(page, "#upload-result", "added")
+        assert shown.startswith("1 added, 0 replaced, 0 unchanged, 0 skipped")  # as text: no Markdown marks
+        assert _text(page, "#status", STATUS) == STATUS
+        assert page.input_value("#upload-files-input") == ""  # emptied: a second click adds nothing twice
+        assert page.locator("#upload-result b, #upload-result strong").count() == 0
         browser.close()
     [hit] = seed_index.search("Portage home visiting Trafford", k=1)
     assert hit.citation.source == "uploaded/portage-trafford.txt"
-    # Gradio's copy is removed after indexing (Gradio may leave an empty temporary file,
-    # which its delete_cache sweep removes).
-    assert [p for p in folder.rglob("*") if p.is_dir() or p.stat().st_size] == []
+    # Nothing went through Gradio's upload folder.
+    assert [p for p in folder.rglob("*") if p.is_file()] == []

@@ -649,7 +649,7 @@ def test_an_upload_with_the_password_is_searchable_at_once(page, tmp_path):
     page.fill("#upload-password input", PASSWORD)
     page.click("#sign-in")
     page.wait_for_function("document.querySelector('#sign-in-result').innerText.length > 0", timeout=30_000)
-    page.set_input_files("#upload-files input[type=file]", str(upload))
+    page.set_input_files("#upload-files-input", str(upload))
     page.click("#upload-button")
     page.wait_for_function("document.querySelector('#upload-result').innerText.includes('added')", timeout=120_000)
     assert "1 added" in page.inner_text("#upload-result")

@@ -58,7 +58,11 @@ def _serving_site(index, tmp_path: Path, monkeypatch, password: str | None) -> I
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))  # restored after the test
     folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
     guard = AdminGuard(password)
-    app = create_server(_page(index, guard), index, guard=guard, upload_folder=folder)
+    from sendsearch.serve.ui import status_line
+
+    app = create_server(
+        _page(index, guard), index, guard=guard, upload_folder=folder, upload_status=lambda: status_line(index)
+    )
     with serving(app) as url:
         config = httpx.get(url + "config", timeout=PATIENCE).json()
         events = {d["api_name"]: d["id"] for d in config["dependencies"] if d.get("api_name")}
@@ -219,13 +223,18 @@ def test_dev_zero_does_not_freeze_the_server(site):
     assert stored_files(site.folder) == []
 
 
-def test_the_hidden_upload_event_reads_nothing_without_a_session(site):
-    if site.password is None:
-        assert "upload" not in site.events  # adding answers is off: the event does not exist
-        return
+def test_no_event_takes_files_and_the_upload_route_needs_a_session(site):
+    """Files come in only through ``POST /admin/upload`` (one request, signed in): no event
+    of the page takes a file, and the route refuses anyone without a session."""
+    assert "upload" not in site.events
     environ = file_data("/proc/self/environ")
-    status, reply = join(site.url, site.events["upload"], [[environ]])
-    assert "sign" in refused_message(status, reply).lower()
+    reply = httpx.post(site.url + "admin/upload", json=environ, timeout=PATIENCE)
+    if site.password is None:
+        assert reply.status_code == 403
+        assert reply.json()["text"] == "Adding answers is turned off on this server."
+    else:
+        assert reply.status_code == 401
+        assert reply.json()["text"] == "Sign in with the admin password first; nothing was added."
     assert stored_files(site.folder) == []
     # Nothing to fetch back either: the password is in no file the server offers.
     for path in ("/proc/self/environ", str(site.folder / "environ")):
@@ -234,13 +243,10 @@ def test_the_hidden_upload_event_reads_nothing_without_a_session(site):
 
 
 def test_a_signed_in_admin_still_cannot_name_a_server_file(site):
-    """Even with a session, only files that came through the upload route are taken, and
-    events that take no files take none."""
+    """Even with a session, events that take no files take none."""
     if site.password is None:
         pytest.skip("adding answers is off")
     cookies = {SESSION_COOKIE: site.guard.open_session()}
-    status, reply = join(site.url, site.events["upload"], [[file_data("/etc/hosts")]], cookies=cookies)
-    assert "only files uploaded through this page" in refused_message(status, reply)
     status, answer = call(
         site.url,
         "search",
@@ -281,20 +287,21 @@ def test_mcp_reads_no_server_file(site):
 
 
 def test_an_admin_upload_still_goes_through(site):
-    """The one way files come in: signed in, through the upload route, then the upload event."""
+    """The one way files come in: signed in, one POST to /admin/upload."""
     if site.password is None:
         pytest.skip("adding answers is off")
     cookies = {SESSION_COOKIE: site.guard.open_session()}
     page = b"Portage in Trafford\n\nPortage home visiting supports pre-school children with SEND."
-    stored = httpx.post(
-        site.url + "gradio_api/upload", files=[("files", ("portage.txt", page, "text/plain"))], cookies=cookies
+    reply = httpx.post(
+        site.url + "admin/upload",
+        files=[("files", ("portage.txt", page, "text/plain"))],
+        cookies=cookies,
+        timeout=PATIENCE,
     )
-    assert stored.status_code == 200
-    [path] = stored.json()
-    status, reply = join(site.url, site.events["upload"], [[file_data(path) | {"orig_name": "portage.txt"}]], cookies)
-    assert status == 200
-    assert reply["success"] is True, reply
-    assert "1 added" in reply["output"]["data"][0]
+    assert reply.status_code == 200
+    assert reply.json()["text"].startswith("1 added")
+    assert reply.json()["status"].startswith("Index: **6** documents")  # the page's status line, updated
+    assert stored_files(site.folder) == []
 
 
 # -- finding 3: bodies, chat messages and chat history are bounded --------------------------------------

@@ -11,8 +11,14 @@ Adding answers from the page is the one thing a visitor can do that changes the 
   the cookie is a token signed with HMAC-SHA256 (its expiry, a random part, the signature),
   so any instance holding the same secret (``SENDSEARCH_SESSION_SECRET``) and password
   accepts it: serve instances behind a load balancer keep no sessions of their own;
-- ``UploadGate`` refuses Gradio's upload route (``/gradio_api/upload``) to anyone without
-  a session, before a byte is stored, and while Gradio's upload folder is over its bound;
+- ``upload_router``'s ``POST /admin/upload`` is how the page adds files: one multipart
+  request from a signed-in browser, its files bounded (count, bytes each, bytes in all)
+  before and while they are read, written under sanitised names into a private folder,
+  added by ``add_uploads`` and removed, the outcome in the reply. Nothing waits on one
+  instance between requests, so any instance behind a load balancer can take it;
+- ``UploadGate`` refuses Gradio's own upload route (``/gradio_api/upload``, which the page
+  no longer uses) to anyone without a session, before a byte is stored, and while Gradio's
+  upload folder is over its bound;
 - ``guard_file_inputs`` makes sure no event reads a file it was not meant to: Gradio copies
   any file an event's inputs name (``{"path": ..., "meta": {"_type": "gradio.FileData"}}``)
   into its folder before the handler runs, so events that take no files refuse file
@@ -28,16 +34,14 @@ Integration (``server.create_server`` does the routing half; the page does the r
     folder = admin.use_private_gradio_temp_dir()   # before gradio makes the Blocks
     guard = admin.AdminGuard(settings.admin_password())
 
-    def add(files: list[str] | None, request: gr.Request) -> str:  # `gr` imported at module level
-        return admin.add_uploads(index, files, guard, request).message
-
     with gr.Blocks(delete_cache=admin.GRADIO_DELETE_CACHE) as blocks:
         password = gr.Textbox(type="password")
         message = gr.Markdown()
+        status = gr.Markdown()
         gr.Button("Sign in").click(None, [password], [message, password], js=admin.SIGN_IN_JS)
-        files = gr.File(file_count="multiple")
-        gr.Button("Add").click(add, [files], [message], api_visibility="private")
-    blocks.queue(default_concurrency_limit=4)
+        gr.HTML(admin.UPLOAD_FORM, js_on_load=None)   # the file input
+        gr.Button("Add").click(None, [status], [status], js=admin.UPLOAD_JS)
+        gr.HTML(admin.UPLOAD_RESULT, js_on_load=None)  # the outcome, as text
     server.serve(server.create_server(blocks, index, guard=guard, upload_folder=folder), host, port)
 """
 
@@ -47,6 +51,7 @@ import atexit
 import contextlib
 import hashlib
 import hmac
+import html
 import inspect
 import json
 import logging
@@ -68,6 +73,7 @@ import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from ..chat.render import escape
 from ..errors import SendSearchError
@@ -86,6 +92,10 @@ __all__ = [
     "PROXY_SCOPE_KEY",
     "SESSION_COOKIE",
     "SIGN_IN_JS",
+    "UPLOAD_FORM",
+    "UPLOAD_JS",
+    "UPLOAD_RESULT",
+    "UPLOAD_ROUTE",
     "AdminGuard",
     "AttemptLimiter",
     "Check",
@@ -102,6 +112,7 @@ __all__ = [
     "session_router",
     "sign",
     "signature_matches",
+    "upload_router",
     "use_private_gradio_temp_dir",
 ]
 
@@ -124,6 +135,58 @@ SIGN_IN_JS = """async (password) => {
   }
 }"""
 _MAX_BODY = 4096  # a password and its JSON, at most
+# Where the page posts its files (multipart/form-data, field "files"): one request, answered
+# with the outcome, so any instance can take it (``upload_router``). Relative to the page.
+UPLOAD_ROUTE = "/admin/upload"
+_UPLOAD_FIELD = "files"
+_UPLOAD_INPUT_ID = "upload-files-input"
+_UPLOAD_RESULT_ID = "upload-result"
+# The page's file input, with its label.
+# Inline styles: a 44 px tap target (the focus ring is in page_assets.PAGE_CSS).
+UPLOAD_FORM = f"""<div class="upload-form">
+<label for="{_UPLOAD_INPUT_ID}" style="display:block;font-weight:600;margin-bottom:4px">Files to add</label>
+<input type="file" id="{_UPLOAD_INPUT_ID}" name="{_UPLOAD_FIELD}" multiple
+  accept="{",".join(SUPPORTED_SUFFIXES)}"
+  style="min-height:44px;padding:8px;border:1px solid #6b7280;border-radius:6px;width:100%;box-sizing:border-box">
+</div>"""
+# Where UPLOAD_JS writes the outcome: a polite live region, put after the button.
+UPLOAD_RESULT = f'<p id="{_UPLOAD_RESULT_ID}" role="status" aria-live="polite" style="white-space:pre-line"></p>'
+# For the page's "Add to the index" button (fn=None, inputs [status], outputs [status]): the
+# browser posts the chosen files to UPLOAD_ROUTE and writes the reply's message into the live
+# region as text (never as HTML); the status line comes back with it. The file input is
+# emptied after an add, so the same files are not added twice by a second click.
+UPLOAD_JS = f"""async (status) => {{
+  const input = document.getElementById("{_UPLOAD_INPUT_ID}");
+  const result = document.getElementById("{_UPLOAD_RESULT_ID}");
+  const say = (text) => {{ if (result) result.textContent = text; }};
+  if (!input || !input.files || input.files.length === 0) {{
+    say("Choose one or more files first.");
+    return [status];
+  }}
+  const form = new FormData();
+  for (const file of input.files) form.append("{_UPLOAD_FIELD}", file, file.name);
+  say("Adding " + input.files.length + " file(s)...");
+  try {{
+    const response = await fetch("{UPLOAD_ROUTE.lstrip("/")}",
+      {{method: "POST", credentials: "same-origin", body: form}});
+    let reply = null;
+    try {{ reply = await response.json(); }} catch (error) {{ reply = null; }}
+    if (!reply) {{
+      say("The server refused the upload (HTTP " + response.status + "): nothing was added.");
+      return [status];
+    }}
+    say(reply.text || reply.message || reply.error || "The server gave no answer.");
+    if (reply.ok) input.value = "";
+    return [reply.status || status];
+  }} catch (error) {{
+    say("The server could not be reached: nothing was added.");
+    return [status];
+  }}
+}}"""
+UPLOAD_BUSY = "Another add is running on this server: try again when it has finished. Nothing was added."
+# The longest a signed-in upload's body may take to arrive (RequestGate's 30 s is for a
+# question; this is up to 400 MB): past it, the add is refused and its files removed.
+UPLOAD_BODY_SECONDS = 600.0
 # How Gradio marks a file reference in an event's data (client_utils.is_file_obj_with_meta).
 _GRADIO_FILE = "gradio.FileData"
 NOT_A_FILE_INPUT = "This takes text, not files: nothing was read."
@@ -429,6 +492,125 @@ def session_router(guard: AdminGuard) -> APIRouter:
     return router
 
 
+def upload_router(
+    index: Index,
+    guard: AdminGuard,
+    *,
+    status: Callable[[], str] | None = None,
+    max_files: int = MAX_UPLOAD_FILES,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    body_seconds: float = UPLOAD_BODY_SECONDS,
+    parent: Path | None = None,
+) -> APIRouter:
+    """``POST /admin/upload``: files posted as multipart/form-data (field ``files``) by a
+    signed-in administrator, added to ``index`` in one request, on whichever instance gets it.
+
+    Refused before the body is read: adding turned off (403), no session (401), no
+    Content-Length (411), a body over ``max_files`` files of ``max_bytes`` (413), another add
+    running on this instance (409). The body is parsed by Starlette (python-multipart), at
+    most ``max_files`` files (400 past that) and a few small fields; each file is spooled to
+    an anonymous temporary file (at most 1 MB of it in memory), and one over ``max_bytes``
+    refuses the whole upload (413). The files are then written under sanitised names into a
+    private folder (``parent``, by default the system's) and added by ``add_uploads`` in a
+    worker thread; the folder is removed whatever happens. The reply is JSON: ``ok``,
+    ``message`` (Markdown, as the tab showed it), ``text`` (the same, plain), ``status``
+    (``status()``, the page's status line) and the counts; a refusal is ``ok: false`` with
+    ``message`` and ``text`` the one-line reason.
+    """
+    router = APIRouter()
+    max_request = max_files * max_bytes + 1024 * 1024  # the files and their multipart framing
+    busy = False  # one add at a time on this instance: read and set with no await between
+
+    def refused(request: Request, status_code: int, message: str, **headers: str) -> JSONResponse:
+        log.warning("refused an upload from %s: %s", client_of(request), message)
+        body = {"ok": False, "message": message, "text": message, "status": ""}
+        return JSONResponse(body, status_code=status_code, headers=headers or None)
+
+    @router.post(UPLOAD_ROUTE, include_in_schema=False)
+    async def upload(request: Request) -> JSONResponse:
+        nonlocal busy
+        if not guard.enabled:
+            return refused(request, 403, "Adding answers is turned off on this server.")
+        if not guard.signed_in(request):
+            return refused(request, 401, "Sign in with the admin password first; nothing was added.")
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
+            return refused(request, 411, "An upload must say how long it is (Content-Length); nothing was added.")
+        if int(length) > max_request:
+            return refused(
+                request, 413, f"At most {max_files} files of {_megabytes(max_bytes)} at a time; nothing was added."
+            )
+        if busy:
+            return refused(request, 409, UPLOAD_BUSY, **{"Retry-After": "10"})
+        busy = True
+        folder = Path(tempfile.mkdtemp(prefix="sendsearch-upload-in-", dir=parent))
+        form: Any = None
+        try:
+            try:
+                with anyio.fail_after(body_seconds):
+                    form = await request.form(max_files=max_files, max_fields=8, max_part_size=4096)
+            except TimeoutError:
+                return refused(request, 408, f"The files took over {body_seconds:g} s to arrive; nothing was added.")
+            except HTTPException as error:  # Starlette's answer to a malformed or over-full form
+                return refused(request, 400, f"{str(error.detail).rstrip('.')}; nothing was added.")
+            files = [item for item in form.getlist(_UPLOAD_FIELD) if not isinstance(item, str)]
+            too_big = next((item for item in files if (item.size or 0) > max_bytes), None)
+            if too_big is not None:
+                name = _safe_name(too_big.filename or "")
+                return refused(request, 413, f"{name} is over {_megabytes(max_bytes)}; nothing was added.")
+            paths = await anyio.to_thread.run_sync(_store_uploads, files, folder)
+            outcome = await anyio.to_thread.run_sync(
+                lambda: add_uploads(index, paths, guard, request, max_files=max_files, max_bytes=max_bytes)
+            )
+            line = await anyio.to_thread.run_sync(status) if status is not None else ""
+            return JSONResponse(
+                {
+                    "ok": outcome.ok,
+                    "message": outcome.message,
+                    "text": _plain(outcome.message),
+                    "status": line,
+                    "added": outcome.added,
+                    "replaced": outcome.replaced,
+                    "unchanged": outcome.unchanged,
+                    "skipped": outcome.skipped,
+                }
+            )
+        finally:
+            busy = False
+            if form is not None:
+                await form.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return router
+
+
+def _megabytes(size: int) -> str:
+    # As the tab states the bound ("20 MB" for 20 x 2^20 bytes).
+    return f"{size / 2**20:,.0f} MB"
+
+
+def _store_uploads(files: Sequence[Any], folder: Path) -> list[str]:
+    """Write Starlette's uploaded files into ``folder``, each in a numbered folder of its own
+    under its sanitised name: the client's name never becomes a path, and two files of the
+    same name do not overwrite each other before ``add_uploads`` reads them."""
+    paths = []
+    for number, item in enumerate(files):
+        place = folder / str(number)
+        place.mkdir()
+        path = place / _safe_name(item.filename or "")
+        item.file.seek(0)
+        with open(path, "xb") as out:
+            shutil.copyfileobj(item.file, out, 1024 * 1024)
+        paths.append(str(path))
+    return paths
+
+
+def _plain(message: str) -> str:
+    """An outcome's Markdown as the page shows it in text: no bold marks, one line a line,
+    characters back from the entities ``escape`` made of them."""
+    return html.unescape(message.replace("**", "").replace("  \n", "\n"))
+
+
 def _folder_bytes(folder: Path) -> int:
     total = 0
     for path in folder.rglob("*"):
@@ -648,7 +830,9 @@ class UploadOutcome:
 def _safe_name(name: str) -> str:
     """A browser-supplied file name reduced to a plain name inside our folder."""
     stem = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)).strip("._") or "upload"
-    return stem[:120]
+    # Shortened from the middle: the suffix says how the file is read.
+    suffix = Path(stem).suffix[:16]
+    return stem if len(stem) <= 120 else stem[: 120 - len(suffix)] + suffix
 
 
 def _inside(path: Path, folder: Path) -> bool:

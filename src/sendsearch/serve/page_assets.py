@@ -31,7 +31,7 @@ PAGE_CSS = """
 #question textarea { font-size: 1rem !important; line-height: 1.5 !important; }
 #question textarea::placeholder { color: #6b7280; opacity: 1; }
 /* Every control a finger taps is at least 44x44 px (WCAG 2.5.5), its text at 16 px. */
-#examples button, #new-conversation, #standalone, #filters > button, .tabs button[role="tab"] {
+#examples button, #new-conversation, #standalone, #filters > button, .tabs button[role="tab"], #upload-button {
   min-height: var(--ss-tap) !important; font-size: 1rem !important; }
 #filters > button { align-items: center; }
 #filters > button span { font-size: 1rem; }

@@ -62,7 +62,15 @@ from ..limits import (
     SHUTDOWN_GRACE_SECONDS,
 )
 from ..search.index import Index
-from .admin import PROXY_SCOPE_KEY, AdminGuard, UploadGate, guard_file_inputs, session_router
+from .admin import (
+    PROXY_SCOPE_KEY,
+    UPLOAD_ROUTE,
+    AdminGuard,
+    UploadGate,
+    guard_file_inputs,
+    session_router,
+    upload_router,
+)
 from .api import rest_app
 from .feeds import feeds_app
 from .gate import RequestGate
@@ -469,11 +477,13 @@ def create_server(
     upload_folder: Path | None = None,
     max_file_size: int = MAX_UPLOAD_BYTES,
     concurrency: int = 4,
+    upload_status: Callable[[], str] | None = None,
     **page: Any,
 ) -> Any:
     """A FastAPI app serving the REST API at ``/api``, the feeds at ``/feeds``, the members'
-    pages at ``/members``, the admin session routes (when a ``guard`` is given), the upload
-    gate (which, without a guard, refuses every upload), and the Gradio ``blocks`` at ``/``
+    pages at ``/members``, the admin session and upload routes (when a ``guard`` is given;
+    ``upload_status`` makes the status line an upload's reply carries), the upload gate
+    (which, without a guard, refuses every upload), and the Gradio ``blocks`` at ``/``
     with its MCP server when ``mcp``.
 
     ``upload_folder`` is Gradio's upload folder (from ``admin.use_private_gradio_temp_dir``)
@@ -489,9 +499,11 @@ def create_server(
     app.mount("/members", members_app(index, concurrency=concurrency))
     if guard is not None:
         app.include_router(session_router(guard))
+        app.include_router(upload_router(index, guard, status=upload_status))
     app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)
-    # Outermost: every body is bounded and checked for file references before anything reads it.
-    app.add_middleware(RequestGate, guard=guard, blocks=blocks)
+    # Outermost: every body is bounded and checked for file references before anything reads
+    # it; the two upload routes bound their own (from the headers, and only for a session).
+    app.add_middleware(RequestGate, guard=guard, blocks=blocks, exempt=("/gradio_api/upload", UPLOAD_ROUTE))
     mounted = gr.mount_gradio_app(
         app,
         blocks,

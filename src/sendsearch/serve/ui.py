@@ -7,8 +7,8 @@ closed under the box, the page scrolls as a whole, newest reply first. Settings 
 the environment (README, "Configuration").
 """
 
-# No ``from __future__ import annotations`` here: Gradio reads the upload handler's
-# ``gr.Request`` hint as a real class to pass the request in (admin.add_uploads needs it).
+# No ``from __future__ import annotations`` here: Gradio reads the save handler's
+# ``gr.Request`` hint as a real class to pass the request in (save_search needs it).
 import dataclasses
 import logging
 import os
@@ -42,7 +42,6 @@ from ..schema import KIND_LABELS, DocumentKind
 from ..search.index import Index
 from ..search.request import SearchRequest, Sort
 from ..search.saved import SavedSearches, check_name
-from ..sources.readers import SUPPORTED_SUFFIXES
 from . import admin, api, mcp
 from .answer_limit import BUSY, AnswerLimit, Busy
 from .attempt_table import guard_for
@@ -365,18 +364,14 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
         f"the relevance floor has ``weak_match: true``.\n\n{args}"
     )
 
-    # Gradio reads a gr.Progress default as "show progress here"; track_tqdm shows the
-    # tqdm bars that `add` draws while embedding.
-    tracker = gr.Progress(track_tqdm=True)
-
     # ``request`` first: Gradio passes the request only to a positional parameter, never to a
     # keyword-only one after ``*controls`` (which left it unfilled, and saving always failed).
     def save(request: gr.Request, name: str, question: str, *controls: Any) -> str:
         return save_search(index, guard, request, name, question, chat_filters(controls))
 
-    def upload(files: list[str] | None, request: gr.Request, progress: Any = tracker) -> tuple[Any, ...]:
-        outcome = admin.add_uploads(index, files, guard, request)
-        return outcome.message, status_line(index), gr.update(choices=departments())
+    def refresh_departments() -> Any:
+        # After an add (any instance's: the store is shared), a new department can be chosen.
+        return gr.update(choices=departments())
 
     with gr.Blocks(
         title="sendsearch: SEND support and funding, with sources",
@@ -512,12 +507,15 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
                 # The browser posts the password to /admin/session, which sets the session cookie
                 # that lets its uploads through; the password never passes through a Gradio event.
                 sign_in.click(None, [password], [signed, password], js=admin.SIGN_IN_JS)
-                files = gr.File(
-                    file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Files", elem_id="upload-files"
-                )
+                # A plain file input, posted by the browser to /admin/upload in one request that
+                # answers with the outcome: any instance can take it (Gradio's gr.File stored the
+                # files on the instance that took them, for a queued event to read there).
+                gr.HTML(admin.UPLOAD_FORM, elem_id="upload-files", js_on_load=None)
                 add_button = gr.Button("Add to the index", variant="primary", elem_id="upload-button")
-                result = gr.Markdown(elem_id="upload-result")
-                add_button.click(upload, [files], [result, status, department], api_visibility="private")
+                add_button.click(None, [status], [status], js=admin.UPLOAD_JS).then(
+                    refresh_departments, None, [department], api_visibility="private", queue=False
+                )
+                gr.HTML(admin.UPLOAD_RESULT, js_on_load=None)
                 gr.Markdown(
                     "**Save a search** (signed in): a question with the filters chosen on the Ask tab. Its new "
                     "matching answers are listed after every add or fetch, and it has an Atom feed."
@@ -592,8 +590,9 @@ def launch(
             print(f"Ready: model and index loaded in {seconds:.1f} s.", flush=True)
             guard = guard_for(index, admin_password, secret=settings.session_secret())
             app = create_app(index, guard=guard)
-            # The queue is left for what still uses it: uploads and gradio_client's /search. The
-            # page's events skip it (ChatHandlers bounds them).
+            # The queue is left for what still uses it: gradio_client's /search (gradio_client
+            # always joins it). The page's events skip it (ChatHandlers bounds them), and adding
+            # files is one request to /admin/upload.
             app.queue(default_concurrency_limit=4)
             app_server = create_server(
                 app,
@@ -602,6 +601,7 @@ def launch(
                 mcp=mcp_server,
                 upload_folder=upload_folder,
                 max_file_size=MAX_UPLOAD_BYTES,
+                upload_status=lambda: status_line(index),
                 theme=theme(),
                 css=PAGE_CSS,
             )
