@@ -216,6 +216,10 @@ class ParliamentStandIn:
         self._in_flight = 0
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
+        # hold_at: the request (counted in the log) whose answer waits until release().
+        self._hold_at: int | None = None
+        self.held = threading.Event()
+        self._release = threading.Event()
 
     def __enter__(self) -> ParliamentStandIn:
         self.start()
@@ -234,8 +238,23 @@ class ParliamentStandIn:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
+    def hold_at(self, number: int) -> None:
+        """Keep the answer to the ``number``-th request of the log (counted from 1) until
+        ``release()``: a client waiting on it can be killed at that point, whatever the
+        machine's speed. ``held`` is set when that request arrives."""
+        with self._lock:
+            self._hold_at = number
+            self.held.clear()
+            self._release.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._hold_at = None
+        self._release.set()
+
     def stop(self) -> None:
         self._stopping.set()
+        self._release.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -331,6 +350,10 @@ class _Handler(BaseHTTPRequestHandler):
             standin._in_flight += 1
             standin.max_in_flight = max(standin.max_in_flight, standin._in_flight)
             fault = standin._take_fault(endpoint, query)
+            hold = standin._hold_at == len(standin.log)
+        if hold:
+            standin.held.set()
+            standin._release.wait()
         # Counted out before the answer is written: a client cannot send its next request
         # before it has this answer, so the count never exceeds what the client has open.
         try:

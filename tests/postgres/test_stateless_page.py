@@ -6,7 +6,10 @@ The page's events are plain requests (``queue=False``) and the conversation trav
 them as a signed token, so a follow-up answered by the other instance still reads as a
 follow-up. Adding a file from the "Add answers" tab is one POST to ``/admin/upload``
 (the sign-in a signed cookie), so it too works whichever instance each request reaches.
-HAProxy names the instance that answered each request in a response header.
+Each test runs behind HAProxy (round robin) and behind nginx with the README's own
+configuration ("Serving from many machines", only its addresses changed), so the example a
+newcomer copies is the one tested; the balancer names the instance that answered each
+request in a response header.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import httpx
 import pytest
 
 from sendsearch.serve.admin import SESSION_COOKIE
-from tests.conftest import SEED_PAGES, FakeEmbedder
+from tests.conftest import ROOT, SEED_PAGES, FakeEmbedder
 from tests.serve.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.serving import free_port
 
 from .test_replicas import _instances
 
 HAPROXY = Path("/usr/sbin/haproxy")
+NGINX = Path("/usr/sbin/nginx")
 # Generous: a reply that does not come in this long means something froze.
 PATIENCE_MS = 90_000
 FIRST = "Are there enough special school places being built?"
@@ -40,6 +44,10 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
     pytest.mark.skipif(not HAPROXY.exists(), reason="haproxy is not installed"),
+]
+BALANCERS = [
+    "haproxy",
+    pytest.param("nginx", marks=pytest.mark.skipif(not NGINX.exists(), reason="nginx is not installed")),
 ]
 
 
@@ -76,25 +84,94 @@ backend sendsearch
         process = subprocess.Popen([str(HAPROXY), "-f", str(config), "-db"], stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        for _ in range(600):  # until it listens: a minute at most
-            try:
-                httpx.get(url + "api/search", params={"q": "EHC"}, timeout=5)
-                break
-            except httpx.HTTPError:
-                pass
-            # Waits on haproxy's exit (a bad configuration), a tenth of a second between tries.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.1)
-                pytest.fail("haproxy exited: " + log.read_text())
-        else:
-            pytest.fail("haproxy did not start: " + log.read_text())
+        _wait_until_it_answers(url, process, log, "haproxy")
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def test_a_follow_up_reads_in_context_whichever_instance_answers_it(postgres_dsn: str, tmp_path: Path) -> None:
+def readme_nginx_block() -> str:
+    """The nginx configuration README.md gives under "Serving from many machines"."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Serving from many machines") :]
+    start = section.index("```nginx\n") + len("```nginx\n")
+    return section[start : section.index("```", start)]
+
+
+@contextmanager
+def nginx_from_readme(urls: list[str], folder: Path) -> Iterator[str]:
+    """nginx on a free loopback port with the README's configuration, its two example
+    addresses replaced by ``urls``; ``X-Served-By`` names the instance that answered."""
+    port = free_port()
+    block = readme_nginx_block()
+    addresses = [url.removeprefix("http://").rstrip("/") for url in urls]
+    for example, address in zip(("10.0.0.11:7860", "10.0.0.12:7860"), addresses, strict=True):
+        assert example in block, f"the README's nginx example no longer names {example}"
+        block = block.replace(example, address)
+    assert "listen 80;" in block
+    block = block.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    names = "\n".join(f"    {address} instance-{n};" for n, address in enumerate(addresses))
+    config = folder / "nginx.conf"
+    config.write_text(
+        f"""daemon off;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log warn;
+events {{ worker_connections 512; }}
+http {{
+  access_log off;
+  client_body_temp_path {folder}/body;
+  proxy_temp_path {folder}/proxy;
+  fastcgi_temp_path {folder}/fastcgi;
+  uwsgi_temp_path {folder}/uwsgi;
+  scgi_temp_path {folder}/scgi;
+  map $upstream_addr $served_by {{
+    default "?";
+{names}
+  }}
+  add_header X-Served-By $served_by always;
+{block}
+}}
+""",
+        encoding="utf-8",
+    )
+    log = folder / "nginx.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [str(NGINX), "-c", str(config), "-p", str(folder)], stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_it_answers(url, process, log, "nginx")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_until_it_answers(url: str, process: subprocess.Popen, log: Path, name: str) -> None:
+    for _ in range(600):  # until it listens: a minute at most
+        try:
+            httpx.get(url + "api/search", params={"q": "EHC"}, timeout=5)
+            return
+        except httpx.HTTPError:
+            pass
+        # Waits on the balancer's exit (a bad configuration), a tenth of a second between tries.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.1)
+            pytest.fail(f"{name} exited: " + log.read_text())
+    pytest.fail(f"{name} did not start: " + log.read_text())
+
+
+def balancer(kind: str, urls: list[str], folder: Path) -> contextlib.AbstractContextManager[str]:
+    return haproxy(urls, folder) if kind == "haproxy" else nginx_from_readme(urls, folder)
+
+
+@pytest.mark.parametrize("kind", BALANCERS)
+def test_a_follow_up_reads_in_context_whichever_instance_answers_it(
+    postgres_dsn: str, tmp_path: Path, kind: str
+) -> None:
     from playwright.sync_api import sync_playwright
 
     from sendsearch import Index
@@ -104,7 +181,7 @@ def test_a_follow_up_reads_in_context_whichever_instance_answers_it(postgres_dsn
     for seed in SEED_PAGES:
         shutil.copy(seed, pages / seed.name)
     Index.build([pages], postgres_dsn, embedder=FakeEmbedder())
-    with _instances(postgres_dsn, tmp_path, 2) as urls, haproxy(urls, tmp_path) as url, sync_playwright() as p:
+    with _instances(postgres_dsn, tmp_path, 2) as urls, balancer(kind, urls, tmp_path) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page()
         # Which instance answered each of the page's events (the POST of each question).
@@ -154,7 +231,8 @@ def test_a_follow_up_reads_in_context_whichever_instance_answers_it(postgres_dsn
 UPLOADED = "ferries-testisle.txt"
 
 
-def test_a_file_added_from_the_page_is_found_by_both_instances(postgres_dsn: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", BALANCERS)
+def test_a_file_added_from_the_page_is_found_by_both_instances(postgres_dsn: str, tmp_path: Path, kind: str) -> None:
     """Sign in and add a file from the "Add answers" tab behind round-robin HAProxy: the
     sign-in, the add (one POST to /admin/upload) and the searches after it may each reach
     either instance, and the new document is found by both."""
@@ -171,7 +249,7 @@ def test_a_file_added_from_the_page_is_found_by_both_instances(postgres_dsn: str
     Index.build([pages], postgres_dsn, embedder=FakeEmbedder())
     upload = tmp_path / UPLOADED
     upload.write_text("Ferry passes in Testisle\n\nFerry passes for pupils with SEND on Testisle.", encoding="utf-8")
-    with _instances(postgres_dsn, tmp_path, 2) as urls, haproxy(urls, tmp_path) as url, sync_playwright() as p:
+    with _instances(postgres_dsn, tmp_path, 2) as urls, balancer(kind, urls, tmp_path) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page()
         # Which instance answered the sign-in and the add.

@@ -329,8 +329,11 @@ fetch(
 def test_kill_9_at_random_moments_then_a_rerun_ends_as_an_uninterrupted_run(tmp_path: Path) -> None:
     with ParliamentStandIn(synthetic_records(), latency=0.003) as server:
         reference = tmp_path / "reference"
-        uninterrupted = run(reference, server)
+        run(reference, server)
         reference_records = written(reference)
+        # Each killed run is killed while it waits for the answer to a request drawn at random
+        # (held by the stand-in until then): between any two of its steps, on any machine.
+        requests = len(server.log)
 
         out = tmp_path / "out"
         options = json.dumps(FAST)
@@ -341,6 +344,8 @@ def test_kill_9_at_random_moments_then_a_rerun_ends_as_an_uninterrupted_run(tmp_
             resumable = (out / STATE_FILE).exists() and set(state(out)) == {"commons", "lords"}
             start = "" if resumable else FIRST.isoformat()
             seen = len(server.log)
+            if attempt < 4:
+                server.hold_at(seen + rng.randint(1, max(1, requests // 3)))
             process = subprocess.Popen(
                 [sys.executable, "-c", KILLABLE, str(out), server.url, start, LAST.isoformat(), options],
                 env=env,
@@ -349,14 +354,14 @@ def test_kill_9_at_random_moments_then_a_rerun_ends_as_an_uninterrupted_run(tmp_
             if attempt == 4:
                 assert process.wait(timeout=60) == 0
                 break
-            deadline = time.monotonic() + 20
-            while len(server.log) == seen and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0, uninterrupted.seconds))
+            # Until the held request arrives, or the run ends having made fewer requests.
+            while not server.held.wait(0.05) and process.poll() is None:
+                pass
             if process.poll() is None:
                 process.kill()
                 kills += 1
-            process.wait(timeout=20)
+            process.wait(timeout=60)
+            server.release()
             # Nothing the state calls written may be missing, and every file holds whole records.
             on_disk = written(out) if out.exists() else {}
             assert all(reference_records[key] == record for key, record in on_disk.items())
