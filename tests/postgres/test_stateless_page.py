@@ -79,16 +79,8 @@ backend sendsearch
 """,
         encoding="utf-8",
     )
-    log = folder / "haproxy.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen([str(HAPROXY), "-f", str(config), "-db"], stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_until_it_answers(url, process, log, "haproxy")
+    with _running([str(HAPROXY), "-f", str(config), "-db"], port, folder / "haproxy.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def readme_nginx_block() -> str:
@@ -136,32 +128,35 @@ http {{
 """,
         encoding="utf-8",
     )
-    log = folder / "nginx.log"
+    with _running([str(NGINX), "-c", str(config), "-p", str(folder)], port, folder / "nginx.log") as url:
+        yield url
+
+
+@contextmanager
+def _running(command: list[str], port: int, log: Path) -> Iterator[str]:
+    """A load balancer started with ``command`` (its output in ``log``), once it answers on
+    ``port``; stopped afterwards."""
+    name = Path(command[0]).name
     with open(log, "w") as output:
-        process = subprocess.Popen(
-            [str(NGINX), "-c", str(config), "-p", str(folder)], stdout=output, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_until_it_answers(url, process, log, "nginx")
+        for _ in range(600):  # until it listens: a minute at most
+            try:
+                httpx.get(url + "api/search", params={"q": "EHC"}, timeout=5)
+                break
+            except httpx.HTTPError:
+                pass
+            # Waits on the balancer's exit (a bad configuration), a tenth of a second between tries.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.1)
+                pytest.fail(f"{name} exited: " + log.read_text())
+        else:
+            pytest.fail(f"{name} did not start: " + log.read_text())
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def _wait_until_it_answers(url: str, process: subprocess.Popen, log: Path, name: str) -> None:
-    for _ in range(600):  # until it listens: a minute at most
-        try:
-            httpx.get(url + "api/search", params={"q": "EHC"}, timeout=5)
-            return
-        except httpx.HTTPError:
-            pass
-        # Waits on the balancer's exit (a bad configuration), a tenth of a second between tries.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=0.1)
-            pytest.fail(f"{name} exited: " + log.read_text())
-    pytest.fail(f"{name} did not start: " + log.read_text())
 
 
 def balancer(kind: str, urls: list[str], folder: Path) -> contextlib.AbstractContextManager[str]:
