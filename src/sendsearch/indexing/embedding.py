@@ -194,23 +194,12 @@ class _OpenVINORunner:
         self._bulk: Any = None  # compiled on first bulk use: servers never need it
 
     def _load(self, ov: Any, location: str) -> Any:
-        cached = _converted_path(location, ov.__version__)
-        if cached.exists():
-            try:
-                return self._core.read_model(cached)
-            except RuntimeError:
-                pass  # a damaged cache entry: convert again
-        example = self._st.preprocess(["an example sentence", "another"])
-        inputs = {k: example[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in example}
-        converted = ov.convert_model(self._st[0].auto_model.eval(), example_input=inputs)
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            # Weights kept in fp32 (OpenVINO would halve them to fp16): the vectors of a build
-            # from the cached model are then those of the model itself.
-            ov.save_model(converted, cached, compress_to_fp16=False)
-        except OSError:
-            pass  # no writable cache: convert on every start instead
-        return converted
+        def convert() -> Any:
+            example = self._st.preprocess(["an example sentence", "another"])
+            inputs = {k: example[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in example}
+            return ov.convert_model(self._st[0].auto_model.eval(), example_input=inputs)
+
+        return _cached_model(ov, self._core, _converted_path(location, ov.__version__), convert)
 
     def _features(self, texts: Sequence[str]) -> dict:
         features = self._st.preprocess(list(texts))
@@ -273,6 +262,26 @@ def _release_bulk_models() -> None:
     gc.collect()
 
 
+def _cached_model(ov: Any, core: Any, cached: Path | None, make: Callable[[], Any]) -> Any:
+    """The OpenVINO model saved at ``cached``, else ``make()``'s, saved there for the next start.
+    A damaged entry is made again; without a writable cache (or a place for one) the model is
+    made on every start instead. Weights are saved in fp32 (OpenVINO would halve them to fp16):
+    the vectors of a build from the cached model are then those of the model itself."""
+    if cached is not None and cached.exists():
+        try:
+            return core.read_model(cached)
+        except RuntimeError:
+            pass  # a damaged cache entry: make it again
+    made = make()
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            ov.save_model(made, cached, compress_to_fp16=False)
+        except OSError:
+            pass  # no writable cache
+    return made
+
+
 def _converted_path(location: str, openvino_version: str) -> Path:
     """Where the model converted to OpenVINO's format is kept, by model, library versions
     and the precision its weights are saved in."""
@@ -328,20 +337,7 @@ def _int8_model(
 
     Measured on the 2-core Xeon with AVX-512 VNNI: 2.4x fp32's bulk throughput, 1.6x faster
     for one question, cosine with fp32 vectors 0.997 on average (docs/performance.md)."""
-    cached = _int8_path(converted)
-    if cached is not None and cached.exists():
-        try:
-            return core.read_model(cached)
-        except RuntimeError:
-            pass  # a damaged cache entry: quantise again
-    quantised = _quantise(model, features)
-    if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            ov.save_model(quantised, cached, compress_to_fp16=False)
-        except OSError:
-            pass  # no writable cache: quantise on every start instead
-    return quantised
+    return _cached_model(ov, core, _int8_path(converted), lambda: _quantise(model, features))
 
 
 def _quantise(model: Any, features: Callable[[Sequence[str]], dict[str, np.ndarray]]) -> Any:
