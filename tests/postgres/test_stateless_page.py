@@ -25,8 +25,8 @@ import httpx
 import pytest
 
 from sendsearch.serve.admin import SESSION_COOKIE
+from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.conftest import ROOT, SEED_PAGES, FakeEmbedder
-from tests.serve.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.serving import free_port
 
 from .test_replicas import _instances
@@ -42,7 +42,7 @@ READ_AS_FOLLOW_UP = f'Read as a follow-up to "{FIRST}"'
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM),
     pytest.mark.skipif(not HAPROXY.exists(), reason="haproxy is not installed"),
 ]
 BALANCERS = [
@@ -167,8 +167,6 @@ def balancer(kind: str, urls: list[str], folder: Path) -> contextlib.AbstractCon
 def test_a_follow_up_reads_in_context_whichever_instance_answers_it(
     postgres_dsn: str, tmp_path: Path, kind: str
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     from sendsearch import Index
 
     pages = tmp_path / "pages"
@@ -176,8 +174,7 @@ def test_a_follow_up_reads_in_context_whichever_instance_answers_it(
     for seed in SEED_PAGES:
         shutil.copy(seed, pages / seed.name)
     Index.build([pages], postgres_dsn, embedder=FakeEmbedder())
-    with _instances(postgres_dsn, tmp_path, 2) as urls, balancer(kind, urls, tmp_path) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with _instances(postgres_dsn, tmp_path, 2) as urls, balancer(kind, urls, tmp_path) as url, chromium() as browser:
         page = browser.new_page()
         # Which instance answered each of the page's events (the POST of each question).
         served: list[str] = []
@@ -220,7 +217,6 @@ def test_a_follow_up_reads_in_context_whichever_instance_answers_it(
         assert page.locator("#chat-notice .notice").count() == 0  # the conversation was trusted each time
         assert {"instance-0", "instance-1"} <= set(served)
         assert any(question != follow_up for question, follow_up in pairs), pairs
-        browser.close()
 
 
 UPLOADED = "ferries-testisle.txt"
@@ -231,8 +227,6 @@ def test_a_file_added_from_the_page_is_found_by_both_instances(postgres_dsn: str
     """Sign in and add a file from the "Add answers" tab behind round-robin HAProxy: the
     sign-in, the add (one POST to /admin/upload) and the searches after it may each reach
     either instance, and the new document is found by both."""
-    from playwright.sync_api import sync_playwright
-
     from sendsearch import Index
 
     from .test_replicas import PASSWORD
@@ -244,8 +238,7 @@ def test_a_file_added_from_the_page_is_found_by_both_instances(postgres_dsn: str
     Index.build([pages], postgres_dsn, embedder=FakeEmbedder())
     upload = tmp_path / UPLOADED
     upload.write_text("Ferry passes in Testisle\n\nFerry passes for pupils with SEND on Testisle.", encoding="utf-8")
-    with _instances(postgres_dsn, tmp_path, 2) as urls, balancer(kind, urls, tmp_path) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with _instances(postgres_dsn, tmp_path, 2) as urls, balancer(kind, urls, tmp_path) as url, chromium() as browser:
         page = browser.new_page()
         # Which instance answered the sign-in and the add.
         served: dict[str, str] = {}
@@ -282,7 +275,6 @@ def test_a_file_added_from_the_page_is_found_by_both_instances(postgres_dsn: str
             timeout=PATIENCE_MS / 1000,
         )
         assert again.json()["text"].startswith("0 added, 0 replaced, 1 unchanged"), again.json()
-        browser.close()
         # Searches balanced in turn: each instance answers some, and every answer finds the file.
         answered = set()
         for _ in range(4):

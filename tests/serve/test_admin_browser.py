@@ -5,23 +5,21 @@ added, the outcome shown as text in the tab and the status line updated."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 import pytest
 
 from sendsearch.serve import admin
 from sendsearch.serve.server import create_server
 
+from ..browser import CHROMIUM, NO_CHROMIUM, chromium
 from ..serving import serving
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "browser-admin-password"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM),
 ]
 
 
@@ -52,7 +50,6 @@ def _upload_route(response) -> bool:
 
 
 def test_sign_in_then_upload_and_add(seed_index, tmp_path, monkeypatch):
-    playwright = pytest.importorskip("playwright.sync_api")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "unused"))
     folder = admin.use_private_gradio_temp_dir(parent=tmp_path)
     guard = admin.AdminGuard(PASSWORD)
@@ -60,8 +57,7 @@ def test_sign_in_then_upload_and_add(seed_index, tmp_path, monkeypatch):
     upload.write_text("Portage in Trafford\n\nPortage home visiting supports pre-school children with SEND.")
     documents = seed_index.info().documents
     app = create_server(_page(), seed_index, guard=guard, upload_folder=folder, upload_status=lambda: STATUS)
-    with serving(app) as url, playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox"])
+    with serving(app) as url, chromium() as browser:
         page = browser.new_page()
         page.goto(url, wait_until="load")
         page.wait_for_selector("#sign-in")
@@ -95,7 +91,6 @@ def test_sign_in_then_upload_and_add(seed_index, tmp_path, monkeypatch):
         assert _text(page, "#status", STATUS) == STATUS
         assert page.input_value("#upload-files-input") == ""  # emptied: a second click adds nothing twice
         assert page.locator("#upload-result b, #upload-result strong").count() == 0
-        browser.close()
     [hit] = seed_index.search("Portage home visiting Trafford", k=1)
     assert hit.citation.source == "uploaded/portage-trafford.txt"
     # Nothing went through Gradio's upload folder.

@@ -239,7 +239,8 @@ def test_mcp_offers_exactly_one_search_tool_and_gradio_client_keeps_search(serve
     # The page's /search stays for gradio_client callers, short form included.
     from gradio_client import Client
 
-    passages = Client(server, verbose=False).predict("How much does Stockport spend on SEND?", 3, api_name="/search")
+    client = Client(server, verbose=False, httpx_kwargs={"timeout": 300})  # patient: the machine may be busy
+    passages = client.predict("How much does Stockport spend on SEND?", 3, api_name="/search")
     assert passages[0]["doc_id"] == "001_96ab44ec7aed3ea8.txt"
 
 

@@ -19,13 +19,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ..browser import CHROMIUM, NO_CHROMIUM, chromium
 from ..conftest import SEED_PAGES, FakeEmbedder
 from ..serving import serving
 from .test_browser import (
     ARTIFACTS,
     AXE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     SIZES,
     axe_violations,
     no_sideways_scroll,
@@ -40,7 +39,7 @@ QUESTION = "When must EHC plans be issued?"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM),
 ]
 
 
@@ -75,11 +74,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(params=list(SIZES))
