@@ -40,8 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from sendsearch.chat.answers import FEATURES, AnswerScorer, candidates, features
-from sendsearch.chat.replies import reply_passages
+from sendsearch.chat.replies import PASSAGES_FETCHED, reply_passages
+from sendsearch.schema import Passage
 from sendsearch.search.index import Index
+from sendsearch.search.request import SearchRequest
 from sendsearch.text.normalise import sentence_spans
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +51,10 @@ DATA = ROOT / "training" / "data"
 OUT = ROOT / "src" / "sendsearch" / "data" / "answer-scorer.json"
 SEED = 20261207
 NEAR = 0.8
+# How deep a training question's search goes before the evaluation documents are taken out:
+# they are 1,744 of the most SEND-heavy answers, so at a reply's own depth (10 passages) most
+# parent-style questions had nothing left to learn from (96 of the first 179 gave no row).
+DEPTH = 80
 
 
 @dataclass
@@ -147,13 +153,21 @@ def _label(question: Question, doc_ids: tuple[str, ...], text: str) -> float | N
     return 0.0 if question.others_negative else None
 
 
+def training_passages(index: Index, question: str, excluded: set[str]) -> list[tuple[int, Passage]]:
+    """The numbered passages a reply to ``question`` would draw on were the ``excluded``
+    documents not in the index: the search goes ``DEPTH`` passages deep, their passages are
+    taken out and the rest renumbered from 1 (a passage's rank is one of the features)."""
+    found = [p for _, p in reply_passages(index, question, SearchRequest.parse(question, DEPTH))]
+    kept = [p for p in found if p.doc_id not in excluded]
+    return list(enumerate(kept[:PASSAGES_FETCHED], start=1))
+
+
 def compute(index: Index, questions: list[Question]) -> dict[str, np.ndarray]:
     excluded = _excluded()
     embedder = index.embedder
     rows, labels, groups, qids, docs = [], [], [], [], []
     for number, question in enumerate(questions, start=1):
-        numbered = [(n, p) for n, p in reply_passages(index, question.text) if p.doc_id not in excluded]
-        found = candidates(numbered)
+        found = candidates(training_passages(index, question.text, excluded))
         kept = [(c, _label(question, (c.passage.doc_id, *c.passage.same_answer_as), c.text)) for c in found]
         kept_found = [c for c, label in kept if label is not None]
         if not kept_found:

@@ -48,3 +48,18 @@ def test_the_key_point_bar_counts_openings_precision_and_silence(trainer):
     assert (rightly, precision, silent, spoke) == (pytest.approx(1 / 3), 0.5, 0.0, 2)
     # At 0.96 nobody speaks: only c (nothing to say) opens rightly.
     assert trainer._openings(CHANCES, data, 0.96) == (pytest.approx(1 / 3), 0.0, 1.0, 0)
+
+
+def test_training_passages_take_out_excluded_documents_and_number_the_rest_from_one(trainer, seed_index):
+    question = "education health and care plan"
+    everything = trainer.training_passages(seed_index, question, set())
+    assert [n for n, _ in everything] == list(range(1, len(everything) + 1))
+    first_document = everything[0][1].doc_id
+    without = trainer.training_passages(seed_index, question, {first_document})
+    assert without, "the seed index holds other documents"
+    assert first_document not in {p.doc_id for _, p in without}
+    # What is left keeps its order and is renumbered from 1 (a passage's rank is a feature).
+    assert [n for n, _ in without] == list(range(1, len(without) + 1))
+    assert [(p.doc_id, p.start) for _, p in without] == [
+        (p.doc_id, p.start) for _, p in everything if p.doc_id != first_document
+    ][: len(without)]
