@@ -109,6 +109,9 @@ def add_grades(folder: Path) -> None:
         raise SystemExit(f"{len(graded)} grades for {len(key)} packet documents: every document needs exactly one")
     earlier = _lines(JUDGMENTS)
     new = _lines(folder / "new-queries.jsonl")
+    added_before = {q["qid"] for q in _lines(QUERIES)} & {q["qid"] for q in new}
+    if added_before:
+        raise SystemExit(f"{len(added_before)} of these questions are in {QUERIES.name} already: added before?")
     order = {q["qid"]: n for n, q in enumerate([*_lines(QUERIES), *new])}
     rows = sorted([*earlier, *graded], key=lambda r: (order[r["qid"]], r["doc_id"]))
     JUDGMENTS.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -1,9 +1,10 @@
 """Fit the answer scorer (src/sendsearch/data/answer-scorer.json) from the questions in training/data.
 
-For every training question, the script searches the index it is given exactly as a reply
-does (``sendsearch.chat.replies.reply_passages``), takes the candidate sentences of the
-first passages (``sendsearch.chat.answers.candidates``), computes their features with the
-index's own embedder and labels them:
+For every training question, the script searches the index it is given as a reply does
+(``sendsearch.chat.replies.reply_passages``) but deeper, takes the evaluation documents out
+(``training_passages``: the reply the question would get without them), takes the candidate
+sentences of the first passages (``sendsearch.chat.answers.candidates``), computes their
+features with the index's own embedder and labels them:
 
 - questions written about a sampled answer (``questions.jsonl.gz``): the sentences the writer
   marked as answering are positive; the rest of that answer, every other document, and
