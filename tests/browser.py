@@ -22,6 +22,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 NO_CHROMIUM = "Debian's chromium is not installed (.ci/run installs it)"
+# What the chat page shows once it is whole. Gradio renders each kind of component when its
+# script has loaded, so on a busy machine the question box can be there before the example
+# buttons (a test that counted them straight after the box found none).
+PAGE_READY = ("#question textarea", "#ask", "#example-4", "#new-conversation", "#status")
+
+
+def wait_until_ready(page: Any, timeout_ms: float = 60_000) -> None:
+    """Wait until the chat page shows its question box, examples and controls."""
+    for selector in PAGE_READY:
+        page.wait_for_selector(selector, timeout=timeout_ms)
 
 
 @contextmanager

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from sendsearch.serve.admin import SESSION_COOKIE
-from tests.browser import CHROMIUM, NO_CHROMIUM, chromium
+from tests.browser import CHROMIUM, NO_CHROMIUM, chromium, wait_until_ready
 from tests.conftest import ROOT, SEED_PAGES, FakeEmbedder
 from tests.serving import free_port
 
@@ -187,7 +187,7 @@ def test_a_follow_up_reads_in_context_whichever_instance_answers_it(
             ),
         )
         page.goto(url, wait_until="load")
-        page.wait_for_selector("#question textarea", timeout=PATIENCE_MS)
+        wait_until_ready(page, PATIENCE_MS)
 
         def ask(question: str) -> str:
             before = page.locator("#chat .turn").count()

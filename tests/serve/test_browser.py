@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..browser import CHROMIUM, NO_CHROMIUM, chromium
+from ..browser import CHROMIUM, NO_CHROMIUM, chromium, wait_until_ready
 from ..conftest import ROOT, SEED_PAGES
 
 # axe-core from npm (tests/axe/package.json), injected into the page.
@@ -173,7 +173,7 @@ def page(request, browser, server):
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     page.on("request", lambda request: page.hosts.add(urlsplit(request.url).netloc))
     page.goto(server, wait_until="load")
-    page.wait_for_selector("#question textarea", timeout=60_000)
+    wait_until_ready(page)
     yield page
     context.close()
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..browser import CHROMIUM, NO_CHROMIUM, chromium
+from ..browser import CHROMIUM, NO_CHROMIUM, chromium, wait_until_ready
 from ..conftest import SEED_PAGES, FakeEmbedder
 from ..serving import serving
 from .test_browser import (
@@ -94,7 +94,7 @@ def context(request, browser, site):
 def open_page(context, url: str):
     page = context.new_page()
     page.goto(url, wait_until="load")
-    page.wait_for_selector("#question textarea", timeout=60_000)
+    wait_until_ready(page)
     return page
 
 
@@ -166,7 +166,7 @@ def test_a_name_in_a_reply_leads_to_the_members_questions_and_back(context, site
         assert axe_violations(member) == []
     # The way back: the search page, ready for a question.
     member.locator("a.back", has_text="Back to sendsearch").click()
-    member.wait_for_selector("#question textarea", timeout=60_000)
+    wait_until_ready(member)
     assert page.locator("#chat .turn").count() == 1  # the reply is still where it was
     assert context.hosts == {urlsplit(url).netloc}
 
