@@ -50,8 +50,9 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Refit the learned answer scorer (src/sendsearch/data/answer-scorer.json) from training/data,
-# with features computed on the index given: one over all Commons answers, e.g.
+# Refit the learned answer scorer (src/sendsearch/data/answer-scorer.json and its trees) from
+# training/data, with features computed on the index given (about 35 minutes on 2 cores; the
+# optional sentence reranker is trained by the script's --reranker): one over all Commons answers, e.g.
 #   sendsearch build ../shared/data/commons-written-answers.jsonl.gz corpus --index commons-index
 #   make answer-scorer INDEX=commons-index
 answer-scorer: $(VENV)/.installed

@@ -31,6 +31,7 @@ Same data, same index and same model give the same file (fixed seeds, sorted inp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import random
@@ -42,6 +43,7 @@ import numpy as np
 
 from sendsearch.chat.answers import FEATURES, AnswerScorer, candidates, features
 from sendsearch.chat.replies import PASSAGES_FETCHED, reply_passages
+from sendsearch.indexing.embedding import resolve_model
 from sendsearch.schema import Passage
 from sendsearch.search.index import Index
 from sendsearch.search.request import SearchRequest
@@ -166,7 +168,7 @@ def training_passages(index: Index, question: str, excluded: set[str]) -> list[t
 def compute(index: Index, questions: list[Question]) -> dict[str, np.ndarray]:
     excluded = _excluded()
     embedder = index.embedder
-    rows, labels, groups, qids, docs = [], [], [], [], []
+    rows, labels, groups, qids, docs, texts = [], [], [], [], [], []
     for number, question in enumerate(questions, start=1):
         found = candidates(training_passages(index, question.text, excluded))
         kept = [(c, _label(question, (c.passage.doc_id, *c.passage.same_answer_as), c.text)) for c in found]
@@ -181,6 +183,7 @@ def compute(index: Index, questions: list[Question]) -> dict[str, np.ndarray]:
         groups += [question.group] * len(kept_found)
         qids += [question.qid] * len(kept_found)
         docs += [c.passage.doc_id for c in kept_found]
+        texts += [c.text for c in kept_found]
         if number % 100 == 0:
             print(f"{number}/{len(questions)} questions", file=sys.stderr, flush=True)
     return {
@@ -189,6 +192,7 @@ def compute(index: Index, questions: list[Question]) -> dict[str, np.ndarray]:
         "group": np.asarray(groups),
         "qid": np.asarray(qids),
         "doc": np.asarray(docs),
+        "text": np.asarray(texts),
     }
 
 
@@ -295,6 +299,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--limit", type=int, default=3000, help="written questions used (default 3000)")
     parser.add_argument("--features-cache", type=Path, help="keep computed features here and reuse them")
+    parser.add_argument(
+        "--reranker",
+        action="store_true",
+        help="also train a sentence reranker (about 15 min more; measured, not shipped: docs/quality.md)",
+    )
     args = parser.parse_args()
     index = Index.open(args.index)
     if args.features_cache and args.features_cache.exists():
@@ -314,6 +323,20 @@ def main() -> None:
         index.embedder.name,
         {"written_questions": args.limit, "features": len(FEATURES), "index": _identity(index)},
     )
+    if args.reranker:
+        import answer_reranker
+        import lightgbm
+
+        spec, weights = answer_reranker.fit(
+            data,
+            {q.qid: q.text for q in questions},
+            resolve_model(index.embedder.name),
+            lambda x, y: lightgbm.LGBMClassifier(**PARAMETERS).fit(x, y),
+            _openings,
+            SEED,
+        )
+        args.out.with_suffix(".reranker.safetensors").write_bytes(weights)
+        scorer = dataclasses.replace(scorer, reranker_spec=spec)
     scorer.save(args.out)
     print(f"wrote {args.out}: threshold {scorer.threshold}, {scorer.trained_on}")
 

@@ -89,8 +89,9 @@ def model() -> str | None:
 
 def answer_scorer() -> str | None:
     """What chooses a reply's key points (``SENDSEARCH_ANSWER_SCORER``): unset for the shipped
-    answer scorer, a path to another scorer's JSON description (``make answer-scorer``), or
-    ``rules`` for the hand-tuned key points."""
+    answer scorer, a path to another scorer's JSON description (``make answer-scorer``; with
+    a sentence reranker when trained with ``--reranker``), or ``rules`` for the hand-tuned
+    key points."""
     return _get(ENV_ANSWER_SCORER)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from sendsearch.chat.answers import (
 )
 from sendsearch.chat.render import ADVICE, NO_DIRECT_ANSWER, render_reply, reply_text
 from sendsearch.chat.replies import PASSAGES_FETCHED, build_reply, learned_key_points
+from sendsearch.chat.reranker import SentenceRerankerSpec
 from sendsearch.indexing.embedding import DEFAULT_MODEL
 from sendsearch.schema import Citation, Passage
 from sendsearch.search.config import SearchConfig
@@ -55,22 +58,77 @@ def test_the_shipped_scorer_loads_and_is_for_the_default_model():
     assert scorer.booster.feature_name() == list(FEATURES)
     assert 0 < scorer.threshold < 1
     assert scorer.trained_on["rows"] > 1000
+    # The trees alone (a sentence reranker was measured and not shipped): a reply speaks at their threshold.
+    assert scorer.reranker is None
+    assert scorer.speaks_at == scorer.threshold
 
 
 def shipped_copy(tmp_path: Path) -> Path:
     data = resources.files("sendsearch.data")
     for name in ("answer-scorer.json", "answer-scorer.lgb.txt"):
-        (tmp_path / name).write_text(data.joinpath(name).read_text())
+        (tmp_path / name).write_bytes(data.joinpath(name).read_bytes())
     return tmp_path / "answer-scorer.json"
 
 
-def test_a_missing_scorer_file_is_a_clear_error(tmp_path: Path):
+@pytest.fixture(scope="module")
+def reranker_weights() -> bytes:
+    """Weights of a sentence reranker: MiniLM's own top four layers and a small head, not
+    trained (what a trained one says is measured in docs/quality.md); float16, as trained
+    ones are saved."""
+    import torch
+    from safetensors.torch import save
+    from transformers import AutoModel
+
+    from sendsearch.indexing.embedding import resolve_model
+
+    model = AutoModel.from_pretrained(resolve_model(DEFAULT_MODEL))
+    tensors = {
+        f"encoder.layer.{n}.{name}": value.half().contiguous()
+        for n in range(2, 6)
+        for name, value in model.encoder.layer[n].state_dict().items()
+    }
+    tensors["head.weight"] = torch.full((1, model.config.hidden_size), 0.05, dtype=torch.float16)
+    tensors["head.bias"] = torch.zeros(1, dtype=torch.float16)
+    return save(tensors)
+
+
+def reranked_copy(tmp_path: Path, weights: bytes) -> Path:
+    """A copy of the shipped scorer with a sentence reranker beside it."""
+    described = shipped_copy(tmp_path)
+    (tmp_path / "answer-scorer.reranker.safetensors").write_bytes(weights)
+    digest = hashlib.sha256(weights).hexdigest()
+    spec = SentenceRerankerSpec("answer-scorer.reranker.safetensors", digest, 4, 5, 128, 0.7, 0.6, -2.0, 0.35, {})
+    described.write_text(json.dumps(json.loads(described.read_text()) | {"reranker": spec.to_json()}))
+    return described
+
+
+def test_a_scorer_with_a_reranker_loads_it_and_speaks_at_its_threshold(tmp_path: Path, reranker_weights: bytes):
+    described = reranked_copy(tmp_path, reranker_weights)
+    scorer = load_answer_scorer(str(described))
+    assert scorer.reranker is not None
+    assert scorer.speaks_at == 0.35
+    scores = scorer.reranker.scores("How long does a plan take?", ["The plan is issued within 20 weeks.", "No."])
+    assert scores.shape == (2,)
+    assert np.isfinite(scores).all()
+    # Its trees alone (the reranker is not loaded).
+    trees = load_answer_scorer(str(described), reranker=False)
+    assert trees.reranker is None
+    assert trees.speaks_at == trees.threshold
+
+
+def test_a_missing_scorer_file_is_a_clear_error(tmp_path: Path, reranker_weights: bytes):
     with pytest.raises(AnswerScorerError, match="cannot read the answer scorer file"):
         load_answer_scorer(str(tmp_path / "absent.json"))
     described = shipped_copy(tmp_path)
     (tmp_path / "answer-scorer.lgb.txt").unlink()
     with pytest.raises(AnswerScorerError, match=r"cannot read the answer scorer file .*answer-scorer\.lgb\.txt"):
         load_answer_scorer(str(described))
+    described = reranked_copy(tmp_path, reranker_weights)
+    (tmp_path / "answer-scorer.reranker.safetensors").unlink()
+    with pytest.raises(AnswerScorerError, match=r"cannot read the answer scorer file .*reranker\.safetensors"):
+        load_answer_scorer(str(described))
+    # Its trees alone do not need the reranker's weights.
+    assert load_answer_scorer(str(described), reranker=False).reranker is None
 
 
 @pytest.mark.parametrize(
@@ -92,6 +150,26 @@ def test_a_damaged_scorer_description_is_a_clear_error(tmp_path: Path, change, m
         load_answer_scorer(str(described))
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: "yes", "reranker is not described"),
+        (lambda r: {**r, "threshold": 1.5}, "threshold is out of range"),
+        (lambda r: {**r, "tree_weight": None}, "weights or threshold are missing"),
+        (lambda r: {**r, "rescored": 0}, "sizes are missing"),
+        (lambda r: {**r, "weights": "../x"}, "file beside it"),
+        (lambda r: {**r, "weights_sha256": "0" * 64}, "checksum differs"),
+    ],
+    ids=["not-an-object", "threshold", "weights", "sizes", "weights-elsewhere", "checksum"],
+)
+def test_a_damaged_reranker_description_is_a_clear_error(tmp_path: Path, reranker_weights: bytes, change, message):
+    described = reranked_copy(tmp_path, reranker_weights)
+    data = json.loads(described.read_text())
+    described.write_text(json.dumps(data | {"reranker": change(data["reranker"])}))
+    with pytest.raises(AnswerScorerError, match=message):
+        load_answer_scorer(str(described))
+
+
 def test_damaged_trees_are_a_clear_error(tmp_path: Path):
     described = shipped_copy(tmp_path)
     trees = tmp_path / "answer-scorer.lgb.txt"
@@ -107,12 +185,83 @@ def test_damaged_trees_are_a_clear_error(tmp_path: Path):
         load_answer_scorer(str(described))
 
 
-def test_a_scorer_saved_and_loaded_scores_the_same(tmp_path: Path):
+def test_reranker_weights_that_do_not_fit_the_model_are_a_clear_error(tmp_path: Path, reranker_weights: bytes):
+    from safetensors.numpy import save
+
+    described = reranked_copy(tmp_path, reranker_weights)
+    wrong = save({"encoder.layer.5.output.dense.weight": np.zeros((3, 3), dtype=np.float32)})
+    (tmp_path / "answer-scorer.reranker.safetensors").write_bytes(wrong)
+    data = json.loads(described.read_text())
+    data["reranker"]["weights_sha256"] = hashlib.sha256(wrong).hexdigest()
+    described.write_text(json.dumps(data))
+    with pytest.raises(AnswerScorerError, match="do not fit the model"):
+        load_answer_scorer(str(described))
+    (tmp_path / "answer-scorer.reranker.safetensors").write_bytes(b"not safetensors")
+    data["reranker"]["weights_sha256"] = hashlib.sha256(b"not safetensors").hexdigest()
+    described.write_text(json.dumps(data))
+    with pytest.raises(AnswerScorerError, match="damaged"):
+        load_answer_scorer(str(described))
+
+
+def test_a_scorer_saved_and_loaded_scores_the_same(tmp_path: Path, reranker_weights: bytes):
     shipped = load_answer_scorer()
     shipped.save(tmp_path / "copy.json")
     again = load_answer_scorer(str(tmp_path / "copy.json"))
     rows = np.random.default_rng(0).normal(size=(5, len(FEATURES)))
     assert np.allclose(shipped.probabilities(rows), again.probabilities(rows))
+    # With a reranker: its weights are saved beside the copy, named after it.
+    (tmp_path / "with").mkdir()
+    shipped = load_answer_scorer(str(reranked_copy(tmp_path / "with", reranker_weights)))
+    shipped.save(tmp_path / "copy-with.json")  # another name: loaded scorers are kept by path
+    again = load_answer_scorer(str(tmp_path / "copy-with.json"))
+    assert again.reranker is not None
+    assert shipped.reranker is not None
+    assert shipped.reranker_spec is not None
+    assert again.reranker_spec == dataclasses.replace(shipped.reranker_spec, weights="copy-with.reranker.safetensors")
+    sentences = ["The plan must be issued within 20 weeks.", "Funding is not held centrally."]
+    question = "How long does the council have to issue a plan?"
+    assert np.allclose(shipped.reranker.scores(question, sentences), again.reranker.scores(question, sentences))
+
+
+class FixedReranker:
+    """Stands in for the cross-encoder: each sentence's score is given."""
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.given = scores
+        self.asked: list[list[str]] = []
+
+    def scores(self, question: str, sentences: list[str]) -> np.ndarray:
+        self.asked.append(sentences)
+        return np.asarray([self.given[s] for s in sentences])
+
+
+def test_the_reranker_reads_only_the_trees_likeliest_sentences_and_combines_both(fake_embedder):
+    spec = SentenceRerankerSpec("w", "0" * 64, 4, 2, 128, 1.0, 2.0, -1.0, 0.6, {})
+    # Trees that believe shared words: the first two sentences are their likeliest.
+    texts = [
+        "The council must issue the plan within weeks of the request.",
+        "The council plan covers weeks of spending.",
+        "Nothing about the question here at all.",
+    ]
+    reranker = FixedReranker({texts[0]: -3.0, texts[1]: 3.0})
+    scorer = dataclasses.replace(
+        scorer_with(bias=-1.0, shared_words=4.0), reranker_spec=spec, reranker=cast(Any, reranker)
+    )
+    found = candidates([(1, passage(" ".join(texts)))])
+    question = "How many weeks does the council have to issue the plan?"
+    trees = scorer.probabilities(features(question, found, *vectors(fake_embedder, question, found)))
+    assert trees[0] > trees[1] > trees[2]
+    combined = scorer.score(question, found, fake_embedder)
+    assert reranker.asked == [[texts[0], texts[1]]]
+    expected = 1 / (1 + np.exp(-(np.log(trees[:2] / (1 - trees[:2])) + 2.0 * np.array([-3.0, 3.0]) - 1.0)))
+    assert np.allclose(combined[:2], expected)
+    assert combined[2] == 0.0, "a sentence the reranker did not read cannot be a key point"
+    assert combined[1] > combined[0], "the reranker's score moved the second sentence first"
+    assert scorer.speaks_at == 0.6
+
+
+def vectors(embedder, question: str, found) -> tuple[np.ndarray, np.ndarray]:
+    return embedder.encode_query([question])[0], embedder.encode_document([c.text for c in found])
 
 
 def test_a_scorer_from_another_model_refuses_to_score(fake_embedder):

@@ -11,7 +11,9 @@ is to answer. The model was fitted on questions written the way parents, SENCOs,
 councillors and journalists write them, about sampled Commons answers whose answering
 sentences the writers marked (``training/``); it is shipped as LightGBM's text model and a
 JSON description (features, threshold, checksum), never pickled, and is tied to the
-embedding model its cosines came from.
+embedding model its cosines came from. A scorer trained with a sentence reranker
+(``reranker``; not the shipped one) has its likeliest sentences read again by it, and
+combines its score with the trees'.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ..schema import Passage
 from ..text.normalise import sentence_spans
 from ..text.patterns import FIGURES
 from .keypoints import CANDIDATE_PASSAGES, Asked, stems
+from .reranker import RerankerError, SentenceReranker, SentenceRerankerSpec
 
 __all__ = [
     "FEATURES",
@@ -178,13 +181,22 @@ def features(
 @dataclass(frozen=True)
 class AnswerScorer:
     """Gradient-boosted trees over ``FEATURES`` (LightGBM): ``probabilities`` says how likely
-    each candidate sentence is to answer; a reply offers key points only from sentences at
-    or above ``threshold``. ``model`` names the embedding model whose cosines it was fitted on."""
+    each candidate sentence is to answer. ``model`` names the embedding model whose cosines it
+    was fitted on. With a ``reranker`` (``reranker``), ``score`` has the trees' likeliest few
+    sentences read again together with the question and combines both; a reply offers key
+    points only from sentences at or above ``speaks_at``: the reranker's threshold when there
+    is one, else the trees' ``threshold``."""
 
     model: str
     booster: Any  # lightgbm.Booster
     threshold: float
     trained_on: dict[str, Any]
+    reranker_spec: SentenceRerankerSpec | None = None
+    reranker: SentenceReranker | None = None
+
+    @property
+    def speaks_at(self) -> float:
+        return self.reranker_spec.threshold if self.reranker_spec and self.reranker else self.threshold
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         if not len(rows):
@@ -202,11 +214,20 @@ class AnswerScorer:
             return np.zeros(0)
         question_vector = embedder.encode_query([question])[0]
         sentence_vectors = embedder.encode_document([c.text for c in found])
-        return self.probabilities(features(question, found, question_vector, sentence_vectors))
+        probabilities = self.probabilities(features(question, found, question_vector, sentence_vectors))
+        if self.reranker is None or self.reranker_spec is None:
+            return probabilities
+        # The others cannot become key points: the combination is known only for these.
+        likeliest = np.argsort(-probabilities, kind="stable")[: self.reranker_spec.rescored]
+        scores = self.reranker.scores(question, [found[i].text for i in likeliest])
+        combined = np.zeros_like(probabilities)
+        combined[likeliest] = self.reranker_spec.probability(probabilities[likeliest], scores)
+        return combined
 
     def save(self, path: Path) -> None:
-        """``path`` (JSON: model, features, threshold, what it was trained on) and, beside it,
-        the trees in LightGBM's text format, named in the JSON with their SHA-256."""
+        """``path`` (JSON: model, features, threshold, what it was trained on, its reranker) and,
+        beside it, the trees in LightGBM's text format and the reranker's weights, named in the
+        JSON with their SHA-256."""
         trees = self.booster.model_to_string()
         trees_path = path.with_suffix(".lgb.txt")
         trees_path.write_text(trees, encoding="utf-8")
@@ -220,26 +241,40 @@ class AnswerScorer:
             "trees_sha256": hashlib.sha256(trees.encode("utf-8")).hexdigest(),
             "trained_on": self.trained_on,
         }
+        if self.reranker_spec is not None:
+            weights = path.with_suffix(".reranker.safetensors")
+            described["reranker"] = {**self.reranker_spec.to_json(), "weights": weights.name}
+            if self.reranker is not None:
+                # When it is not loaded (the trainer), the trainer writes the weights there itself.
+                weights.write_bytes(self.reranker.saved)
         path.write_text(json.dumps(described, indent=1) + "\n", encoding="utf-8")
 
 
 SHIPPED = "answer-scorer.json"
 
 
-def _read(name: str, path: str | None) -> tuple[str, str]:
-    """The text of ``name`` (shipped, or beside ``path``) and how to name it in an error."""
+def _read_bytes(name: str, path: str | None) -> tuple[bytes, str]:
+    """The bytes of ``name`` (shipped, or beside ``path``) and how to name it in an error."""
     if path is None:
         where = f"sendsearch/data/{name}"
         try:
-            return resources.files("sendsearch.data").joinpath(name).read_text(encoding="utf-8"), where
+            return resources.files("sendsearch.data").joinpath(name).read_bytes(), where
         except (OSError, ModuleNotFoundError):
             raise AnswerScorerError(f"the answer scorer file {where} is missing; reinstall sendsearch") from None
     file = Path(path) if name == SHIPPED else Path(path).with_name(name)
     try:
-        return file.read_text(encoding="utf-8"), str(file)
-    except (OSError, UnicodeDecodeError) as error:
-        why = error.strerror if isinstance(error, OSError) and error.strerror else error
-        raise AnswerScorerError(f"cannot read the answer scorer file {file}: {why}") from None
+        return file.read_bytes(), str(file)
+    except OSError as error:
+        raise AnswerScorerError(f"cannot read the answer scorer file {file}: {error.strerror or error}") from None
+
+
+def _read(name: str, path: str | None) -> tuple[str, str]:
+    """The text of ``name`` (shipped, or beside ``path``) and how to name it in an error."""
+    data, where = _read_bytes(name, path)
+    try:
+        return data.decode("utf-8"), where
+    except UnicodeDecodeError as error:
+        raise AnswerScorerError(f"cannot read the answer scorer file {where}: {error}") from None
 
 
 def _described(text: str, where: str) -> dict[str, Any]:
@@ -261,12 +296,18 @@ def _described(text: str, where: str) -> dict[str, Any]:
         raise damaged("no model or trees named")
     if "/" in data["trees"] or "\\" in data["trees"]:
         raise damaged("the trees file must sit beside it")
+    if "reranker" in data:
+        try:
+            data["reranker"] = SentenceRerankerSpec.from_json(data["reranker"])
+        except ValueError as error:
+            raise damaged(str(error)) from None
     return data
 
 
 @lru_cache(maxsize=4)
-def load_answer_scorer(path: str | None = None) -> AnswerScorer:
-    """The scorer described at ``path`` (its trees beside it), or the one shipped with the package."""
+def load_answer_scorer(path: str | None = None, *, reranker: bool = True) -> AnswerScorer:
+    """The scorer described at ``path`` (its trees beside it), or the one shipped with the
+    package; with ``reranker=False``, its trees alone (its reranker is not loaded)."""
     import lightgbm
 
     text, where = _read(SHIPPED, path)
@@ -282,4 +323,17 @@ def load_answer_scorer(path: str | None = None) -> AnswerScorer:
         raise AnswerScorerError(f"the answer scorer's trees {trees_where} are damaged ({error})") from None
     if booster.feature_name() != list(FEATURES):
         raise AnswerScorerError(f"the answer scorer's trees {trees_where} were fitted on other features; retrain it")
-    return AnswerScorer(data["model"], booster, float(data["threshold"]), dict(data.get("trained_on") or {}))
+    spec: SentenceRerankerSpec | None = data.get("reranker")
+    second_look = None
+    if spec is not None and reranker:
+        from ..indexing.embedding import resolve_model
+
+        weights, weights_where = _read_bytes(spec.weights, path)
+        try:
+            second_look = SentenceReranker.load(
+                resolve_model(data["model"]), weights, spec.weights_sha256, weights_where, spec.max_length
+            )
+        except RerankerError as error:
+            raise AnswerScorerError(str(error)) from None
+    trained_on = dict(data.get("trained_on") or {})
+    return AnswerScorer(data["model"], booster, float(data["threshold"]), trained_on, spec, second_look)

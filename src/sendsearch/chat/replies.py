@@ -204,7 +204,7 @@ def _answer_first(
     found = candidates([(number, kept) for number, (kept, _) in enumerate(groups, start=1)])
     probabilities = scorer.score(question, found, index.embedder)
     answering = sorted(
-        ((float(p), c) for p, c in zip(probabilities, found, strict=True) if p >= scorer.threshold),
+        ((float(p), c) for p, c in zip(probabilities, found, strict=True) if p >= scorer.speaks_at),
         key=lambda item: (-item[0], item[1].number),
     )
     if not answering:
