@@ -182,7 +182,7 @@ def features(
 class AnswerScorer:
     """Gradient-boosted trees over ``FEATURES`` (LightGBM): ``probabilities`` says how likely
     each candidate sentence is to answer. ``model`` names the embedding model whose cosines it
-    was fitted on. With a ``reranker`` (``reranker``), ``score`` has the trees' likeliest few
+    was fitted on. With a sentence reranker (module ``reranker``), ``score`` has the trees' likeliest few
     sentences read again together with the question and combines both; a reply offers key
     points only from sentences at or above ``speaks_at``: the reranker's threshold when there
     is one, else the trees' ``threshold``."""

@@ -6,13 +6,15 @@ reads the question and the sentence together, so every word of one attends to ev
 the other, and can tell "the council must issue the plan within 20 weeks" from "the council
 issued 20 plans". It is the embedding model (all-MiniLM-L6-v2) with its top layers and a
 linear head trained here, on the answer scorer's own training rows (``training/``), to say
-whether a sentence answers a question. Only the layers trained are shipped (safetensors, a
-few MB), with their SHA-256; the rest are the embedding model's, from the same package.
+whether a sentence answers a question (``training/train_answer_scorer.py --reranker``).
+Only the layers trained are saved (float16 safetensors, 14 MB), with their SHA-256 in the
+scorer's JSON; the rest are the embedding model's, from its package.
 
 It reads only the trees' ``rescored`` likeliest sentences of a reply (a handful of pairs,
 tens of milliseconds); its score and the trees' are combined by a logistic model fitted on
 training questions neither was fitted on, and a reply speaks when the combination clears
-the threshold chosen there.
+the threshold chosen there. The shipped scorer has none: measured, it did not make more
+replies of the evaluation sets open rightly (docs/quality.md, "A second look").
 """
 
 from __future__ import annotations
