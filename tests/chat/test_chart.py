@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 
@@ -50,3 +51,35 @@ def test_the_chart_has_a_table_of_the_same_counts_and_nothing_without_dates():
     ]
     assert timeline_html(Timeline((), undated=2, matches=2), "t") == ""
     assert timeline_html(None, "t") == ""
+
+
+def _months(first: str, count: int) -> tuple[tuple[str, int], ...]:
+    year, month = map(int, first.split("-"))
+    out = []
+    for _ in range(count):
+        out.append((f"{year}-{month:02d}", 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return tuple(out)
+
+
+def _year_labels(html: str) -> list[tuple[float, str]]:
+    found = re.findall(r'<text x="([\d.]+)" y="144" class="label">(\d{4})</text>', html)
+    return [(float(x), year) for x, year in found]
+
+
+def test_the_years_under_the_axis_never_overlap_or_run_off_the_chart():
+    # December 2023 then 18 months: the first year's label and January 2024's were drawn on
+    # top of each other (a newcomer's screenshot at phone size).
+    labels = _year_labels(timeline_html(Timeline(_months("2023-12", 19), undated=0, matches=19), "t"))
+    assert [year for _, year in labels] == ["2024", "2025"]
+    for first, count in [("2023-12", 19), ("2010-01", 180), ("2020-06", 3), ("2019-11", 62), ("2024-01", 1)]:
+        labels = _year_labels(timeline_html(Timeline(_months(first, count), undated=0, matches=count), "t"))
+        assert labels, (first, count)
+        xs = [x for x, _ in labels]
+        assert all(b - a >= 36 for a, b in itertools.pairwise(xs)), (first, count, labels)
+        assert max(xs) <= 360 - 36, (first, count, labels)
+        years = [int(year) for _, year in labels]
+        assert years == sorted(set(years)), (first, count, labels)
+    # Over fifteen years every other year is named.
+    labels = _year_labels(timeline_html(Timeline(_months("2010-01", 180), undated=0, matches=180), "t"))
+    assert [year for _, year in labels][:3] == ["2010", "2012", "2014"]

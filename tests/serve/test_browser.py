@@ -413,6 +413,8 @@ def test_nothing_relevant_is_said_plainly(page):
     assert "SENDIASS" in reply
     assert latest(page).locator("a[href='https://www.ipsea.org.uk/']").count() == 1
     assert latest(page).locator("h3").count() == 0
+    # The advice link is a 44 px target like every other (it was 19 px high on a phone).
+    assert too_small(sizes(latest(page), "a, button, summary"), text=14) == []
 
 
 def test_hostile_page_stays_inert_in_passages_key_points_and_copies(page):
@@ -511,6 +513,8 @@ def test_every_tap_target_is_44_px_with_readable_text(page):
     assert any(re.fullmatch(r"Show \d+ more passages?", name) for name in names)
     assert too_small(toggles) == []
     assert too_small(sizes(turn, "button.copy, a.ref") + sizes(page, "#new-conversation")) == []
+    # Every link and button of a reply, at the size of its text (passage lines are 14.7 px).
+    assert too_small(sizes(turn, "a, button, summary"), text=14) == []
     shot(page, "07-tap-targets")
 
 

@@ -18,6 +18,9 @@ __all__ = ["timeline_html"]
 
 _WIDTH, _HEIGHT = 360, 150
 _LEFT, _BOTTOM, _TOP = 28, 22, 10
+# How far apart two years under the axis must start: "2024" at the labels' 13 px is about
+# 31 units wide, and a little air keeps neighbours readable.
+_YEAR_GAP = 36.0
 
 
 def _month_name(month: str) -> str:
@@ -34,6 +37,21 @@ def _describe(timeline: Timeline) -> str:
         f"most in {_month_name(busiest[0])} ({busiest[1]})"
     )
     return words + (f"; {timeline.undated} without a date." if timeline.undated else ".")
+
+
+def _year_labels(months: tuple[tuple[str, int], ...], step: float) -> list[tuple[float, str]]:
+    """Where the years go under the axis, as (x, year): each January, and the first month's
+    year when no January follows within a label's width; a label too close to the one before
+    it is left out (over many years every other year is named, and so on), and none runs off
+    the right edge."""
+    januaries = [number for number, (month, _) in enumerate(months) if month.endswith("-01")]
+    starts = januaries if januaries and januaries[0] * step < _YEAR_GAP else [0, *januaries]
+    labels: list[tuple[float, str]] = []
+    for number in dict.fromkeys(starts):
+        x = min(_LEFT + number * step, _WIDTH - _YEAR_GAP)
+        if not labels or x - labels[-1][0] >= _YEAR_GAP:
+            labels.append((x, months[number][0][:4]))
+    return labels
 
 
 def _svg(timeline: Timeline, chart_id: str) -> str:
@@ -60,10 +78,10 @@ def _svg(timeline: Timeline, chart_id: str) -> str:
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" class="bar">'
             f"<title>{escape(_month_name(month))}: {count}</title></rect>"
         )
-        if number == 0 or month.endswith("-01"):
-            parts.append(
-                f'<text x="{_LEFT + number * step:.1f}" y="{_HEIGHT - 6}" class="label">{escape(month[:4])}</text>'
-            )
+    parts += [
+        f'<text x="{x:.1f}" y="{_HEIGHT - 6}" class="label">{escape(year)}</text>'
+        for x, year in _year_labels(months, step)
+    ]
     parts.append("</svg>")
     return "".join(parts)
 

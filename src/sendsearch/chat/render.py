@@ -308,7 +308,7 @@ def render_reply(reply: Reply, turn: str | None = None, download: str | None = N
             "<h2>Nothing in this index answers that</h2>"
             f"<p>I found nothing close enough to “{escape(reply.message)}” to be an answer. Try naming the topic "
             "(for example “EHC plan”, “high needs funding”, “tribunal”) or a council, or use fewer filters.</p>"
-            f"<p>{escape(ADVICE)} ({_link(IPSEA)}).</p>"
+            f'<p class="advice">{escape(ADVICE)} ({_link(IPSEA)}).</p>'
         )
     else:
         if reply.key_points:
@@ -318,7 +318,7 @@ def render_reply(reply: Reply, turn: str | None = None, download: str | None = N
         elif not reply.answered:
             parts.append(
                 f"<h2>{escape(NO_DIRECT_ANSWER)}</h2>"
-                f'<p class="key-points">{escape(CLOSEST)} {escape(ADVICE)} ({_link(IPSEA)}).</p>'
+                f'<p class="key-points advice">{escape(CLOSEST)} {escape(ADVICE)} ({_link(IPSEA)}).</p>'
             )
         else:
             parts.append("<h2>Key points</h2>")

@@ -81,7 +81,11 @@ footer, footer a, footer button, .show-api, .built-with, .settings { color: var(
 /* A member's name in a passage's line or the "Who asked these" counts: a link to their page,
    a 44 px target overlapping the lines around it, as a.ref. */
 #chat a.member { display: inline-block; min-height: var(--ss-tap); box-sizing: border-box;
-  padding: 10px 0 !important; margin: -10px 0; }
+  padding: 10px 0 !important; margin: -10px 0; text-align: left; }
+/* Links inside sentences (a web address in an answer, a citation's page, where parents get
+   advice): left inline, so a long address still wraps, and padded to a 44 px target; an
+   inline box's padding does not move the lines around it. */
+#chat .passage-text a, #chat .full-answer a, #chat .citation a, #chat .advice a { padding: 14px 0 !important; }
 #chat .note, #chat .lead, #chat .meta { color: var(--ss-muted); font-size: 0.92rem; margin: 0.25rem 0; }
 /* Other questions given the same answer: a list of links, each a 44 px target. */
 #chat ul.others { list-style: disc; margin: 0 0 0.25rem; padding-left: 1.25rem; font-size: 0.92rem; }
