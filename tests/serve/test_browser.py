@@ -259,6 +259,20 @@ def test_an_example_is_asked_in_one_click(page):
     page.wait_for_selector("#chat .turn", timeout=90_000)
     # The EHC team question's answer comes first.
     assert "002_30c036443f88d855.txt" in latest(page).locator(".citation p").first.inner_text()
+    # The examples make way for the reply, and no empty line stays where they were (the
+    # notice line above the replies held 20 px with nothing in it).
+    page.wait_for_selector("#examples", state="hidden")
+    gap = page.evaluate(
+        "document.querySelector('#chat').getBoundingClientRect().top"
+        " - document.querySelector('#filters').getBoundingClientRect().bottom"
+    )
+    assert gap <= 24, gap
+    # ... and shows as soon as it holds a notice (as the server's "busy" line would put there).
+    page.evaluate(
+        "document.querySelector('#chat-notice').insertAdjacentHTML('afterbegin',"
+        ' \'<p class="notice" role="status">The server is busy</p>\')'
+    )
+    assert page.locator("#chat-notice .notice").is_visible()
 
 
 def test_a_follow_up_is_read_in_context_and_can_be_searched_on_its_own(page):

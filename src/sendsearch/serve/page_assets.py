@@ -46,6 +46,8 @@ footer, footer a, footer button, .show-api, .built-with, .settings { color: var(
 #intro p { margin: 0.25rem 0; }
 #status, #status p, #credits, #credits p { color: var(--ss-muted); font-size: 0.9rem; }
 #chat { overflow: visible; }
+/* The notice line above the replies takes no room until it has something to say. */
+#chat-notice:not(:has(.notice)) { display: none !important; }
 #chat .turn, #chat .placeholder { font-size: 1rem; }
 #chat .turn { border-top: 1px solid #d1d5db; padding-top: 0.75rem; margin-top: 0.75rem; }
 #chat .turn:first-child { border-top: none; margin-top: 0; }
