@@ -47,7 +47,7 @@ def _year_labels(months: tuple[tuple[str, int], ...], step: float) -> list[tuple
     januaries = [number for number, (month, _) in enumerate(months) if month.endswith("-01")]
     starts = januaries if januaries and januaries[0] * step < _YEAR_GAP else [0, *januaries]
     labels: list[tuple[float, str]] = []
-    for number in dict.fromkeys(starts):
+    for number in starts:
         x = min(_LEFT + number * step, _WIDTH - _YEAR_GAP)
         if not labels or x - labels[-1][0] >= _YEAR_GAP:
             labels.append((x, months[number][0][:4]))
