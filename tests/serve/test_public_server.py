@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import socket
 import uuid
 from collections.abc import Iterator
@@ -356,6 +357,21 @@ def test_a_forged_conversation_is_a_new_one_said_in_one_line(open_site, capfd, c
     assert len(refusals) == 5
     assert all(r.exc_info is None for r in refusals)
     assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_a_shared_link_previews_as_sendsearch(open_site):
+    """Chat apps and social sites show a link by the page's first Open Graph tags: Gradio's
+    template put its own ("Gradio", an image on GitHub) before the app's."""
+    page = httpx.get(open_site.url, timeout=PATIENCE)
+    assert page.status_code == 200
+    assert int(page.headers["content-length"]) == len(page.content)
+    tags = re.findall(r'<meta\s+(?:property="og:|name="twitter:)[^>]*>', page.text)
+    titles = [t for t in tags if "og:title" in t]
+    assert titles == ['<meta property="og:title" content="sendsearch: SEND support and funding, with sources" />']
+    assert "Gradio" not in "".join(tags)
+    assert "githubusercontent" not in page.text
+    assert '<meta name="description" content="Ask about SEND' in page.text
+    assert "window.gradio_config" in page.text  # the page itself is whole
 
 
 def test_the_search_api_also_answers_in_one_request(open_site):

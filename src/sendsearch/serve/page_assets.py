@@ -7,7 +7,16 @@ as markup.
 
 from __future__ import annotations
 
-__all__ = ["COPY_SCRIPT", "PAGE_CSS", "SHOW_LATEST_REPLY", "add_reply_script"]
+__all__ = ["COPY_SCRIPT", "PAGE_CSS", "PAGE_DESCRIPTION", "PAGE_TITLE", "SHOW_LATEST_REPLY", "add_reply_script"]
+
+# The page's title (its tab, and a shared link's preview) and what it is for, in one line
+# (under its heading, and in the preview).
+PAGE_TITLE = "sendsearch: SEND support and funding, with sources"
+PAGE_DESCRIPTION = (
+    "Ask about SEND (special educational needs and disabilities) support and funding in England. "
+    "Answers come from UK Parliament written answers and council pages, with who answered, when, "
+    "and where to read it."
+)
 
 # Colours checked for WCAG AA (4.5:1 for text): #9a3412 on white 7.3:1, white on #c2410c
 # 5.2:1, #374151 on white 10.3:1, #1d4ed8 (links, focus ring) on white 6.7:1.

@@ -74,8 +74,10 @@ from .admin import (
 from .api import rest_app
 from .feeds import feeds_app
 from .gate import RequestGate
+from .link_preview import LinkPreview
 from .mcp import offer_one_mcp_tool
 from .member_page import members_app
+from .page_assets import PAGE_DESCRIPTION, PAGE_TITLE
 
 __all__ = [
     "BoundedH11Protocol",
@@ -484,7 +486,8 @@ def create_server(
     pages at ``/members``, the admin session and upload routes (when a ``guard`` is given;
     ``upload_status`` makes the status line an upload's reply carries), the upload gate
     (which, without a guard, refuses every upload), and the Gradio ``blocks`` at ``/``
-    with its MCP server when ``mcp``.
+    with its MCP server when ``mcp``; the page's link preview names sendsearch
+    (``link_preview``).
 
     ``upload_folder`` is Gradio's upload folder (from ``admin.use_private_gradio_temp_dir``)
     whose size the gate bounds. Call ``blocks.queue(...)`` before this, as for ``launch``.
@@ -500,6 +503,8 @@ def create_server(
     if guard is not None:
         app.include_router(session_router(guard))
         app.include_router(upload_router(index, guard, status=upload_status))
+    # A shared link's preview names sendsearch, not Gradio (link_preview).
+    app.add_middleware(LinkPreview, title=PAGE_TITLE, description=PAGE_DESCRIPTION)
     app.add_middleware(UploadGate, guard=guard, upload_folder=upload_folder)
     # Outermost: every body is bounded and checked for file references before anything reads
     # it; the two upload routes bound their own (from the headers, and only for a session).

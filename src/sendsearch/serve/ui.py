@@ -46,7 +46,7 @@ from . import admin, api, mcp
 from .answer_limit import BUSY, AnswerLimit, Busy
 from .attempt_table import guard_for
 from .conversation_state import Conversation, ConversationSigner
-from .page_assets import COPY_SCRIPT, PAGE_CSS, SHOW_LATEST_REPLY, add_reply_script
+from .page_assets import COPY_SCRIPT, PAGE_CSS, PAGE_DESCRIPTION, PAGE_TITLE, SHOW_LATEST_REPLY, add_reply_script
 from .server import ServerLimits, create_server, exit_now, serve, sigterm_ends_cleanly
 
 __all__ = [
@@ -373,17 +373,8 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
         # After an add (any instance's: the store is shared), a new department can be chosen.
         return gr.update(choices=departments())
 
-    with gr.Blocks(
-        title="sendsearch: SEND support and funding, with sources",
-        analytics_enabled=False,
-        delete_cache=admin.GRADIO_DELETE_CACHE,
-    ) as app:
-        gr.Markdown(
-            "# sendsearch\nAsk about SEND (special educational needs and disabilities) support and funding in "
-            "England. Answers come from UK Parliament written answers and council pages, with who answered, when, "
-            "and where to read it.",
-            elem_id="intro",
-        )
+    with gr.Blocks(title=PAGE_TITLE, analytics_enabled=False, delete_cache=admin.GRADIO_DELETE_CACHE) as app:
+        gr.Markdown(f"# sendsearch\n{PAGE_DESCRIPTION}", elem_id="intro")
         # The conversation, held by the page (signed; conversation_state): sent with each
         # question, so any instance can answer it. visible=False keeps it out of the DOM
         # while Gradio's client still holds its value and sends it as an input.
