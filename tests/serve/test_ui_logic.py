@@ -354,6 +354,35 @@ def test_follow_ups_borrow_what_the_last_question_was_about(question, anchor, qu
         assert query in reading.note
 
 
+@pytest.mark.parametrize(
+    ("question", "anchor", "follow_up"),
+    [
+        # A parent's own subject, then a bare "what can I do": a new question (a reviewer's
+        # was searched as a follow-up to a question about SENCOs).
+        (
+            "LA refusing to name the special school we want in my daughters EHCP... what can i do",
+            "does the SENCO have to be a qualified teacher",
+            False,
+        ),
+        # "im" and "I'm" say nothing of the subject: "that" points back to the last question.
+        (
+            "how much is that in my area, im in Kent",
+            "Who pays for the council team that carries out assessments?",
+            True,
+        ),
+        (
+            "how much is that in my area, I'm in Kent",
+            "Who pays for the council team that carries out assessments?",
+            True,
+        ),
+        # A remark before a bare question is not a subject of its own.
+        ("That is useless. How do I complain?", "How long does an EHC needs assessment take?", True),
+    ],
+)
+def test_a_message_s_own_subject_decides_not_its_last_sentence_alone(question, anchor, follow_up):
+    assert (read_question(question, anchor).follow_up_to is not None) == follow_up
+
+
 DATA = Path(__file__).parents[1] / "data"
 
 

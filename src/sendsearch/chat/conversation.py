@@ -12,7 +12,9 @@ A message is read as a follow-up only when it cannot stand on its own:
   true that", "they told us", and "they" where the last question names nothing plural.
 
 A message with a subject of its own (three or more content words: "Are there enough new
-special schools being built?") is a new question whatever words it contains. A follow-up
+special schools being built?") is a new question whatever words it contains, and so is one
+that gives its subject in sentences before a bare asking one (five or more content words in
+all: "LA refusing to name the special school in my daughter's EHCP... what can i do"). A follow-up
 borrows the content words of the last standalone question (the council's name with them,
 unless the follow-up names a place of its own), so the topic is kept. The reply says how
 a message was read and offers to search it on its own.
@@ -112,6 +114,12 @@ _EMPTY_WORDS = (_ASKING_WORDS - {"moment"}) | frozenset(
         "include",
         "includes",
         "it's",
+        "i'm",
+        "i’m",
+        "im",
+        "i've",
+        "i’ve",
+        "ive",
         "last",
         "mean",
         "means",
@@ -225,6 +233,10 @@ def is_follow_up(message: str, anchor: str) -> bool:
     question = _last_sentence(message)
     own = _content(_words(question))
     if len(own) >= (_OWN_SUBJECT_SWAPPING if _SWAPPING.match(question) else _OWN_SUBJECT):
+        return False
+    # "LA refusing to name the special school we want in my daughter's EHCP... what can i do":
+    # the asking sentence is bare, but the message says its own subject before it.
+    if question != message and len(_content(_words(message))) >= _OWN_SUBJECT_SWAPPING:
         return False
     if _SWAPPING.match(question):
         return True
