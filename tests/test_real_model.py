@@ -69,6 +69,10 @@ def test_one_answer_cited_from_the_record_and_the_seed_page(eval_index):
     assert passage.citation.date_answered.isoformat() == "2024-04-18"
     assert passage.citation.department == "Department for Education"
     assert "1698603" in passage.to_dict()["citation"] or "1698603" in passage.same_answer_as
+    # Whichever of the two is shown, its citation names no file: a reader cannot go there.
+    assert ".txt" not in passage.citation_line
+    if passage.citation.details_from == "002_30c036443f88d855.txt":
+        assert passage.to_dict()["cited_from_name"] == "a saved copy of its page"
 
 
 def test_filters_on_the_real_corpus(eval_index):

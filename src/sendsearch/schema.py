@@ -105,6 +105,9 @@ class Citation:
     # The document that supplied who answered and when, when this one's record lacks them
     # and another carries the same answer word for word (grouped questions).
     details_from: str | None = field(default=None, metadata={"stored": False})
+    # That document as a reader knows it ("Question 77 (tabled 1 March 2024)", or its title):
+    # its id is a number from Parliament's data or a file name, which tell a reader nothing.
+    details_from_name: str | None = field(default=None, metadata={"stored": False})
 
     @property
     def answerer(self) -> str | None:
@@ -159,6 +162,15 @@ class Citation:
         return parts
 
     @property
+    def question_name(self) -> str | None:
+        """A written question as a reader finds it: "Question 72062 (tabled 29 August 2025)"
+        (the date where the record has it); None without a question number."""
+        if not self.uin:
+            return None
+        asked = self.date_asked
+        return f"Question {self.uin}" + (f" (tabled {asked.day} {asked:%B %Y})" if asked else "")
+
+    @property
     def source_label(self) -> str:
         """What ``source`` is, for a person: the question's page on parliament.uk, the
         Parliament data record (JSON, when no public page can be made), a web page or a file."""
@@ -197,10 +209,14 @@ class Citation:
         if self.house == "Lords":
             parts.append("House of Lords")
         if self.details_from:
-            parts.append(f"details from {self.details_from}, which has the same answer")
+            parts.append(f"details from {self.details_from_name or self.details_from}, which has the same answer")
         if self.source:
             label = self.source_label
-            parts.append(f"{label}: {self.source}" if label in ("Parliament data record", "File") else self.source)
+            if label == "File":
+                # A saved copy's file name is where the index found it, nowhere a reader can go.
+                parts.append("a saved copy of a page, no web address recorded")
+            else:
+                parts.append(f"{label}: {self.source}" if label == "Parliament data record" else self.source)
         return ", ".join(part for part in parts if part)
 
     def __str__(self) -> str:
@@ -318,8 +334,9 @@ class Passage:
             "rank": self.rank,
             "start": self.start,
             "end": self.end,
-            **{key: value for key, value in citation.items() if key != "details_from"},
+            **{key: value for key, value in citation.items() if key not in ("details_from", "details_from_name")},
             "cited_from": self.citation.details_from,
+            "cited_from_name": self.citation.details_from_name,
             "highlights": [list(span) for span in self.highlights],
             "highlight_texts": self.highlight_texts,
             "same_answer_as": list(self.same_answer_as),

@@ -63,8 +63,9 @@ def test_a_record_without_answerer_or_date_borrows_them_from_its_twin(grouped_in
     assert borrower.same_answer_as == ("2",)
     assert borrower.citation.date_answered == date(2024, 3, 8)
     assert borrower.citation.details_from == "2"
-    assert "details from 2, which has the same answer" in borrower.citation_line
+    assert "details from Question 77 (tabled 1 March 2024), which has the same answer" in borrower.citation_line
     assert borrower.to_dict()["cited_from"] == "2"
+    assert borrower.to_dict()["cited_from_name"] == "Question 77 (tabled 1 March 2024)"
     [lender] = grouped_index.search("special school places in area 2", k=1, mode="bm25")
     assert lender.doc_id == "2"
     assert lender.citation.details_from is None

@@ -213,7 +213,7 @@ def _render_passage(shown: ShownPassage, turn: str) -> str:
     ]
     if citation.details_from:
         parts.append(
-            f'<p class="meta">Answerer and date from {escape(citation.details_from)}, '
+            f'<p class="meta">Answerer and date from {escape(citation.details_from_name or "another record")}, '
             "which carries the same answer.</p>"
         )
     if citation.question:

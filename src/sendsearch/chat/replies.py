@@ -68,11 +68,7 @@ class OtherQuestion:
         """ "Question 72062 (tabled 29 August 2025)" for a written answer, else the title."""
         if citation is None:
             return cls(doc_id, doc_id)
-        if citation.uin:
-            asked = citation.date_asked
-            tabled = f" (tabled {asked.day} {asked:%B %Y})" if asked else ""
-            return cls(doc_id, f"Question {citation.uin}{tabled}", citation.source)
-        return cls(doc_id, citation.title or doc_id, citation.source)
+        return cls(doc_id, citation.question_name or citation.title or doc_id, citation.source)
 
 
 @dataclass(frozen=True)

@@ -275,8 +275,19 @@ def _borrow_details(citation: Citation, same_answer: tuple[str, ...], others: di
             date_answered=other.date_answered,
             date_asked=citation.date_asked or other.date_asked,
             details_from=doc_id,
+            details_from_name=_name_for_reader(other),
         )
     return citation
+
+
+def _name_for_reader(citation: Citation) -> str | None:
+    """How a reply names the document it borrowed details from: its question, a saved
+    page as such (its file name tells a reader nothing), else its title."""
+    if citation.question_name:
+        return citation.question_name
+    if citation.source_label == "File":
+        return "a saved copy of its page"
+    return f"“{citation.title}”" if citation.title else None
 
 
 @dataclass(frozen=True)
