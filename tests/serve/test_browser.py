@@ -257,8 +257,11 @@ def test_a_reply_opens_with_key_points_then_three_passages(page):
 def test_an_example_is_asked_in_one_click(page):
     page.click("#example-1")
     page.wait_for_selector("#chat .turn", timeout=90_000)
-    # The EHC team question's answer comes first.
-    assert "002_30c036443f88d855.txt" in latest(page).locator(".citation p").first.inner_text()
+    # The EHC team question's answer comes first: the saved page (002), cited by its title
+    # and as a saved copy, never by its file name.
+    cited = latest(page).locator(".citation p").first.inner_text()
+    assert cited.startswith("[1] Special Educational Needs: Stockport Metropolitan Borough Council, answered by")
+    assert cited.endswith("a saved copy of a page, no web address recorded")
     # The examples make way for the reply, and no empty line stays where they were (the
     # notice line above the replies held 20 px with nothing in it).
     page.wait_for_selector("#examples", state="hidden")
@@ -273,6 +276,22 @@ def test_an_example_is_asked_in_one_click(page):
         ' \'<p class="notice" role="status">The server is busy</p>\')'
     )
     assert page.locator("#chat-notice .notice").is_visible()
+
+
+def test_a_new_conversation_brings_back_the_question_box(page):
+    """After two replies "New conversation" sits far down a phone's page; once pressed, the
+    empty page must not leave the reader looking at the examples with the box above them."""
+    ask(page, "How much high needs funding does Stockport get?")
+    ask(page, "Are there enough special school places being built?")
+    page.locator("#new-conversation").scroll_into_view_if_needed()
+    page.click("#new-conversation")
+    page.wait_for_function("document.querySelectorAll('#chat .turn').length === 0", timeout=90_000)
+    page.wait_for_function(
+        "(() => { const r = document.querySelector('#question textarea').getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight; })()",
+        timeout=30_000,
+    )
+    assert page.evaluate("document.activeElement === document.querySelector('#question textarea')")
 
 
 def test_a_follow_up_is_read_in_context_and_can_be_searched_on_its_own(page):

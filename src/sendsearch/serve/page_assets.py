@@ -7,7 +7,15 @@ as markup.
 
 from __future__ import annotations
 
-__all__ = ["COPY_SCRIPT", "PAGE_CSS", "PAGE_DESCRIPTION", "PAGE_TITLE", "SHOW_LATEST_REPLY", "add_reply_script"]
+__all__ = [
+    "BACK_TO_QUESTION",
+    "COPY_SCRIPT",
+    "PAGE_CSS",
+    "PAGE_DESCRIPTION",
+    "PAGE_TITLE",
+    "SHOW_LATEST_REPLY",
+    "add_reply_script",
+]
 
 # The page's title (its tab, and a shared link's preview) and what it is for, in one line
 # (under its heading, and in the preview).
@@ -165,6 +173,14 @@ element.addEventListener('click', async (event) => {
 """
 
 # After a reply, bring its first line into view: the newest turn is first, under the box.
+# After "New conversation" (far down the page once there are replies): back to the question.
+BACK_TO_QUESTION = """() => {
+  const row = document.querySelector('#ask-row');
+  if (row) row.scrollIntoView({block: 'start'});
+  const box = document.querySelector('#question textarea');
+  if (box) box.focus({preventScroll: true});
+}"""
+
 SHOW_LATEST_REPLY = """() => {
   const turn = document.querySelector('#chat .turn');
   if (turn) turn.scrollIntoView({block: 'start', behavior: 'smooth'});

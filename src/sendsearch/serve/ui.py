@@ -46,7 +46,15 @@ from . import admin, api, mcp
 from .answer_limit import BUSY, AnswerLimit, Busy
 from .attempt_table import guard_for
 from .conversation_state import Conversation, ConversationSigner
-from .page_assets import COPY_SCRIPT, PAGE_CSS, PAGE_DESCRIPTION, PAGE_TITLE, SHOW_LATEST_REPLY, add_reply_script
+from .page_assets import (
+    BACK_TO_QUESTION,
+    COPY_SCRIPT,
+    PAGE_CSS,
+    PAGE_DESCRIPTION,
+    PAGE_TITLE,
+    SHOW_LATEST_REPLY,
+    add_reply_script,
+)
 from .server import ServerLimits, create_server, exit_now, serve, sigterm_ends_cleanly
 
 __all__ = [
@@ -482,7 +490,7 @@ def create_app(index: Index, *, guard: admin.AdminGuard | None = None) -> Any:
             for event in asked:
                 # In the browser: the new reply goes first, older ones stay within the bounds.
                 event.then(None, [fresh, chat], [chat, fresh], js=ADD_REPLY).then(None, js=SHOW_LATEST_REPLY)
-            clear.click(handlers.restart, None, [chat, *outputs], **page_event)
+            clear.click(handlers.restart, None, [chat, *outputs], **page_event).then(None, js=BACK_TO_QUESTION)
         with gr.Tab("Add answers"):
             if guard.enabled:
                 gr.Markdown(
