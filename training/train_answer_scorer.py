@@ -38,6 +38,7 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -258,6 +259,9 @@ def fit(data: dict[str, np.ndarray], model: str, trained_on: dict[str, object]) 
             f"silent-when-none {silent:.3f}, speak {spoke}"
         )
     threshold = max(measured, key=lambda t: (measured[t][0], -t))
+    unsure = unsure_from(probabilities, held_data, threshold)
+    if unsure is not None:
+        print(f"unsure from {unsure['from']:.2f}: {unsure['with_an_answer']} of {unsure['replies']} such replies")
     final = lightgbm.LGBMClassifier(**PARAMETERS).fit(data["x"], data["y"], feature_name=names)
     rightly, precision, silent, spoke = measured[threshold]
     return AnswerScorer(
@@ -275,9 +279,35 @@ def fit(data: dict[str, np.ndarray], model: str, trained_on: dict[str, object]) 
                 "first_point_precision": round(precision, 3),
                 "silent_when_none": round(silent, 3),
                 "replies_with_key_points": spoke,
+                **({"unsure": unsure} if unsure is not None else {}),
             },
         },
+        unsure_from=unsure["from"] if unsure is not None else None,
     )
+
+
+# A silent reply says its passages may answer where at least this share of such replies has
+# an answering sentence among its candidates: "nothing here answers" would be wrong as often.
+UNSURE_SHARE = 0.5
+
+
+def unsure_from(probabilities: np.ndarray, data: dict[str, np.ndarray], threshold: float) -> dict[str, Any] | None:
+    """The lowest probability (in steps of 0.01, from 0.50) such that, of the questions whose
+    likeliest candidate scores from there to ``threshold`` (silent replies), at least
+    ``UNSURE_SHARE`` have an answering candidate; None if no such step. With how many
+    replies that band holds and how many of them have an answer."""
+    best: dict[str, tuple[float, bool]] = {}
+    for qid in np.unique(data["qid"]):
+        where = data["qid"] == qid
+        best[str(qid)] = (float(probabilities[where].max()), bool(data["y"][where].max() > 0))
+    for step in np.arange(0.5, threshold, 0.01):
+        low = round(float(step), 2)
+        if low >= threshold:
+            break
+        band = [has for p, has in best.values() if low <= p < threshold]
+        if band and sum(band) >= UNSURE_SHARE * len(band):
+            return {"from": low, "replies": len(band), "with_an_answer": int(sum(band))}
+    return None
 
 
 def _identity(index: Index) -> dict[str, object]:

@@ -21,7 +21,7 @@ from sendsearch.chat.answers import (
     features,
     load_answer_scorer,
 )
-from sendsearch.chat.render import ADVICE, NO_DIRECT_ANSWER, render_reply, reply_text
+from sendsearch.chat.render import ADVICE, MAY_ANSWER, NO_DIRECT_ANSWER, render_reply, reply_text
 from sendsearch.chat.replies import PASSAGES_FETCHED, build_reply, learned_key_points
 from sendsearch.chat.reranker import SentenceRerankerSpec
 from sendsearch.indexing.embedding import DEFAULT_MODEL
@@ -61,6 +61,9 @@ def test_the_shipped_scorer_loads_and_is_for_the_default_model():
     # The trees alone (a sentence reranker was measured and not shipped): a reply speaks at their threshold.
     assert scorer.reranker is None
     assert scorer.speaks_at == scorer.threshold
+    # Silent replies from here up to the threshold say their passages may answer.
+    assert scorer.unsure_at is not None
+    assert 0.5 <= scorer.unsure_at < scorer.threshold
 
 
 def shipped_copy(tmp_path: Path) -> Path:
@@ -138,10 +141,21 @@ def test_a_missing_scorer_file_is_a_clear_error(tmp_path: Path, reranker_weights
         (lambda d: json.dumps({**d, "kind": "pickle"}), "not a version 2 answer scorer"),
         (lambda d: json.dumps({**d, "features": d["features"][:-1]}), "features are not this version's"),
         (lambda d: json.dumps({**d, "threshold": 3}), "threshold missing or out of range"),
+        (lambda d: json.dumps({**d, "unsure_from": d["threshold"]}), "unsure_from out of range"),
+        (lambda d: json.dumps({**d, "unsure_from": "low"}), "unsure_from out of range"),
         (lambda d: json.dumps({**d, "trees": "../../etc/passwd"}), "must sit beside it"),
         (lambda d: json.dumps({**d, "trees_sha256": "0" * 64}), "checksum differs"),
     ],
-    ids=["not-json", "other-kind", "other-features", "threshold", "trees-elsewhere", "checksum"],
+    ids=[
+        "not-json",
+        "other-kind",
+        "other-features",
+        "threshold",
+        "unsure",
+        "unsure-text",
+        "trees-elsewhere",
+        "checksum",
+    ],
 )
 def test_a_damaged_scorer_description_is_a_clear_error(tmp_path: Path, change, message: str):
     described = shipped_copy(tmp_path)
@@ -378,6 +392,37 @@ def test_when_no_sentence_clears_the_threshold_the_reply_says_nothing_here_answe
     assert [s.passage.doc_id for s in learned.passages] == [
         s.passage.doc_id for s in reply(page_index, question, None).passages
     ]
+
+
+@pytest.mark.parametrize(("unsure_from", "may_answer"), [(0.45, True), (0.55, False), (None, False)])
+def test_a_silent_reply_near_the_bar_says_its_passages_may_answer(page_index, unsure_from, may_answer):
+    """Every sentence scores sigmoid(0) = 0.5 here, below the threshold (0.9): silent. From
+    ``unsure_from`` up, "nothing here answers" would be wrong about half the time, so the
+    reply says the passages may help instead; below it, or without one, it says nothing does."""
+    question = "How much does Stockport spend on SEND?"
+    scorer = dataclasses.replace(scorer_with(threshold=0.9), unsure_from=unsure_from)
+    learned = reply(page_index, question, scorer)
+    assert learned.passages
+    assert not learned.key_points
+    assert not learned.answered
+    assert learned.may_answer is may_answer
+    html, text = render_reply(learned, "t1"), reply_text(learned)
+    heading = MAY_ANSWER if may_answer else NO_DIRECT_ANSWER
+    assert f"<h2>{heading}</h2>" in html
+    assert (NO_DIRECT_ANSWER in html) is not may_answer
+    assert text.startswith(heading)
+    assert "SENDIASS" in html
+    assert ADVICE in text
+    assert "Key points" not in html
+
+
+def test_with_a_reranker_the_unsure_band_is_not_used(tmp_path: Path, reranker_weights: bytes):
+    """The band is on the trees' scale; a reranker's combined probability is another."""
+    described = reranked_copy(tmp_path, reranker_weights)
+    data = json.loads(described.read_text())
+    described.write_text(json.dumps(data | {"unsure_from": 0.6, "threshold": 0.9}))
+    assert load_answer_scorer(str(described), reranker=False).unsure_at == 0.6
+    assert load_answer_scorer(str(described)).unsure_at is None
 
 
 def test_an_index_of_another_model_keeps_the_hand_tuned_key_points(page_index):

@@ -50,6 +50,23 @@ def test_the_key_point_bar_counts_openings_precision_and_silence(trainer):
     assert trainer._openings(CHANCES, data, 0.96) == (pytest.approx(1 / 3), 0.0, 1.0, 0)
 
 
+def test_the_unsure_band_starts_where_half_its_silent_replies_have_an_answer(trainer):
+    """Each question's likeliest candidate and whether any of its candidates answers; the
+    threshold is 0.9, so k (0.95) speaks and is never in the band of silent replies."""
+    rows = [("d", 0.85, 1), ("e", 0.65, 1), ("f", 0.80, 0), ("g", 0.60, 0), ("h", 0.30, 0), ("k", 0.95, 1)]
+    data = {"qid": np.asarray([q for q, _, _ in rows]), "y": np.asarray([y for _, _, y in rows], dtype=float)}
+    p = np.asarray([p for _, p, _ in rows])
+    # From 0.50: d, e, f, g (2 of 4 answer: a half) - the band starts there.
+    assert trainer.unsure_from(p, data, 0.9) == {"from": 0.5, "replies": 4, "with_an_answer": 2}
+    # With e not answering: from 0.50 1 of 4, from 0.61 1 of 3 (d, e, f), from 0.66 1 of 2
+    # (d, f): a half.
+    data["y"][1] = 0
+    assert trainer.unsure_from(p, data, 0.9) == {"from": 0.66, "replies": 2, "with_an_answer": 1}
+    # Nothing below the threshold answers: no band.
+    data["y"][0] = 0
+    assert trainer.unsure_from(p, data, 0.9) is None
+
+
 def test_training_passages_take_out_excluded_documents_and_number_the_rest_from_one(trainer, seed_index):
     question = "education health and care plan"
     everything = trainer.training_passages(seed_index, question, set())

@@ -185,7 +185,12 @@ class AnswerScorer:
     was fitted on. With a sentence reranker (module ``reranker``), ``score`` has the trees' likeliest few
     sentences read again together with the question and combines both; a reply offers key
     points only from sentences at or above ``speaks_at``: the reranker's threshold when there
-    is one, else the trees' ``threshold``."""
+    is one, else the trees' ``threshold``.
+
+    ``unsure_from`` (trees alone) is where silence stops being sure: from there up to the
+    threshold, about half the replies of the training questions held out had an answering
+    sentence among their candidates, so such a reply says its passages may answer rather than
+    that nothing here does (``unsure_at``; chosen by the trainer, ``training/``)."""
 
     model: str
     booster: Any  # lightgbm.Booster
@@ -193,10 +198,17 @@ class AnswerScorer:
     trained_on: dict[str, Any]
     reranker_spec: SentenceRerankerSpec | None = None
     reranker: SentenceReranker | None = None
+    unsure_from: float | None = None
 
     @property
     def speaks_at(self) -> float:
         return self.reranker_spec.threshold if self.reranker_spec and self.reranker else self.threshold
+
+    @property
+    def unsure_at(self) -> float | None:
+        """From which likeliest-sentence probability a silent reply says its passages may
+        answer; None when the reranker decides (its scale is another) or none was chosen."""
+        return None if self.reranker_spec and self.reranker else self.unsure_from
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         if not len(rows):
@@ -237,6 +249,7 @@ class AnswerScorer:
             "model": self.model,
             "features": list(FEATURES),
             "threshold": self.threshold,
+            **({"unsure_from": self.unsure_from} if self.unsure_from is not None else {}),
             "trees": trees_path.name,
             "trees_sha256": hashlib.sha256(trees.encode("utf-8")).hexdigest(),
             "trained_on": self.trained_on,
@@ -292,6 +305,10 @@ def _described(text: str, where: str) -> dict[str, Any]:
     threshold = data.get("threshold")
     if not isinstance(threshold, int | float) or not 0.0 < threshold < 1.0:
         raise damaged("threshold missing or out of range")
+    if "unsure_from" in data:
+        unsure = data["unsure_from"]
+        if not isinstance(unsure, int | float) or not 0.0 < unsure < threshold:
+            raise damaged("unsure_from out of range (it must be below the threshold)")
     if not isinstance(data.get("model"), str) or not isinstance(data.get("trees"), str):
         raise damaged("no model or trees named")
     if "/" in data["trees"] or "\\" in data["trees"]:
@@ -336,4 +353,13 @@ def load_answer_scorer(path: str | None = None, *, reranker: bool = True) -> Ans
         except RerankerError as error:
             raise AnswerScorerError(str(error)) from None
     trained_on = dict(data.get("trained_on") or {})
-    return AnswerScorer(data["model"], booster, float(data["threshold"]), trained_on, spec, second_look)
+    unsure = data.get("unsure_from")
+    return AnswerScorer(
+        data["model"],
+        booster,
+        float(data["threshold"]),
+        trained_on,
+        spec,
+        second_look,
+        float(unsure) if unsure is not None else None,
+    )

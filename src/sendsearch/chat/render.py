@@ -114,6 +114,10 @@ IPSEA = "https://www.ipsea.org.uk/"
 # enough to be a key point (``Reply.answered``).
 NO_DIRECT_ANSWER = "Nothing here answers that directly"
 CLOSEST = "The passages below are the closest the index has; they may not answer your question."
+# Said instead when the likeliest sentence came close to being a key point (``Reply.may_answer``):
+# about half the time one of the passages does answer, so the reader is told to read them.
+MAY_ANSWER = "No clear answer, but the passages below may help"
+CLOSE_TO_IT = "They come close to your question and one of them may answer it: read them before relying on them."
 
 
 def citation_text(passage: Passage, number: int) -> str:
@@ -316,9 +320,10 @@ def render_reply(reply: Reply, turn: str | None = None, download: str | None = N
             items = "".join(_key_point(point, turn) for point in reply.key_points)
             parts.append(f'<ul class="key-points">{items}</ul>')
         elif not reply.answered:
+            heading, said = (MAY_ANSWER, CLOSE_TO_IT) if reply.may_answer else (NO_DIRECT_ANSWER, CLOSEST)
             parts.append(
-                f"<h2>{escape(NO_DIRECT_ANSWER)}</h2>"
-                f'<p class="key-points advice">{escape(CLOSEST)} {escape(ADVICE)} ({_link(IPSEA)}).</p>'
+                f"<h2>{escape(heading)}</h2>"
+                f'<p class="key-points advice">{escape(said)} {escape(ADVICE)} ({_link(IPSEA)}).</p>'
             )
         else:
             parts.append("<h2>Key points</h2>")
@@ -368,7 +373,8 @@ def reply_text(reply: Reply) -> str:
                 "Key points\n" + "\n".join(f"- {' '.join(p.text.split())} [{p.number}]" for p in reply.key_points)
             )
         elif not reply.answered:
-            blocks.append(f"{NO_DIRECT_ANSWER}.\n{CLOSEST} {ADVICE} ({IPSEA}).")
+            heading, said = (MAY_ANSWER, CLOSE_TO_IT) if reply.may_answer else (NO_DIRECT_ANSWER, CLOSEST)
+            blocks.append(f"{heading}.\n{said} {ADVICE} ({IPSEA}).")
         blocks += [_passage_text(shown) for shown in reply.passages]
     return "\n\n".join(blocks)
 

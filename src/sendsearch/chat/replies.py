@@ -104,6 +104,9 @@ class Reply:
     # False when passages were found but no sentence in them answers the question well
     # enough to be a key point: the reply then says so and where parents get advice.
     answered: bool = True
+    # With ``answered`` False: the likeliest sentence came close (``AnswerScorer.unsure_at``),
+    # so the reply says its passages may answer, not that nothing here does.
+    may_answer: bool = False
     # Documents without a date that a date filter left out although they match (SearchResult).
     undated_left_out: int = 0
     # "Councils in these results: Stockport (4)" (SearchResult.councils_line), or "".
@@ -192,21 +195,23 @@ def reply_passages(index: Index, question: str, request: SearchRequest | None = 
 
 def _answer_first(
     index: Index, question: str, groups: list[tuple[Passage, list[Passage]]], scorer: AnswerScorer | None
-) -> tuple[list[tuple[Passage, list[Passage]]], list[tuple[float, Candidate]]]:
+) -> tuple[list[tuple[Passage, list[Passage]]], list[tuple[float, Candidate]], float]:
     """The groups with the one holding the likeliest answering sentence first (when one clears
-    the scorer's threshold), and the candidate sentences that clear it, likeliest first."""
+    the scorer's threshold), the candidate sentences that clear it, likeliest first, and the
+    likeliest sentence's probability (0 without candidates)."""
     if scorer is None:
-        return groups, []
+        return groups, [], 0.0
     found = candidates([(number, kept) for number, (kept, _) in enumerate(groups, start=1)])
     probabilities = scorer.score(question, found, index.embedder)
+    likeliest = float(probabilities.max()) if len(probabilities) else 0.0
     answering = sorted(
         ((float(p), c) for p, c in zip(probabilities, found, strict=True) if p >= scorer.speaks_at),
         key=lambda item: (-item[0], item[1].number),
     )
     if not answering:
-        return groups, []
+        return groups, [], likeliest
     lead = answering[0][1].number - 1
-    return [groups[lead], *groups[:lead], *groups[lead + 1 :]], answering
+    return [groups[lead], *groups[:lead], *groups[lead + 1 :]], answering, likeliest
 
 
 def _renumbered(answering: list[tuple[float, Candidate]], moved_from: int) -> list[tuple[float, Candidate]]:
@@ -264,7 +269,7 @@ def build_reply(
     try:
         groups, passages, weak = _close_groups(index, reading.query, request)
         learned = _scorer_for(index) if scorer == "shipped" else scorer
-        ordered, answering = _answer_first(index, reading.query, groups, learned)
+        ordered, answering, likeliest = _answer_first(index, reading.query, groups, learned)
     except SendSearchError as error:
         return Reply(message, reading, filters.describe(), error=str(error))
     newest_first = request.sort == "newest"
@@ -291,6 +296,7 @@ def build_reply(
         weak=weak,
         elsewhere=elsewhere_named(reading.query),
         answered=bool(points),
+        may_answer=not points and _near_an_answer(learned, likeliest),
         undated_left_out=passages.undated_left_out,
         councils=passages.councils_line,
         askers=passages.askers_line,
@@ -298,6 +304,11 @@ def build_reply(
         timeline=passages.timeline,
         newest_first=newest_first,
     )
+
+
+def _near_an_answer(scorer: AnswerScorer | None, likeliest: float) -> bool:
+    unsure_at = scorer.unsure_at if scorer is not None else None
+    return unsure_at is not None and likeliest >= unsure_at
 
 
 def _numbered(index: Index, groups: list[tuple[Passage, list[Passage]]]) -> list[ShownPassage]:
