@@ -215,8 +215,10 @@ class Citation:
             if label == "File":
                 # A saved copy's file name is where the index found it, nowhere a reader can go.
                 parts.append("a saved copy of a page, no web address recorded")
+            elif label == "Parliament data record":
+                parts.append(f"{label}: {self.source}")
             else:
-                parts.append(f"{label}: {self.source}" if label == "Parliament data record" else self.source)
+                parts.append(self.source)
         return ", ".join(part for part in parts if part)
 
     def __str__(self) -> str:

@@ -201,14 +201,19 @@ class AnswerScorer:
     unsure_from: float | None = None
 
     @property
+    def _reranked(self) -> bool:
+        """Whether the reranker's combined probability decides (its scale, not the trees')."""
+        return self.reranker_spec is not None and self.reranker is not None
+
+    @property
     def speaks_at(self) -> float:
-        return self.reranker_spec.threshold if self.reranker_spec and self.reranker else self.threshold
+        return self.reranker_spec.threshold if self.reranker_spec and self._reranked else self.threshold
 
     @property
     def unsure_at(self) -> float | None:
         """From which likeliest-sentence probability a silent reply says its passages may
-        answer; None when the reranker decides (its scale is another) or none was chosen."""
-        return None if self.reranker_spec and self.reranker else self.unsure_from
+        answer; None when none was chosen or the reranker decides."""
+        return None if self._reranked else self.unsure_from
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         if not len(rows):

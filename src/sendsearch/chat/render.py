@@ -120,6 +120,11 @@ MAY_ANSWER = "No clear answer, but the passages below may help"
 CLOSE_TO_IT = "They come close to your question and one of them may answer it: read them before relying on them."
 
 
+def _silence(reply: Reply) -> tuple[str, str]:
+    """What a reply without key points says first, and then of its passages."""
+    return (MAY_ANSWER, CLOSE_TO_IT) if reply.may_answer else (NO_DIRECT_ANSWER, CLOSEST)
+
+
 def citation_text(passage: Passage, number: int) -> str:
     """One plain-text line to paste into a letter or an email."""
     return f"[{number}] {passage.citation_line}"
@@ -320,7 +325,7 @@ def render_reply(reply: Reply, turn: str | None = None, download: str | None = N
             items = "".join(_key_point(point, turn) for point in reply.key_points)
             parts.append(f'<ul class="key-points">{items}</ul>')
         elif not reply.answered:
-            heading, said = (MAY_ANSWER, CLOSE_TO_IT) if reply.may_answer else (NO_DIRECT_ANSWER, CLOSEST)
+            heading, said = _silence(reply)
             parts.append(
                 f"<h2>{escape(heading)}</h2>"
                 f'<p class="key-points advice">{escape(said)} {escape(ADVICE)} ({_link(IPSEA)}).</p>'
@@ -373,7 +378,7 @@ def reply_text(reply: Reply) -> str:
                 "Key points\n" + "\n".join(f"- {' '.join(p.text.split())} [{p.number}]" for p in reply.key_points)
             )
         elif not reply.answered:
-            heading, said = (MAY_ANSWER, CLOSE_TO_IT) if reply.may_answer else (NO_DIRECT_ANSWER, CLOSEST)
+            heading, said = _silence(reply)
             blocks.append(f"{heading}.\n{said} {ADVICE} ({IPSEA}).")
         blocks += [_passage_text(shown) for shown in reply.passages]
     return "\n\n".join(blocks)
